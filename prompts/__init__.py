@@ -1,0 +1,95 @@
+"""MCP prompts: turn a person's idea into a detailed shot description and run the whole flow.
+
+Each prompt returns one user message that asks the assistant to write the shot, show it, and then drive
+generate_video -> wait_for_video until the video is saved.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_PROVIDER
+from tools.results import AppState
+
+_FLOW = f"""Then run it:
+1. Call generate_video with the prompt you wrote, aspect_ratio {{aspect_ratio}} and provider {{provider}}.
+2. Call wait_for_video with the execution_id it returns; while done is false, tell me it is still rendering
+   and call wait_for_video again (renders take 1-5 minutes).
+3. When it is completed, give me the saved file's path (the video URL is temporary). If HeyGen fails the
+   job, tell me its message and suggest a revised prompt.
+Provider guide: {DEFAULT_PROVIDER} is the highest quality; ltx_distilled or veo3_fast are fastest."""
+
+_SHOT = """Write one video-generation prompt of 60-120 words, in present tense, as a single continuous shot
+description. Cover, in this order: the subject and what it does; the setting and time of day; the camera
+(shot size, lens feel, movement such as dolly-in, crane up, orbit, handheld, drone); the lighting (quality,
+direction, colour); the visual style and film look; the mood; and any sound or ambience worth hearing.
+Be concrete: name colours, materials and motion. Avoid on-screen text, logos and real people's names.
+Show me the prompt in a quote block before submitting it."""
+
+Idea = Annotated[str, Field(description="What the video is about, in the person's own words.")]
+Ratio = Annotated[str, Field(description=f"W:H; common: {', '.join(COMMON_ASPECT_RATIOS)}.")]
+ProviderArg = Annotated[str, Field(description="HeyGen provider value; see list_providers.")]
+
+
+def cinematic_video(
+    idea: Idea,
+    aspect_ratio: Ratio = "16:9",
+    style: Annotated[str, Field(description="Look and feel, e.g. 'cinematic', 'documentary', 'anime'.")] = "cinematic",
+    provider: ProviderArg = DEFAULT_PROVIDER,
+) -> str:
+    return f"I want a {style} video about: {idea}\n\n{_SHOT}\n\n" + _FLOW.format(
+        aspect_ratio=aspect_ratio, provider=provider
+    )
+
+
+def animate_product_photo(
+    image_url: Annotated[str, Field(description="Public http(s) URL of the product photo.")],
+    product: Annotated[str, Field(description="What the product is, e.g. 'a ceramic pour-over coffee set'.")],
+    motion: Annotated[
+        str, Field(description="The movement wanted, e.g. 'slow orbit with soft particles'.")
+    ] = "a slow push-in with soft, drifting light particles",
+    aspect_ratio: Ratio = "1:1",
+    provider: ProviderArg = "kling_pro",
+) -> str:
+    return (
+        f"Animate my product photo of {product} into a short product video. Photo: {image_url}\n\n"
+        "Write a prompt that keeps the product exactly as photographed (shape, colour, label) and moves the "
+        f"camera and light around it: {motion}. Describe the backdrop, the lighting changes, the pace and "
+        "the premium mood; the product itself must not morph. Show me the prompt before submitting it.\n\n"
+        + _FLOW.format(aspect_ratio=aspect_ratio, provider=provider)
+        + f"\nPass reference_image_url={image_url} to generate_video."
+    )
+
+
+def social_vertical_video(
+    idea: Idea,
+    platform: Annotated[str, Field(description="Where it will be posted, e.g. 'Instagram Reels', 'TikTok'.")] = (
+        "Instagram Reels"
+    ),
+    provider: ProviderArg = DEFAULT_PROVIDER,
+) -> str:
+    return (
+        f"Make a vertical video for {platform} about: {idea}\n\n{_SHOT}\n"
+        "It is for a phone screen: frame the subject in the centre third, open with a strong visual hook in "
+        "the first second, keep the motion energetic, and leave room at top and bottom for captions.\n\n"
+        + _FLOW.format(aspect_ratio="9:16", provider=provider)
+    )
+
+
+def register(server: MCPServer[AppState]) -> None:
+    server.prompt(
+        title="Cinematic video from an idea",
+        description="Turn an idea into a detailed cinematic shot description, then generate and fetch the video.",
+    )(cinematic_video)
+    server.prompt(
+        title="Animate a product photo",
+        description="Image-to-video: animate a product photo "
+        "with controlled camera and light, then generate and fetch the video.",
+    )(animate_product_photo)
+    server.prompt(
+        title="Vertical social-media video",
+        description="A 9:16 video for Reels, TikTok or Shorts with a strong hook, then generate and fetch it.",
+    )(social_vertical_video)

@@ -1,0 +1,1 @@
+"""The MCP server: configuration, the application factory and the command line."""

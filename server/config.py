@@ -1,0 +1,65 @@
+"""Settings, read from the environment. Only HEYGEN_API_KEY matters to most users, and even it is optional
+at start-up: without it the server still lists providers and explains how to add the key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+DEFAULT_BASE_URL: Final = "https://api.heygen.com"
+# Clients cut a tool call off near 60 s and calls over ~30 s are unreliable, so a wait stays under this.
+WAIT_CAP_SECONDS: Final = 55.0
+
+
+class Settings(BaseModel, frozen=True):
+    api_key: SecretStr | None = None
+    api_base_url: str = DEFAULT_BASE_URL
+    poll_interval: float = Field(10.0, gt=0, le=60)
+    wait_seconds: float = Field(25.0, gt=0, le=WAIT_CAP_SECONDS)
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    output_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_videos_dir()) / "HeyGen")
+    library_path: Path | None = None
+    download: bool = True
+    duplicate_window: float = Field(600.0, ge=0)
+
+    @property
+    def library_file(self) -> Path:
+        return self.library_path or self.output_dir / "heygen-library.sqlite3"
+
+
+# Environment variable -> setting. Documented in the README's configuration table.
+ENV: Final[dict[str, str]] = {
+    "HEYGEN_API_KEY": "api_key",
+    "HEYGEN_API_BASE_URL": "api_base_url",
+    "HEYGEN_POLL_INTERVAL": "poll_interval",
+    "HEYGEN_WAIT_SECONDS": "wait_seconds",
+    "HEYGEN_CONNECT_TIMEOUT": "connect_timeout",
+    "HEYGEN_READ_TIMEOUT": "read_timeout",
+    "HEYGEN_MAX_RETRIES": "max_retries",
+    "HEYGEN_OUTPUT_DIR": "output_dir",
+    "HEYGEN_LIBRARY_PATH": "library_path",
+    "HEYGEN_DOWNLOAD": "download",
+    "HEYGEN_DUPLICATE_WINDOW_SECONDS": "duplicate_window",
+}
+
+
+class ConfigError(Exception):
+    pass
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    values = {field: environ[name].strip() for name, field in ENV.items() if environ.get(name, "").strip()}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        names = {field: name for name, field in ENV.items()}
+        problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"Invalid configuration: {problems}") from None

@@ -1,0 +1,99 @@
+"""`heygen-video-mcp demo`: the whole product end to end, as an assistant would use it.
+
+It starts this server as a subprocess over stdio, exactly as Claude Desktop does, and drives it with the
+MCP client: list_providers -> generate_video -> wait_for_video (again and again, printing progress) -> the
+saved MP4. Without HEYGEN_API_KEY it runs against the built-in HeyGen sandbox on 127.0.0.1; with a key it
+makes one real (paid) video with HeyGen's fastest provider.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from server.config import ENV, Settings
+
+DEFAULT_PROMPT = (
+    "A slow drone shot gliding over a coastal city at golden hour, warm backlight on glass towers, "
+    "gentle waves below, cinematic, calm and hopeful"
+)
+
+
+def run_demo(settings: Settings, *, prompt: str | None) -> int:
+    with ExitStack() as stack:
+        env = {k: v for k, v in os.environ.items() if k not in ENV}
+        if settings.api_key is None:
+            from server.sandbox import Sandbox
+
+            sandbox = stack.enter_context(Sandbox(render_seconds=12.0))
+            out = Path(tempfile.mkdtemp(prefix="heygen-demo-"))
+            env |= {
+                "HEYGEN_API_KEY": sandbox.api_key,
+                "HEYGEN_API_BASE_URL": sandbox.base_url,
+                "HEYGEN_POLL_INTERVAL": "1",
+                "HEYGEN_WAIT_SECONDS": "5",
+                "HEYGEN_OUTPUT_DIR": str(out),
+            }
+            print(f"No HEYGEN_API_KEY: using the built-in HeyGen sandbox at {sandbox.base_url}")
+            provider = "veo_3_1"
+        else:
+            env |= {name: os.environ[name] for name in ENV if name in os.environ}
+            print("HEYGEN_API_KEY is set: making one real video with HeyGen (this uses credits).")
+            provider = "ltx_distilled"
+        return anyio.run(_drive, env, prompt or DEFAULT_PROMPT, provider)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _drive(env: dict[str, str], prompt: str, provider: str) -> int:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "server"], env=env)
+    async with Client(params) as client:
+        tools = await client.list_tools()
+        print(f"Connected to the server over stdio; tools: {', '.join(t.name for t in tools.tools)}")
+        catalog = await client.call_tool("list_providers", {})
+        assert catalog.structured_content is not None
+        print(f"{len(catalog.structured_content['providers'])} providers; using {provider}")
+
+        print(f"generate_video: {prompt!r}")
+        result = await client.call_tool("generate_video", {"prompt": prompt, "provider": provider})
+        data = _checked(result)
+        execution_id = data["execution_id"]
+        print(f"  -> execution {execution_id}: {data['status']}")
+
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            print(f"    progress {progress:5.1f}/{total or 0:g}s  {message or ''}")
+
+        for call in range(1, 61):  # a render takes minutes; each call is bounded by the server
+            print(f"wait_for_video (call {call})")
+            result = await client.call_tool(
+                "wait_for_video", {"execution_id": execution_id}, progress_callback=progress
+            )
+            data = _checked(result)
+            if data["done"]:
+                break
+            print(f"  -> still {data['status']}; calling again")
+        else:
+            print("Gave up after 60 calls; the job continues at HeyGen.", file=sys.stderr)
+            return 1
+    print(f"\nCompleted: execution {execution_id}")
+    print(f"Video URL (temporary): {data['video_url']}")
+    if data.get("local_path"):
+        path = Path(data["local_path"])
+        print(f"Saved to: {path} ({path.stat().st_size:,} bytes)")
+    else:
+        print(f"Not saved: {data.get('download_error')}")
+    return 0
+
+
+def _checked(result: Any) -> dict[str, Any]:
+    if result.is_error or result.structured_content is None:
+        text = " ".join(getattr(block, "text", "") for block in result.content)
+        raise SystemExit(f"The server returned an error: {text}")
+    data: dict[str, Any] = result.structured_content
+    return data

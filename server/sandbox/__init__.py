@@ -1,0 +1,118 @@
+"""A local HeyGen served over real HTTP on 127.0.0.1, for tests, benchmarks and demos.
+
+    with Sandbox(render_seconds=2.0) as sb:
+        os.environ["HEYGEN_API_BASE_URL"] = sb.base_url
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from server.sandbox.app import Aborted, Fault, Job, RecordedRequest, SandboxApp
+
+__all__ = ["Fault", "Job", "RecordedRequest", "Sandbox"]
+
+START_TIMEOUT = 10.0
+
+
+class QuietAborts(logging.Filter):
+    """Drops uvicorn's traceback for connections the sandbox cuts on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], Aborted))
+
+
+QUIET_ABORTS = QuietAborts()
+
+
+class Sandbox(SandboxApp):
+    """The sandbox app run by uvicorn in a daemon thread."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sandbox-key",
+        render_seconds: float = 3.0,
+        submitted_seconds: float = 0.5,
+        video_seconds: float = 2.0,
+        video_size: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            render_seconds=render_seconds,
+            submitted_seconds=submitted_seconds,
+            video_seconds=video_seconds,
+            video_size=video_size,
+        )
+        self.host = host
+        self.port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Sandbox:
+        """Serve in the background; returns once the socket accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("sandbox already started")
+        logger = logging.getLogger("uvicorn.error")
+        if QUIET_ABORTS not in logger.filters:
+            logger.addFilter(QUIET_ABORTS)
+        # log_config=None and log_level=None leave the host process's logging alone.
+        config = uvicorn.Config(
+            self,
+            host=self.host,
+            port=self.port,
+            interface="asgi3",
+            loop="asyncio",
+            http="h11",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            log_level=None,
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="heygen-sandbox", daemon=True)
+        self._closing = False
+        thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                server.should_exit = True
+                thread.join()
+                raise RuntimeError(f"sandbox could not listen on {self.host}:{self.port}")
+            time.sleep(0.01)
+        self._server, self._thread = server, thread
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://{self.host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        """Shut uvicorn down and join its thread; a no-op when not running."""
+        if self._server is None or self._thread is None:
+            return
+        self._closing = True
+        self._server.should_exit = True
+        self._thread.join(timeout=START_TIMEOUT)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

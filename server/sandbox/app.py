@@ -1,0 +1,470 @@
+"""The sandbox's state and ASGI app: HeyGen's executions API as the contract describes it.
+
+Every request is recorded, then may meet an injected `Fault`, then reaches the routes.
+Tests call `inject` and `next_outcome` from their own thread while uvicorn serves from
+another, so all shared state sits behind one lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Final, Literal, NoReturn, get_args
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route as Path
+from starlette.types import Message, Receive, Scope, Send
+
+from server.sandbox.mp4 import iter_mp4, mp4_bytes
+from tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDER_VALUES, parse_aspect_ratio
+
+Route = Literal["create", "status", "video", "other"]
+FaultRoute = Literal["create", "status", "video"]
+Outcome = Literal["completed", "failed", "completed_without_url", "vanish"]
+
+CREATE_PATH: Final = "/v1/workflows/executions"
+STATUS_RE: Final = re.compile(r"/v1/workflows/executions/[^/]+")
+VIDEO_RE: Final = re.compile(r"/videos/([^/]+)\.mp4")
+INPUT_STRINGS: Final = ("prompt", "provider", "aspect_ratio", "reference_image_url", "tail_image_url")
+URL_LIFETIME: Final = 3600  # seconds a signed video URL stays valid, like a pre-signed S3 URL
+# The contract leaves error bodies open; these follow HeyGen's usual {"error": {code, message}}.
+ERROR_CODES: Final[dict[int, str]] = {
+    400: "invalid_parameter",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+TERMINAL: Final[dict[Outcome, str]] = {
+    "completed": "completed",
+    "failed": "failed",
+    "completed_without_url": "completed",
+    "vanish": "not_found",
+}
+UNAUTHORIZED: Final = "Invalid or missing API key. Set X-Api-Key."
+ACCESS_DENIED: Final = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    "<Message>Request has expired or the signature does not match</Message></Error>"
+)
+HTML_PAGE: Final = (
+    "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
+    "<body><h1>Service Unavailable</h1><p>The server is temporarily busy.</p></body></html>"
+)
+
+
+class Aborted(Exception):
+    """Raised after a response has started so uvicorn closes the connection mid-response."""
+
+
+def error_body(status: int, message: str | None = None) -> dict[str, object]:
+    if message is None:
+        try:
+            message = http.HTTPStatus(status).phrase
+        except ValueError:
+            message = "Error"
+    return {"error": {"code": ERROR_CODES.get(status, "error"), "message": message}}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the next requests of a route get instead of (or, with passthrough, before) the real answer."""
+
+    status: int = 500
+    body: str | bytes | dict[str, object] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    delay: float = 0.0
+    drop: bool = False
+    truncate_at: int | None = None
+    passthrough: bool = False
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = 1) -> Fault:
+        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        return cls(status=429, headers=headers)
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Fault:
+        return cls(status=status)
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        return cls(status=200, body='{"data": ', content_type="application/json")
+
+    @classmethod
+    def html(cls, status: int = 200) -> Fault:
+        return cls(status=status, body=HTML_PAGE, content_type="text/html; charset=utf-8")
+
+    @classmethod
+    def hang(cls, seconds: float) -> Fault:
+        """Say nothing for `seconds`, then answer 504 as a gateway would."""
+        return cls(status=504, delay=seconds)
+
+    def payload(self) -> tuple[bytes, str]:
+        """The body bytes and their content type."""
+        if isinstance(self.body, bytes):
+            return self.body, self.content_type or "application/octet-stream"
+        if isinstance(self.body, str):
+            return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
+        body = error_body(self.status) if self.body is None else self.body
+        return json.dumps(body).encode(), self.content_type or "application/json"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    route: Route
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lowercase names; x-api-key is "<match>" or "<mismatch>", never the key
+    json: object | None
+    time: float
+
+
+@dataclass
+class Job:
+    execution_id: str
+    input: dict[str, object]
+    outcome: Outcome
+    message: str
+    submitted_at: float
+    submitted_seconds: float
+    render_seconds: float
+    video_seconds: float
+    video_id: str
+    asset_id: str
+    expires: int  # unix time when the signed video URL stops working
+
+    @property
+    def status(self) -> str:
+        # The contract names only submitted/completed/failed/not_found; "processing" is the
+        # in-between value HeyGen's older status API uses.
+        elapsed = time.monotonic() - self.submitted_at
+        if elapsed < self.submitted_seconds:
+            return "submitted"
+        if elapsed < self.render_seconds:
+            return "processing"
+        return TERMINAL[self.outcome]
+
+    @property
+    def ratio(self) -> tuple[int, int]:
+        value = self.input.get("aspect_ratio", DEFAULT_ASPECT_RATIO)
+        return parse_aspect_ratio(str(value)) or (16, 9)
+
+
+def route_of(method: str, path: str) -> Route:
+    if method == "POST" and path == CREATE_PATH:
+        return "create"
+    if method == "GET" and STATUS_RE.fullmatch(path):
+        return "status"
+    if method == "GET" and VIDEO_RE.fullmatch(path):
+        return "video"
+    return "other"
+
+
+def check_request(payload: object) -> str | None:
+    """What is wrong with a create body, or None if it is valid."""
+    if not isinstance(payload, dict):
+        return "Request body must be a JSON object."
+    if payload.get("workflow_type") != "GenerateVideoNode":
+        return 'workflow_type must be "GenerateVideoNode".'
+    given = payload.get("input")
+    if not isinstance(given, dict):
+        return "input must be an object."
+    for key in given:
+        if key not in (*INPUT_STRINGS, "config"):
+            return f"input.{key} is not a known field."
+    for key in INPUT_STRINGS:
+        if key in given and not isinstance(given[key], str):
+            return f"input.{key} must be a string."
+    if not str(given.get("prompt", "")).strip():
+        return "input.prompt is required and must be a non-empty string."
+    if given.get("provider", DEFAULT_PROVIDER) not in PROVIDER_VALUES:
+        return f"input.provider must be one of: {', '.join(PROVIDER_VALUES)}."
+    if parse_aspect_ratio(str(given.get("aspect_ratio", DEFAULT_ASPECT_RATIO))) is None:
+        return "input.aspect_ratio must look like W:H, for example 16:9, 9:16 or 1:1."
+    if "config" in given and not isinstance(given["config"], dict):
+        return "input.config must be an object."
+    return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the already-read body to the routes, then defers to uvicorn."""
+    pending = [body]
+
+    async def inner() -> Message:
+        if pending:
+            return {"type": "http.request", "body": pending.pop(), "more_body": False}
+        return await receive()
+
+    return inner
+
+
+async def send_partial(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], chunks: Iterator[bytes], limit: int
+) -> NoReturn:
+    """Start a response, send at most `limit` body bytes, then abort the connection."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    for chunk in chunks:
+        if limit <= 0:
+            break
+        await send({"type": "http.response.body", "body": chunk[:limit], "more_body": True})
+        limit -= len(chunk)
+    raise Aborted
+
+
+async def stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+class SandboxApp:
+    """HeyGen's executions API, a signed video URL per finished job, and fault injection."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sandbox-key",
+        render_seconds: float = 3.0,
+        submitted_seconds: float = 0.5,
+        video_seconds: float = 2.0,
+        video_size: int | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.render_seconds = render_seconds
+        self.submitted_seconds = submitted_seconds
+        self.video_seconds = video_seconds
+        self.video_size = video_size
+        self.base_url = ""
+        self.requests: list[RecordedRequest] = []
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._faults: dict[str, deque[Fault]] = {route: deque() for route in get_args(FaultRoute)}
+        self._outcomes: deque[tuple[Outcome, str]] = deque()
+        self._videos: dict[str, bytes] = {}
+        self._secret = secrets.token_bytes(16)
+        self._closing = False
+        self._router = Starlette(
+            routes=[
+                Path(CREATE_PATH, self._create, methods=["POST"]),
+                Path(CREATE_PATH + "/{execution_id}", self._status, methods=["GET"]),
+                Path("/videos/{video_id}.mp4", self._video, methods=["GET"]),
+            ]
+        )
+
+    def inject(self, route: FaultRoute, fault: Fault, times: int = 1) -> None:
+        if route not in self._faults:
+            raise ValueError(f"route must be one of {sorted(self._faults)}, not {route!r}")
+        with self._lock:
+            self._faults[route].extend([fault] * times)
+
+    def next_outcome(self, outcome: Outcome, *, message: str | None = None) -> None:
+        if outcome not in get_args(Outcome):
+            raise ValueError(f"outcome must be one of {get_args(Outcome)}, not {outcome!r}")
+        with self._lock:
+            self._outcomes.append((outcome, message or "Video generation failed"))
+
+    def count(self, route: Route) -> int:
+        with self._lock:
+            return sum(1 for request in self.requests if request.route == route)
+
+    def set_video_size(self, size: int | None) -> None:
+        with self._lock:
+            self.video_size = size
+
+    def video_bytes(self, video_id: str) -> bytes:
+        """Exactly what the video URL serves now, padding included."""
+        job = self._job_for_video(video_id)
+        if job is None:
+            raise KeyError(video_id)
+        return b"".join(iter_mp4(self._mp4(job), total_size=self.video_size))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._router(scope, receive, send)
+            return
+        body = await read_body(receive)
+        route = route_of(scope["method"], scope["path"])
+        self._record(scope, route, body)
+        fault = self._take_fault(route)
+        if fault is not None:
+            await self._pause(fault.delay)
+            if not fault.passthrough:
+                await self._send_fault(fault, route, scope["path"], send)
+                return
+        await self._router(scope, replay(body, receive), send)
+
+    def _record(self, scope: Scope, route: Route, body: bytes) -> None:
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            if name == "x-api-key":
+                value = "<match>" if self._key_matches(value) else "<mismatch>"
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        parsed: object | None = None
+        if scope["method"] == "POST":
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+        recorded = RecordedRequest(
+            route=route,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            json=parsed,
+            time=time.monotonic(),
+        )
+        with self._lock:
+            self.requests.append(recorded)
+
+    def _take_fault(self, route: Route) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(route)
+            return queue.popleft() if queue else None
+
+    async def _pause(self, seconds: float) -> None:
+        # Sleep in short steps so stop() never waits out a long hang: the flag is set from
+        # another thread, where an anyio.Event of this loop cannot be touched.
+        deadline = time.monotonic() + seconds
+        while not self._closing and (left := deadline - time.monotonic()) > 0:  # noqa: ASYNC110
+            await anyio.sleep(min(left, 0.05))
+
+    async def _send_fault(self, fault: Fault, route: Route, path: str, send: Send) -> None:
+        match = VIDEO_RE.fullmatch(path)
+        job = self._job_for_video(match.group(1)) if match and route == "video" else None
+        if job is not None and fault.truncate_at is not None:
+            chunks = iter_mp4(self._mp4(job), total_size=self.video_size)
+            headers = self._video_headers(job)
+            await send_partial(send, 200, headers, chunks, fault.truncate_at)
+        body, content_type = fault.payload()
+        headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+        headers += [(name.lower().encode(), value.encode()) for name, value in fault.headers.items()]
+        if fault.drop:
+            await send_partial(send, 200, headers, iter([body]), 0)
+        if fault.truncate_at is not None:
+            await send_partial(send, fault.status, headers, iter([body]), fault.truncate_at)
+        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _key_matches(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self.api_key.encode())
+
+    def _authorized(self, request: Request) -> bool:
+        return self._key_matches(request.headers.get("x-api-key", ""))
+
+    async def _create(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        try:
+            payload = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse(error_body(400, "Request body must be valid JSON."), status_code=400)
+        problem = check_request(payload)
+        if problem is not None:
+            return JSONResponse(error_body(400, problem), status_code=400)
+        with self._lock:
+            outcome, message = self._outcomes.popleft() if self._outcomes else ("completed", "")
+            job = Job(
+                execution_id=f"node-gw-{secrets.token_hex(8)}",
+                input=payload["input"],
+                outcome=outcome,
+                message=message,
+                submitted_at=time.monotonic(),
+                submitted_seconds=self.submitted_seconds,
+                render_seconds=self.render_seconds,
+                video_seconds=self.video_seconds,
+                video_id=secrets.token_hex(16),
+                asset_id=f"asset-{secrets.token_hex(6)}",
+                expires=int(time.time() + self.render_seconds) + URL_LIFETIME,
+            )
+            self.jobs[job.execution_id] = job
+        return JSONResponse({"data": {"execution_id": job.execution_id, "status": "submitted"}})
+
+    async def _status(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        execution_id = request.path_params["execution_id"]
+        with self._lock:
+            job = self.jobs.get(execution_id)
+        status = "not_found" if job is None else job.status
+        data: dict[str, object] = {"execution_id": execution_id, "status": status}
+        if job is not None and status == "failed":
+            data["error"] = {"message": job.message}
+        if job is not None and status == "completed":
+            video = {"video_id": job.video_id}
+            if job.outcome == "completed":
+                video = {"video_url": self._video_url(job), **video}
+            data["output"] = {"video": video, "asset_id": job.asset_id}
+        return JSONResponse({"data": data})
+
+    async def _video(self, request: Request) -> Response:
+        job = self._job_for_video(request.path_params["video_id"])
+        expires = request.query_params.get("expires", "")
+        signature = request.query_params.get("signature", "")
+        if (
+            job is None
+            or job.outcome != "completed"
+            or job.status != "completed"
+            or not expires.isdigit()
+            or int(expires) < time.time()
+            or not hmac.compare_digest(signature, self._sign(job.video_id, int(expires)))
+        ):
+            return Response(ACCESS_DENIED, status_code=403, media_type="application/xml")
+        chunks = iter_mp4(self._mp4(job), total_size=self.video_size)
+        headers = {name.decode(): value.decode() for name, value in self._video_headers(job)}
+        return StreamingResponse(stream(chunks), headers=headers)
+
+    def _job_for_video(self, video_id: str) -> Job | None:
+        with self._lock:
+            return next((job for job in self.jobs.values() if job.video_id == video_id), None)
+
+    def _mp4(self, job: Job) -> bytes:
+        with self._lock:
+            cached = self._videos.get(job.video_id)
+        if cached is None:
+            # Built outside the lock (a few ms); a race just builds the same bytes twice.
+            cached = mp4_bytes(*job.ratio, job.video_seconds, seed=job.video_id)
+            with self._lock:
+                self._videos[job.video_id] = cached
+        return cached
+
+    def _video_headers(self, job: Job) -> list[tuple[bytes, bytes]]:
+        size = self.video_size or len(self._mp4(job))
+        return [(b"content-type", b"video/mp4"), (b"content-length", str(size).encode())]
+
+    def _sign(self, video_id: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{video_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def _video_url(self, job: Job) -> str:
+        signature = self._sign(job.video_id, job.expires)
+        return f"{self.base_url}/videos/{job.video_id}.mp4?expires={job.expires}&signature={signature}"

@@ -1,0 +1,336 @@
+"""The HeyGen sandbox over real HTTP: routes, job lifecycle, faults and the MP4 it serves."""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+
+from server.sandbox import Fault, Sandbox
+from server.sandbox.mp4 import escape, iter_mp4, mp4_bytes
+
+KEY = "sandbox-key"
+CREATE = "/v1/workflows/executions"
+SUBMITTED_SECONDS = 0.15
+RENDER_SECONDS = 0.4
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(
+        api_key=KEY, render_seconds=RENDER_SECONDS, submitted_seconds=SUBMITTED_SECONDS, video_seconds=1.0
+    ) as sb:
+        yield sb
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=sandbox.base_url, headers={"X-Api-Key": KEY}, timeout=5) as c:
+        yield c
+
+
+def submit(client: httpx2.Client, **fields: object) -> str:
+    response = client.post(CREATE, json={"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", **fields}})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["status"] == "submitted"
+    assert data["execution_id"].startswith("node-gw-")
+    return str(data["execution_id"])
+
+
+def status(client: httpx2.Client, execution_id: str) -> dict[str, object]:
+    response = client.get(f"{CREATE}/{execution_id}")
+    assert response.status_code == 200, response.text
+    data: dict[str, object] = response.json()["data"]
+    return data
+
+
+def wait_done(client: httpx2.Client, execution_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        data = status(client, execution_id)
+        if data["status"] not in ("submitted", "processing"):
+            return data
+        time.sleep(0.05)
+    raise AssertionError(f"{execution_id} never finished")
+
+
+def video_url(data: dict[str, object]) -> str:
+    output = data["output"]
+    assert isinstance(output, dict)
+    return str(output["video"]["video_url"])
+
+
+def top_boxes(data: bytes) -> list[bytes]:
+    kinds, offset = [], 0
+    while offset < len(data):
+        size = struct.unpack_from(">I", data, offset)[0]
+        kinds.append(data[offset + 4 : offset + 8])
+        offset += size
+    assert offset == len(data)
+    return kinds
+
+
+def tkhd_size(data: bytes) -> tuple[int, int]:
+    start = data.index(b"tkhd") - 4
+    end = start + struct.unpack_from(">I", data, start)[0]
+    width, height = struct.unpack_from(">II", data, end - 8)
+    return width >> 16, height >> 16
+
+
+def test_wrong_or_missing_key_is_401_and_never_echoed(sandbox: Sandbox) -> None:
+    body = {"workflow_type": "GenerateVideoNode", "input": {"prompt": "a"}}
+    with httpx2.Client(base_url=sandbox.base_url) as anonymous:
+        missing = anonymous.post(CREATE, json=body)
+        wrong = anonymous.post(CREATE, json=body, headers={"X-Api-Key": "wrong-key-4711"})
+        polled = anonymous.get(f"{CREATE}/node-gw-1", headers={"X-Api-Key": "wrong-key-4711"})
+    for response in (missing, wrong, polled):
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert "wrong-key-4711" not in response.text
+    recorded = [r.headers.get("x-api-key") for r in sandbox.requests[-3:]]
+    assert recorded == [None, "<mismatch>", "<mismatch>"]
+
+
+def test_api_key_is_never_recorded(sandbox: Sandbox, client: httpx2.Client) -> None:
+    submit(client)
+    assert sandbox.requests[-1].headers["x-api-key"] == "<match>"
+    assert all(KEY not in json.dumps(r.headers) for r in sandbox.requests)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"workflow_type": "Other", "input": {"prompt": "a"}}, "workflow_type"),
+        ({"workflow_type": "GenerateVideoNode"}, "input"),
+        ({"workflow_type": "GenerateVideoNode", "input": {"prompt": "  "}}, "prompt"),
+        ({"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", "provider": "veo9"}}, "provider"),
+        ({"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", "aspect_ratio": "wide"}}, "aspect_ratio"),
+        ({"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", "config": [1]}}, "config"),
+        ({"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", "tail_image_url": 3}}, "tail_image_url"),
+        ({"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", "aspectRatio": "1:1"}}, "aspectRatio"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_bad_requests_are_400_with_a_message(client: httpx2.Client, body: object, needle: str) -> None:
+    response = client.post(CREATE, json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_parameter"
+    assert needle in error["message"]
+
+
+def test_non_json_body_is_400(client: httpx2.Client) -> None:
+    response = client.post(CREATE, content=b"prompt=a")
+    assert response.status_code == 400
+    assert "JSON" in response.json()["error"]["message"]
+
+
+def test_lifecycle_and_download(sandbox: Sandbox, client: httpx2.Client) -> None:
+    execution_id = submit(client, aspect_ratio="9:16", provider="kling_pro", config={"seed": 1})
+    assert sandbox.jobs[execution_id].input["provider"] == "kling_pro"
+    seen: list[object] = []
+    while not seen or seen[-1] in ("submitted", "processing"):
+        data = status(client, execution_id)
+        if not seen or seen[-1] != data["status"]:
+            seen.append(data["status"])
+        time.sleep(0.03)
+    assert seen == ["submitted", "processing", "completed"]
+    output = data["output"]
+    assert isinstance(output, dict)
+    assert str(output["asset_id"]).startswith("asset-")
+    video_id = output["video"]["video_id"]
+    url = video_url(data)
+    assert url.startswith(f"{sandbox.base_url}/videos/{video_id}.mp4?expires=")
+    with httpx2.Client() as anonymous:
+        response = anonymous.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "video/mp4"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.content == sandbox.video_bytes(video_id)
+    assert top_boxes(response.content) == [b"ftyp", b"moov", b"mdat"]
+    assert tkhd_size(response.content) == (144, 256)
+    assert sandbox.requests[-1].route == "video"
+    assert "x-api-key" not in sandbox.requests[-1].headers
+
+
+def test_video_url_needs_a_valid_signature(sandbox: Sandbox, client: httpx2.Client) -> None:
+    url = video_url(wait_done(client, submit(client)))
+    with httpx2.Client() as anonymous:
+        for bad in (url.replace("signature=", "signature=0"), url.split("?")[0], f"{sandbox.base_url}/videos/x.mp4"):
+            response = anonymous.get(bad)
+            assert response.status_code == 403
+            assert response.headers["content-type"] == "application/xml"
+            assert "<Code>AccessDenied</Code>" in response.text
+
+
+def test_outcomes(sandbox: Sandbox, client: httpx2.Client) -> None:
+    sandbox.next_outcome("failed", message="Content policy violation")
+    sandbox.next_outcome("completed_without_url")
+    sandbox.next_outcome("vanish")
+    failed, no_url, vanished = submit(client), submit(client), submit(client)
+    assert wait_done(client, failed) == {
+        "execution_id": failed,
+        "status": "failed",
+        "error": {"message": "Content policy violation"},
+    }
+    data = wait_done(client, no_url)
+    assert data["status"] == "completed"
+    output = data["output"]
+    assert isinstance(output, dict)
+    assert set(output["video"]) == {"video_id"}
+    assert status(client, vanished) == {"execution_id": vanished, "status": "not_found"}
+    assert status(client, "node-gw-unknown") == {"execution_id": "node-gw-unknown", "status": "not_found"}
+
+
+def test_rate_limit_fault_then_recovery(sandbox: Sandbox, client: httpx2.Client) -> None:
+    before = sandbox.count("create")
+    sandbox.inject("create", Fault.rate_limited(retry_after=1), times=2)
+    body = {"workflow_type": "GenerateVideoNode", "input": {"prompt": "a"}}
+    for _ in range(2):
+        response = client.post(CREATE, json=body)
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["error"]["code"] == "rate_limit_exceeded"
+    submit(client)
+    assert sandbox.count("create") == before + 3
+
+
+def test_server_error_fault_skips_auth(sandbox: Sandbox) -> None:
+    sandbox.inject("status", Fault.server_error(503))
+    with httpx2.Client(base_url=sandbox.base_url) as anonymous:
+        response = anonymous.get(f"{CREATE}/node-gw-1")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+
+
+def test_malformed_and_html_faults(sandbox: Sandbox, client: httpx2.Client) -> None:
+    sandbox.inject("status", Fault.malformed())
+    sandbox.inject("status", Fault.html(status=502))
+    malformed = client.get(f"{CREATE}/node-gw-1")
+    assert malformed.status_code == 200
+    assert malformed.text == '{"data": '
+    with pytest.raises(ValueError):
+        malformed.json()
+    html = client.get(f"{CREATE}/node-gw-1")
+    assert html.status_code == 502
+    assert html.headers["content-type"].startswith("text/html")
+    assert html.text.startswith("<!DOCTYPE html>")
+
+
+def test_delay_fault_times_out_without_blocking_the_sandbox(sandbox: Sandbox, client: httpx2.Client) -> None:
+    sandbox.inject("status", Fault(delay=1.0))
+    with pytest.raises(httpx2.ReadTimeout):
+        client.get(f"{CREATE}/node-gw-1", timeout=0.2)
+    started = time.monotonic()
+    assert status(client, "node-gw-2")["status"] == "not_found"
+    assert time.monotonic() - started < 0.5
+
+
+def test_passthrough_delays_a_real_create(sandbox: Sandbox, client: httpx2.Client) -> None:
+    sandbox.inject("create", Fault(delay=0.3, passthrough=True))
+    started = time.monotonic()
+    execution_id = submit(client)
+    assert time.monotonic() - started >= 0.3
+    assert execution_id in sandbox.jobs
+
+
+def test_drop_fault_cuts_the_connection(sandbox: Sandbox, client: httpx2.Client) -> None:
+    sandbox.inject("status", Fault(drop=True))
+    with pytest.raises(httpx2.RemoteProtocolError):
+        client.get(f"{CREATE}/node-gw-1")
+    assert status(client, "node-gw-1")["status"] == "not_found"
+
+
+def test_truncated_video(sandbox: Sandbox, client: httpx2.Client) -> None:
+    url = video_url(wait_done(client, submit(client)))
+    sandbox.inject("video", Fault(truncate_at=1000))
+    received = bytearray()
+    with httpx2.Client() as anonymous, anonymous.stream("GET", url) as response:
+        assert response.status_code == 200
+        full = int(response.headers["content-length"])
+        with pytest.raises(httpx2.RemoteProtocolError):
+            for chunk in response.iter_bytes():
+                received += chunk
+    assert len(received) == 1000
+    assert full > 1000
+    with httpx2.Client() as anonymous:
+        assert len(anonymous.get(url).content) == full
+
+
+def test_padded_video_is_streamed_to_exact_size(sandbox: Sandbox, client: httpx2.Client) -> None:
+    url = video_url(wait_done(client, submit(client, aspect_ratio="1:1")))
+    video_id = url.split("/videos/")[1].split(".mp4")[0]
+    size = 3 * 1024 * 1024
+    sandbox.set_video_size(size)
+    try:
+        received = bytearray()
+        with httpx2.Client() as anonymous, anonymous.stream("GET", url) as response:
+            assert int(response.headers["content-length"]) == size
+            for chunk in response.iter_bytes():
+                received += chunk
+        assert len(received) == size
+        assert received == sandbox.video_bytes(video_id)
+        assert top_boxes(bytes(received)) == [b"ftyp", b"moov", b"mdat", b"free"]
+        assert tkhd_size(bytes(received)) == (256, 256)
+    finally:
+        sandbox.set_video_size(None)
+
+
+def test_unknown_route_and_wrong_method(sandbox: Sandbox, client: httpx2.Client) -> None:
+    missing = client.get("/v2/nothing?x=1")
+    assert (missing.status_code, missing.text) == (404, "Not Found")
+    assert client.get(CREATE).status_code == 405
+    assert client.post(f"{CREATE}/node-gw-1").status_code == 405
+    last = sandbox.requests[-3]
+    assert (last.route, last.path, last.query) == ("other", "/v2/nothing", "x=1")
+
+
+def test_stop_does_not_wait_out_a_hang() -> None:
+    sb = Sandbox(api_key=KEY).start()
+    sb.inject("status", Fault.hang(30))
+    codes: list[int] = []
+
+    def poll() -> None:
+        with httpx2.Client(timeout=10) as c:
+            codes.append(c.get(f"{sb.base_url}{CREATE}/node-gw-1").status_code)
+
+    worker = threading.Thread(target=poll)
+    worker.start()
+    while sb.count("status") == 0:
+        time.sleep(0.01)
+    started = time.monotonic()
+    sb.stop()
+    worker.join()
+    assert time.monotonic() - started < 3
+    assert codes == [504]
+
+
+@pytest.mark.parametrize(("ratio", "size"), [((16, 9), (256, 144)), ((9, 16), (144, 256)), ((1, 1), (256, 256))])
+def test_mp4_size_follows_ratio(ratio: tuple[int, int], size: tuple[int, int]) -> None:
+    data = mp4_bytes(*ratio, 1.0, seed="s")
+    assert top_boxes(data) == [b"ftyp", b"moov", b"mdat"]
+    assert tkhd_size(data) == size
+    assert data[8:12] == b"isom"
+    assert b"avcC" in data and b"stss" in data
+
+
+def test_padding_streams_small_chunks_and_rejects_impossible_sizes() -> None:
+    video = mp4_bytes(16, 9, 0.5, seed="s")
+    chunks = list(iter_mp4(video, total_size=len(video) + 200_000))
+    assert max(map(len, chunks)) <= 65536
+    assert sum(map(len, chunks)) == len(video) + 200_000
+    with pytest.raises(ValueError):
+        iter_mp4(video, total_size=len(video) + 4)
+    with pytest.raises(ValueError):
+        iter_mp4(video, total_size=len(video) - 1)
+
+
+def test_emulation_prevention() -> None:
+    assert escape(b"\x00\x00\x01\x00\x00\x00\x05") == b"\x00\x00\x03\x01\x00\x00\x03\x00\x05"
+    assert escape(b"\x01\x00\x02") == b"\x01\x00\x02"

@@ -1,0 +1,33 @@
+"""check_status: one look at a job, without waiting."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+
+from tools.results import AppState, ExecutionId, VideoResult, reported, state, tool_result, video_result
+
+DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
+not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path
+of the MP4 saved on this computer. To follow a render until it finishes, prefer wait_for_video."""
+
+
+async def check_status(
+    ctx: Context[AppState, Any], execution_id: ExecutionId
+) -> Annotated[CallToolResult, VideoResult]:
+    with reported(execution_id):
+        job = await state(ctx).jobs.check(execution_id)
+    return tool_result(video_result(job))
+
+
+def register(server: MCPServer[AppState]) -> None:
+    server.add_tool(
+        check_status,
+        title="Check a video's status",
+        description=DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Check a video's status", read_only_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+    )

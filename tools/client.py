@@ -1,0 +1,262 @@
+"""The HeyGen executions API over HTTP: endpoints, retries and error mapping live here and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import anyio
+import httpx2
+
+from tools import errors
+
+logger = logging.getLogger(__name__)
+
+# HeyGen calls v1/v2 legacy; the contract's executions API is v1. Paths stay here, in one place.
+EXECUTIONS_PATH: Final = "/v1/workflows/executions"
+WORKFLOW_TYPE: Final = "GenerateVideoNode"
+
+Status = Literal["submitted", "processing", "completed", "failed", "not_found"]
+TERMINAL: Final[frozenset[str]] = frozenset({"completed", "failed", "not_found"})
+# The contract names submitted/completed/failed/not_found and says anything else means "poll again".
+# HeyGen's older status API says pending/processing; queue-like words stay "submitted", the rest "processing".
+_QUEUED: Final = frozenset({"submitted", "pending", "queued", "waiting"})
+
+RETRY_AFTER_CAP: Final = 30.0
+_RETRYABLE_STATUS: Final = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution as HeyGen reports it, normalised."""
+
+    execution_id: str
+    status: Status
+    heygen_status: str
+    video_url: str | None = None
+    video_id: str | None = None
+    asset_id: str | None = None
+    error: str | None = None
+
+
+def normalise_status(raw: str) -> Status:
+    value = raw.strip().lower()
+    if value in ("completed", "failed", "not_found"):
+        return value  # type: ignore[return-value]
+    return "submitted" if value in _QUEUED else "processing"
+
+
+def _message_from(body: Any) -> str | None:
+    """HeyGen's own error text, wherever this endpoint puts it (the contract leaves error bodies open)."""
+    if not isinstance(body, dict):
+        return None
+    candidates: list[Any] = [body.get("error"), body.get("message")]
+    data = body.get("data")
+    if isinstance(data, dict):
+        candidates.insert(0, data.get("error"))
+    for item in candidates:
+        if isinstance(item, dict):
+            item = item.get("message") or item.get("detail") or item.get("code")
+        if isinstance(item, str) and item.strip():
+            return item.strip()[:500]
+    return None
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    try:
+        return min(max(float(response.headers["retry-after"]), 0.0), RETRY_AFTER_CAP)
+    except (KeyError, ValueError):
+        return None
+
+
+class HeyGenClient:
+    """Submit and read executions. The transport is injectable so tests can swap it."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str,
+        timeout: httpx2.Timeout,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._sleep = sleep
+        # The key goes on each API request, never as a default header: video URLs are pre-signed links on
+        # other hosts, fetched through this same client, and must not receive it.
+        self.http = httpx2.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"HeyGenClient(base_url={self._base_url!r}, api_key=<{key}>)"
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self._api_key)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def create_execution(self, video_input: Mapping[str, Any]) -> Execution:
+        body = await self._request(
+            "POST", EXECUTIONS_PATH, json_body={"workflow_type": WORKFLOW_TYPE, "input": dict(video_input)}
+        )
+        # A 2xx means HeyGen took the job; if we cannot read its id the job may still exist.
+        return self._execution(body, maybe_accepted=True)
+
+    async def get_execution(self, execution_id: str) -> Execution:
+        body = await self._request("GET", f"{EXECUTIONS_PATH}/{execution_id}", execution_id=execution_id)
+        execution = self._execution(body, maybe_accepted=False, fallback_id=execution_id)
+        if execution.execution_id != execution_id:
+            raise errors.UnexpectedResponse(
+                f"HeyGen answered about execution {execution.execution_id!r} when asked for {execution_id!r}."
+            )
+        return execution
+
+    def _execution(self, body: Any, *, maybe_accepted: bool, fallback_id: str | None = None) -> Execution:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise self._odd("no 'data' object", maybe_accepted)
+        execution_id = data.get("execution_id") or fallback_id
+        raw_status = data.get("status")
+        if not isinstance(execution_id, str) or not isinstance(raw_status, str):
+            raise self._odd("no execution_id or status", maybe_accepted)
+        status = normalise_status(raw_status)
+        output: dict[str, Any] = data["output"] if isinstance(data.get("output"), dict) else {}
+        video: dict[str, Any] = output["video"] if isinstance(output.get("video"), dict) else {}
+        return Execution(
+            execution_id=execution_id,
+            status=status,
+            heygen_status=raw_status,
+            video_url=_str_or_none(video.get("video_url")),
+            video_id=_str_or_none(video.get("video_id")),
+            asset_id=_str_or_none(output.get("asset_id")),
+            error=_message_from(body) if status == "failed" else None,
+        )
+
+    @staticmethod
+    def _odd(what: str, maybe_accepted: bool) -> errors.UnexpectedResponse:
+        hint = (
+            " The job may have been created: check your HeyGen dashboard before submitting again."
+            if maybe_accepted
+            else " Try again shortly."
+        )
+        return errors.UnexpectedResponse(
+            f"HeyGen's answer did not have the expected shape ({what}).{hint}", maybe_accepted=maybe_accepted
+        )
+
+    async def _request(self, method: str, path: str, *, json_body: Any = None, execution_id: str | None = None) -> Any:
+        """One API call with the retry policy: reads retry on 429, 5xx and network faults; a submission
+        retries only where HeyGen surely did not take it (429, or no connection was made)."""
+        if not self._api_key:
+            raise errors.MissingApiKey()
+        idempotent = method == "GET"
+        attempt = 0
+        while True:
+            wait: float | None = None
+            try:
+                response = await self.http.request(
+                    method, self._base_url + path, json=json_body, headers={"X-Api-Key": self._api_key}
+                )
+            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+                retryable = True  # the request never left: safe to send again, even a submission
+                failure: errors.HeyGenError = errors.APIConnectionFailed(
+                    f"Could not connect to HeyGen at {self._base_url} ({type(exc).__name__}). Check the "
+                    "network and HEYGEN_API_BASE_URL, then try again."
+                )
+            except httpx2.TimeoutException:
+                retryable, failure = idempotent, self._lost(method, "did not answer in time", errors.APITimedOut)
+            except httpx2.TransportError as exc:
+                retryable, failure = idempotent, self._lost(method, f"dropped the connection ({type(exc).__name__})")
+            else:
+                status = response.status_code
+                retryable = status == 429 or (idempotent and status in _RETRYABLE_STATUS)
+                if not retryable or attempt == self._max_retries:
+                    return self._parse(response, method, execution_id)
+                wait = _retry_after(response)
+                logger.info("HeyGen %s %s answered %s; retrying", method, path, status)
+            if not retryable or attempt == self._max_retries:
+                raise failure
+            await self._sleep(self._delay(attempt) if wait is None else wait)
+            attempt += 1
+
+    def _delay(self, attempt: int) -> float:
+        """Full-jitter exponential backoff."""
+        return random.uniform(0, self._backoff * 2**attempt)
+
+    def _lost(
+        self, method: str, what: str, kind: type[errors.APIConnectionFailed] = errors.APIConnectionFailed
+    ) -> errors.APIConnectionFailed:
+        if method == "POST":
+            return kind(
+                f"HeyGen {what} after the video request was sent, so it may or may not have created the job. "
+                "Do not resubmit blindly: check your HeyGen dashboard (or list_videos) first; the same request "
+                "is blocked as a possible duplicate unless allow_duplicate=true.",
+                maybe_accepted=True,
+            )
+        return kind(f"HeyGen {what}. The job is not affected; check its status again shortly.")
+
+    def _parse(self, response: httpx2.Response, method: str, execution_id: str | None) -> Any:
+        request_id = response.headers.get("x-request-id")
+        try:
+            body: Any = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        status = response.status_code
+        if 200 <= status < 300:
+            if body is None:
+                raise self._odd("not JSON", maybe_accepted=method == "POST")
+            return body
+        said = _message_from(body) or response.reason_phrase or "no message"
+        cls: type[errors.APIStatusError]
+        if status == 404 and self._about_execution(body, execution_id):
+            return {"data": {"execution_id": execution_id, "status": "not_found"}}
+        if status in (401, 403):
+            cls = errors.AuthenticationFailed
+            text = (
+                f"HeyGen rejected the API key (HTTP {status}: {said}). Check HEYGEN_API_KEY in this server's "
+                "environment in your client config: it must be a current key from HeyGen's API settings."
+            )
+        elif status in (404, 405, 410):
+            cls = errors.EndpointNotFound
+            text = (
+                f"HeyGen has no {method} {EXECUTIONS_PATH} route at {self._base_url} (HTTP {status}). "
+                "HEYGEN_API_BASE_URL is probably wrong (it should be https://api.heygen.com), or HeyGen has "
+                "retired this legacy v1 endpoint."
+            )
+        elif status == 429:
+            cls = errors.RateLimited
+            text = f"HeyGen is rate-limiting requests (HTTP 429: {said}). Wait a minute, then try again."
+        elif status >= 500:
+            cls = errors.ServerFault
+            text = f"HeyGen had a server error (HTTP {status}: {said}). Try again in a minute."
+            if method == "POST":
+                text += " If it keeps happening, check your HeyGen dashboard before resubmitting."
+        elif status in (400, 422):
+            cls = errors.BadRequest
+            text = f"HeyGen rejected the request (HTTP {status}): {said}. Fix the input and try again."
+        else:
+            cls = errors.APIStatusError
+            text = f"HeyGen answered HTTP {status}: {said}."
+        raise cls(text, status_code=status, request_id=request_id)
+
+    @staticmethod
+    def _about_execution(body: Any, execution_id: str | None) -> bool:
+        """A 404 about an unknown execution comes as HeyGen JSON; a missing route gives a generic page.
+        The contract does not say which 404 body HeyGen sends, so any JSON object with a data or error
+        member on the status route counts as being about the execution."""
+        return execution_id is not None and isinstance(body, dict) and ("data" in body or "error" in body)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,103 @@
+"""Every failure the server reports, as one small tree.
+
+    HeyGenError                      str(err) is a complete message for the model: what happened, what to do
+    ├── InvalidInput                 our own check failed; nothing was sent to HeyGen
+    ├── MissingApiKey                HEYGEN_API_KEY is not set
+    ├── APIStatusError               HeyGen answered with an HTTP error status (.status_code, .request_id)
+    │   ├── BadRequest               400 / 422
+    │   ├── AuthenticationFailed     401 / 403
+    │   ├── EndpointNotFound         404 / 405 / 410 on the route itself: HEYGEN_API_BASE_URL is wrong
+    │   ├── RateLimited              429, after our bounded retries
+    │   └── ServerFault              5xx, after our bounded retries
+    ├── APIConnectionFailed          no usable answer (refused, reset, cut off)
+    │   └── APITimedOut              no answer in time
+    ├── UnexpectedResponse           an answer that is not the JSON the contract describes
+    ├── JobFailed                    HeyGen ran the job and it failed (.execution_id)
+    ├── JobNotFound                  HeyGen does not know the execution id
+    ├── DuplicateUncertain           an identical earlier submission may or may not have created a job
+    └── DownloadFailed               the finished video could not be saved
+
+`maybe_accepted` is True when a submission reached HeyGen but its answer was lost: the job may exist and
+must not be blindly re-sent, because every job costs the user credits.
+"""
+
+from __future__ import annotations
+
+
+class HeyGenError(Exception):
+    def __init__(self, message: str, *, request_id: str | None = None, maybe_accepted: bool = False) -> None:
+        if request_id:
+            message = f"{message} (HeyGen request id: {request_id})"
+        super().__init__(message)
+        self.request_id = request_id
+        self.maybe_accepted = maybe_accepted
+
+
+class InvalidInput(HeyGenError):
+    pass
+
+
+class MissingApiKey(HeyGenError):
+    def __init__(self) -> None:
+        super().__init__(
+            "HEYGEN_API_KEY is not set, so this server cannot reach HeyGen. Create a key at "
+            "https://app.heygen.com/settings (API tab) and add it to this MCP server's environment in your "
+            'client config, e.g. "env": {"HEYGEN_API_KEY": "<your key>"} in claude_desktop_config.json, '
+            "then restart the client. list_providers works without a key."
+        )
+
+
+class APIStatusError(HeyGenError):
+    def __init__(self, message: str, *, status_code: int, request_id: str | None = None, **kw: bool) -> None:
+        super().__init__(message, request_id=request_id, **kw)
+        self.status_code = status_code
+
+
+class BadRequest(APIStatusError):
+    pass
+
+
+class AuthenticationFailed(APIStatusError):
+    pass
+
+
+class EndpointNotFound(APIStatusError):
+    pass
+
+
+class RateLimited(APIStatusError):
+    pass
+
+
+class ServerFault(APIStatusError):
+    pass
+
+
+class APIConnectionFailed(HeyGenError):
+    pass
+
+
+class APITimedOut(APIConnectionFailed):
+    pass
+
+
+class UnexpectedResponse(HeyGenError):
+    pass
+
+
+class JobFailed(HeyGenError):
+    def __init__(self, message: str, *, execution_id: str) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+
+
+class JobNotFound(HeyGenError):
+    pass
+
+
+class DuplicateUncertain(HeyGenError):
+    pass
+
+
+class DownloadFailed(HeyGenError):
+    pass

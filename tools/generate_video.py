@@ -1,0 +1,98 @@
+"""generate_video: submit one prompt to HeyGen, once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, Provider
+from tools.request import MAX_PROMPT_CHARS, VideoRequest
+from tools.results import AppState, VideoResult, reported, state, tool_result, video_result
+
+DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
+
+Write the prompt like a shot description, in detail: the subject and action, the setting, camera movement
+(dolly-in, drone shot, slow pan, handheld), lighting (golden hour, neon, soft window light), style
+(cinematic, documentary, anime, product ad) and mood. Vague prompts give vague videos.
+
+Each call creates a paid HeyGen job. Rendering takes 1-5 minutes, so this returns at once with an
+execution_id; then call wait_for_video with it (repeatedly, until done) to follow the render and get the
+video. An identical request made in the last few minutes is not sent again: its existing execution is
+returned (duplicate=true); pass allow_duplicate=true only when the user really wants a second copy.
+
+provider defaults to {DEFAULT_PROVIDER} (highest quality); use ltx_distilled or veo3_fast when speed matters
+(list_providers describes all 13). aspect_ratio: {", ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items())}."""
+
+Prompt = Annotated[
+    str,
+    Field(
+        description=(
+            "Detailed description of the video: subject, action, setting, camera movement, lighting, style, "
+            f"mood. At most {MAX_PROMPT_CHARS} characters."
+        )
+    ),
+]
+ProviderParam = Annotated[
+    Provider, Field(description="HeyGen provider. veo_3_1 = highest quality; ltx_distilled = fastest.")
+]
+AspectRatio = Annotated[
+    str,
+    Field(description="Frame shape as W:H: 16:9 landscape, 9:16 vertical (stories, reels), 1:1 square."),
+]
+ImageUrl = Annotated[
+    str | None,
+    Field(description="Public http(s) URL of an image."),
+]
+Config = Annotated[
+    dict[str, Any] | None,
+    Field(description="Provider-specific configuration overrides, passed to HeyGen unchanged. Usually omit."),
+]
+AllowDuplicate = Annotated[
+    bool,
+    Field(description="Submit even if an identical request was made in the last few minutes (pays again)."),
+]
+
+
+async def generate_video(
+    ctx: Context[AppState, Any],
+    prompt: Prompt,
+    provider: ProviderParam = DEFAULT_PROVIDER,
+    aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO,
+    reference_image_url: Annotated[
+        ImageUrl, Field(description="Image to animate (image-to-video), as a public http(s) URL.")
+    ] = None,
+    tail_image_url: Annotated[
+        ImageUrl, Field(description="Image the video should end on (last-frame guidance), as a public http(s) URL.")
+    ] = None,
+    config: Config = None,
+    allow_duplicate: AllowDuplicate = False,
+) -> Annotated[CallToolResult, VideoResult]:
+    with reported():
+        request = VideoRequest.checked(
+            prompt=prompt,
+            provider=provider,
+            aspect_ratio=aspect_ratio,
+            reference_image_url=reference_image_url,
+            tail_image_url=tail_image_url,
+            config=config,
+        )
+        outcome = await state(ctx).jobs.submit(request, allow_duplicate=allow_duplicate)
+    return tool_result(video_result(outcome.job, duplicate=outcome.duplicate))
+
+
+def register(server: MCPServer[AppState]) -> None:
+    server.add_tool(
+        generate_video,
+        title="Generate a video",
+        description=DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Generate a video",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )

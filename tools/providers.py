@@ -1,0 +1,84 @@
+"""HeyGen's video providers and aspect ratios, as the contract lists them.
+
+One catalog serves the tool schema (the `Provider` enum), `list_providers`,
+the sandbox's request check and the prompts, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+Provider = Literal[
+    "veo_3_1",
+    "veo_3_1_fast",
+    "veo3",
+    "veo3_fast",
+    "veo2",
+    "kling_pro",
+    "kling_v2",
+    "sora_v2",
+    "sora_v2_pro",
+    "runway_gen4",
+    "seedance_lite",
+    "seedance_pro",
+    "ltx_distilled",
+]
+PROVIDER_VALUES: Final[tuple[str, ...]] = get_args(Provider)
+DEFAULT_PROVIDER: Final[Provider] = "veo_3_1"
+# The contract: "use ltx_distilled or veo3_fast when speed matters"; veo_3_1_fast is "Faster VEO 3.1".
+FAST_PROVIDERS: Final[frozenset[str]] = frozenset({"ltx_distilled", "veo3_fast", "veo_3_1_fast"})
+
+DEFAULT_ASPECT_RATIO: Final = "16:9"
+COMMON_ASPECT_RATIOS: Final[dict[str, str]] = {
+    "16:9": "landscape (YouTube, presentations)",
+    "9:16": "vertical (social media stories, reels, shorts)",
+    "1:1": "square (feeds)",
+}
+# The contract names three common values but does not close the set, so any small W:H passes.
+ASPECT_RATIO_RE: Final = re.compile(r"^([1-9][0-9]?):([1-9][0-9]?)$")
+
+
+class ProviderInfo(BaseModel):
+    value: Provider = Field(description="The value to pass as `provider` to generate_video.")
+    name: str = Field(description="Human-readable provider name.")
+    description: str = Field(description="HeyGen's description of the provider.")
+    default: bool = Field(description="True for the provider used when none is given.")
+    fast: bool = Field(description="True for the providers HeyGen recommends when speed matters.")
+
+
+def _info(value: Provider, name: str, description: str) -> ProviderInfo:
+    return ProviderInfo(
+        value=value,
+        name=name,
+        description=description,
+        default=value == DEFAULT_PROVIDER,
+        fast=value in FAST_PROVIDERS,
+    )
+
+
+PROVIDERS: Final[tuple[ProviderInfo, ...]] = (
+    _info("veo_3_1", "VEO 3.1", "Google VEO 3.1 (default, highest quality)"),
+    _info("veo_3_1_fast", "VEO 3.1 Fast", "Faster VEO 3.1 variant"),
+    _info("veo3", "VEO 3", "Google VEO 3"),
+    _info("veo3_fast", "VEO 3 Fast", "Faster VEO 3 variant"),
+    _info("veo2", "VEO 2", "Google VEO 2"),
+    _info("kling_pro", "Kling Pro", "Kling Pro model"),
+    _info("kling_v2", "Kling V2", "Kling V2 model"),
+    _info("sora_v2", "Sora V2", "OpenAI Sora V2"),
+    _info("sora_v2_pro", "Sora V2 Pro", "OpenAI Sora V2 Pro"),
+    _info("runway_gen4", "Runway Gen-4", "Runway Gen-4"),
+    _info("seedance_lite", "Seedance Lite", "Seedance Lite"),
+    _info("seedance_pro", "Seedance Pro", "Seedance Pro"),
+    _info("ltx_distilled", "LTX Distilled", "LTX Distilled (fastest)"),
+)
+
+
+def parse_aspect_ratio(value: str) -> tuple[int, int] | None:
+    """(width, height) for a valid `W:H`, else None."""
+    match = ASPECT_RATIO_RE.match(value.strip())
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))

@@ -1,0 +1,108 @@
+"""What a caller may ask for, checked before anything is sent to HeyGen."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from tools.errors import InvalidInput
+from tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
+
+# The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most.
+MAX_PROMPT_CHARS: Final = 5000
+MAX_URL_CHARS: Final = 2048
+MAX_CONFIG_BYTES: Final = 10_000
+# Ids HeyGen hands out look like "node-gw-v1d2e3o4": anything that could change the URL path is refused.
+EXECUTION_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    prompt: str
+    provider: Provider
+    aspect_ratio: str
+    reference_image_url: str | None = None
+    tail_image_url: str | None = None
+    config: dict[str, Any] | None = None
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        prompt: str,
+        provider: str,
+        aspect_ratio: str,
+        reference_image_url: str | None = None,
+        tail_image_url: str | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> VideoRequest:
+        prompt = prompt.strip()
+        if not prompt:
+            raise InvalidInput(
+                "prompt is empty. Describe the video: subject, setting, camera movement, lighting, style, mood."
+            )
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise InvalidInput(
+                f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it and keep "
+                "the essentials: subject, action, camera, lighting, mood."
+            )
+        if provider not in PROVIDER_VALUES:
+            raise InvalidInput(f"provider {provider!r} is unknown. Valid providers: {', '.join(PROVIDER_VALUES)}.")
+        ratio = parse_aspect_ratio(aspect_ratio)
+        if ratio is None:
+            raise InvalidInput(
+                f"aspect_ratio {aspect_ratio[:40]!r} is not W:H. Use 16:9 (landscape), 9:16 (vertical, "
+                "social stories and reels) or 1:1 (square)."
+            )
+        if config is not None and len(json.dumps(config)) > MAX_CONFIG_BYTES:
+            raise InvalidInput(f"config is larger than {MAX_CONFIG_BYTES} bytes of JSON; pass only the overrides.")
+        return cls(
+            prompt=prompt,
+            provider=provider,  # type: ignore[arg-type]  # checked against PROVIDER_VALUES above
+            aspect_ratio=f"{ratio[0]}:{ratio[1]}",
+            reference_image_url=checked_url("reference_image_url", reference_image_url),
+            tail_image_url=checked_url("tail_image_url", tail_image_url),
+            config=config,
+        )
+
+    def api_input(self) -> dict[str, Any]:
+        """The contract's `input` object; optional fields are left out when unset, as in HeyGen's sample."""
+        body: dict[str, Any] = {"prompt": self.prompt, "provider": self.provider, "aspect_ratio": self.aspect_ratio}
+        for key in ("reference_image_url", "tail_image_url", "config"):
+            value = getattr(self, key)
+            if value is not None:
+                body[key] = value
+        return body
+
+    def fingerprint(self) -> str:
+        """Equal for requests that would buy the same video: whitespace in the prompt is not a difference."""
+        canonical = dict(self.api_input(), prompt=" ".join(self.prompt.split()))
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def checked_url(name: str, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(value) > MAX_URL_CHARS:
+        raise InvalidInput(
+            f"{name} must be a public http(s) URL of an image (at most {MAX_URL_CHARS} characters), "
+            f"e.g. https://example.com/photo.png; got {value[:60]!r}."
+        )
+    return value
+
+
+def checked_execution_id(value: str) -> str:
+    value = value.strip()
+    if not EXECUTION_ID_RE.match(value):
+        raise InvalidInput(
+            f"execution_id {value[:40]!r} is not a HeyGen execution id. Use the execution_id that "
+            "generate_video returned (letters, digits, '-' and '_', like 'node-gw-v1d2e3o4'); list_videos "
+            "shows the ones this server has submitted."
+        )
+    return value

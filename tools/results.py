@@ -1,0 +1,169 @@
+"""The MCP side of every tool: the shared state, parameter types, result models and error reporting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
+from pydantic import BaseModel, Field
+
+from tools.errors import HeyGenError
+from tools.jobs import VideoJobs, completed_without_url
+from tools.library import Job
+from tools.request import EXECUTION_ID_RE
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What the server's lifespan holds: the job logic and its one HTTP client."""
+
+    jobs: VideoJobs
+    wait_seconds: float
+    wait_cap: float
+
+
+def state(ctx: Context[AppState, Any]) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+ExecutionId = Annotated[
+    str,
+    Field(description="The execution_id that generate_video returned, like 'node-gw-v1d2e3o4'."),
+]
+
+Status = Literal["submitted", "processing", "completed", "failed", "not_found"]
+
+
+class VideoResult(BaseModel):
+    execution_id: str = Field(description="HeyGen's id for this job: keep it to follow or fetch the video.")
+    status: Status = Field(description="submitted, processing, completed, failed or not_found.")
+    done: bool = Field(description="True once the job is completed, failed or not_found.")
+    prompt: str | None = Field(None, description="The prompt that was submitted, when this server sent it.")
+    provider: str | None = None
+    aspect_ratio: str | None = None
+    video_url: str | None = Field(None, description="Temporary HeyGen URL of the MP4; it expires.")
+    video_id: str | None = None
+    asset_id: str | None = Field(None, description="Id of the video in other HeyGen workflows; HeyGen keeps it.")
+    local_path: str | None = Field(None, description="Absolute path of the saved MP4 on this computer.")
+    download_error: str | None = Field(None, description="Why the video could not be saved, if it could not.")
+    error: str | None = Field(None, description="HeyGen's message when the job failed.")
+    duplicate: bool = Field(False, description="True when an identical recent request was reused, not resent.")
+    waited_seconds: float | None = Field(None, description="How long wait_for_video waited in this call.")
+    submitted_at: str | None = Field(None, description="When the job was submitted (ISO 8601, UTC).")
+    next_step: str = Field(description="What to do next.")
+
+
+def video_result(job: Job, *, duplicate: bool = False, waited: float | None = None, wait_hint: str = "") -> VideoResult:
+    assert job.execution_id is not None
+    status: Status = job.status if job.status in Status.__args__ else "processing"  # type: ignore[assignment,attr-defined]
+    return VideoResult(
+        execution_id=job.execution_id,
+        status=status,
+        done=status in ("completed", "failed", "not_found"),
+        prompt=job.prompt or None,
+        provider=job.provider,
+        aspect_ratio=job.aspect_ratio,
+        video_url=job.video_url,
+        video_id=job.video_id,
+        asset_id=job.asset_id,
+        local_path=job.local_path,
+        download_error=job.download_error,
+        error=job.error,
+        duplicate=duplicate,
+        waited_seconds=None if waited is None else round(waited, 1),
+        submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
+        next_step=_next_step(job, status, wait_hint),
+    )
+
+
+def _next_step(job: Job, status: Status, wait_hint: str) -> str:
+    eid = job.execution_id
+    if status in ("submitted", "processing"):
+        return (
+            f"The video is still rendering (usually 1-5 minutes). Call wait_for_video with execution_id "
+            f"{eid!r}{wait_hint} and keep calling it until it is done; tell the user it is in progress."
+        )
+    if status == "failed":
+        return (
+            "HeyGen could not make this video. Tell the user HeyGen's message; if it is about the content, "
+            "rewrite the prompt (or try another provider) and call generate_video again."
+        )
+    if status == "not_found":
+        return f"HeyGen does not know execution {eid!r}. Check the id; list_videos shows the jobs this server sent."
+    if not job.video_url:
+        return completed_without_url(job)
+    if job.local_path:
+        return (
+            f"Done. Give the user the saved file {job.local_path}. The video_url is temporary and will expire; "
+            "the local file stays."
+        )
+    return (
+        "Done. Give the user the video_url and tell them it is temporary: call download_video with this "
+        f"execution_id to keep a copy.{' Saving failed: ' + job.download_error if job.download_error else ''}"
+    )
+
+
+def render(result: VideoResult) -> str:
+    lines = [f"Execution {result.execution_id}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
+    for label, value in (
+        ("Prompt", result.prompt),
+        ("Provider", result.provider),
+        ("Aspect ratio", result.aspect_ratio),
+        ("Error", result.error),
+        ("Saved to", result.local_path),
+        ("Video URL (temporary)", result.video_url),
+        ("Asset id", result.asset_id),
+        ("Not saved", result.download_error),
+    ):
+        if value:
+            lines.append(f"{label}: {value}")
+    lines.append(f"Next: {result.next_step}")
+    return "\n".join(lines)
+
+
+def video_content(result: VideoResult) -> list[ContentBlock]:
+    """The readable text, plus a link to the saved file that clients can open or play."""
+    blocks: list[ContentBlock] = [TextContent(type="text", text=render(result))]
+    if result.local_path:
+        path = Path(result.local_path)
+        blocks.append(
+            ResourceLink(
+                type="resource_link",
+                uri=path.as_uri(),
+                name=path.name,
+                title=(result.prompt or path.name)[:80],
+                mime_type="video/mp4",
+                size=path.stat().st_size if path.is_file() else None,
+            )
+        )
+    return blocks
+
+
+def tool_result(result: VideoResult) -> CallToolResult:
+    """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
+    is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
+    return CallToolResult(
+        content=video_content(result),
+        structured_content=result.model_dump(mode="json"),
+        is_error=is_error,
+    )
+
+
+@contextmanager
+def reported(execution_id: str | None = None) -> Iterator[None]:
+    """Turn our errors into tool errors the model reads in full (a plain exception reaches it only as
+    'Error executing tool ...'), keeping the execution id in view so the job is never lost."""
+    try:
+        yield
+    except HeyGenError as exc:
+        message = str(exc)
+        if execution_id and EXECUTION_ID_RE.match(execution_id) and execution_id not in message:
+            message = f"{message} (execution_id {execution_id!r})"
+        raise ToolError(message) from exc

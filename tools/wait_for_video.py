@@ -1,0 +1,56 @@
+"""wait_for_video: follow a render for a bounded time, with progress, and never lose the id."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from tools.results import AppState, ExecutionId, VideoResult, reported, state, tool_result, video_result
+
+DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
+call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).
+
+Returns completed (with the saved file's path and the temporary video_url), or an error result if HeyGen
+failed the job (with HeyGen's message). If the video is still rendering when the time is up, it returns
+normally with status processing/submitted and done=false: call wait_for_video again with the same
+execution_id. Renders usually take 1-5 minutes, so several calls are normal."""
+
+
+async def wait_for_video(
+    ctx: Context[AppState, Any],
+    execution_id: ExecutionId,
+    max_wait_seconds: Annotated[
+        float | None,
+        Field(description="Longest this call waits before returning (seconds). Omit for the server default."),
+    ] = None,
+) -> Annotated[CallToolResult, VideoResult]:
+    app = state(ctx)
+    budget = app.wait_seconds if max_wait_seconds is None else max_wait_seconds
+    if not 0 < budget <= app.wait_cap:
+        raise ToolError(
+            f"max_wait_seconds must be between 1 and {app.wait_cap:g} (clients cut longer calls off); "
+            "omit it for the default, and call wait_for_video again if the video is not ready."
+        )
+
+    async def progress(status: str, waited: float) -> None:
+        await ctx.report_progress(waited, budget, f"{status} - waited {waited:.0f}s of {budget:g}s")
+
+    with reported(execution_id):
+        outcome = await app.jobs.wait(execution_id, budget, progress)
+    hint = f" (each call waits up to {app.wait_cap:g} s)"
+    return tool_result(video_result(outcome.job, waited=outcome.waited, wait_hint=hint))
+
+
+def register(server: MCPServer[AppState], default_wait: float, wait_cap: float) -> None:
+    server.add_tool(
+        wait_for_video,
+        title="Wait for a video",
+        description=DESCRIPTION.format(default=default_wait, cap=wait_cap),
+        annotations=ToolAnnotations(
+            title="Wait for a video", read_only_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+    )

@@ -20,6 +20,7 @@ SUBMITTED_SECONDS = 0.15
 RENDER_SECONDS = 0.4
 
 
+# Overrides conftest's shared sandbox so these tests control the key and timings themselves.
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(
@@ -29,13 +30,13 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[httpx2.Client]:
+def api(sandbox: Sandbox) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=sandbox.base_url, headers={"X-Api-Key": KEY}, timeout=5) as c:
         yield c
 
 
-def submit(client: httpx2.Client, **fields: object) -> str:
-    response = client.post(CREATE, json={"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", **fields}})
+def submit(api: httpx2.Client, **fields: object) -> str:
+    response = api.post(CREATE, json={"workflow_type": "GenerateVideoNode", "input": {"prompt": "a", **fields}})
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["status"] == "submitted"
@@ -43,17 +44,17 @@ def submit(client: httpx2.Client, **fields: object) -> str:
     return str(data["execution_id"])
 
 
-def status(client: httpx2.Client, execution_id: str) -> dict[str, object]:
-    response = client.get(f"{CREATE}/{execution_id}")
+def status(api: httpx2.Client, execution_id: str) -> dict[str, object]:
+    response = api.get(f"{CREATE}/{execution_id}")
     assert response.status_code == 200, response.text
     data: dict[str, object] = response.json()["data"]
     return data
 
 
-def wait_done(client: httpx2.Client, execution_id: str) -> dict[str, object]:
+def wait_done(api: httpx2.Client, execution_id: str) -> dict[str, object]:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        data = status(client, execution_id)
+        data = status(api, execution_id)
         if data["status"] not in ("submitted", "processing"):
             return data
         time.sleep(0.05)
@@ -97,8 +98,8 @@ def test_wrong_or_missing_key_is_401_and_never_echoed(sandbox: Sandbox) -> None:
     assert recorded == [None, "<mismatch>", "<mismatch>"]
 
 
-def test_api_key_is_never_recorded(sandbox: Sandbox, client: httpx2.Client) -> None:
-    submit(client)
+def test_api_key_is_never_recorded(sandbox: Sandbox, api: httpx2.Client) -> None:
+    submit(api)
     assert sandbox.requests[-1].headers["x-api-key"] == "<match>"
     assert all(KEY not in json.dumps(r.headers) for r in sandbox.requests)
 
@@ -117,27 +118,27 @@ def test_api_key_is_never_recorded(sandbox: Sandbox, client: httpx2.Client) -> N
         ([1, 2], "JSON object"),
     ],
 )
-def test_bad_requests_are_400_with_a_message(client: httpx2.Client, body: object, needle: str) -> None:
-    response = client.post(CREATE, json=body)
+def test_bad_requests_are_400_with_a_message(api: httpx2.Client, body: object, needle: str) -> None:
+    response = api.post(CREATE, json=body)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_parameter"
     assert needle in error["message"]
 
 
-def test_non_json_body_is_400(client: httpx2.Client) -> None:
-    response = client.post(CREATE, content=b"prompt=a")
+def test_non_json_body_is_400(api: httpx2.Client) -> None:
+    response = api.post(CREATE, content=b"prompt=a")
     assert response.status_code == 400
     assert "JSON" in response.json()["error"]["message"]
 
 
-def test_lifecycle_and_download(sandbox: Sandbox, client: httpx2.Client) -> None:
-    execution_id = submit(client, aspect_ratio="9:16", provider="kling_pro", config={"seed": 1})
+def test_lifecycle_and_download(sandbox: Sandbox, api: httpx2.Client) -> None:
+    execution_id = submit(api, aspect_ratio="9:16", provider="kling_pro", config={"seed": 1})
     assert sandbox.jobs[execution_id].input["provider"] == "kling_pro"
-    seen: list[object] = []
-    while not seen or seen[-1] in ("submitted", "processing"):
-        data = status(client, execution_id)
-        if not seen or seen[-1] != data["status"]:
+    seen: list[object] = ["submitted"]  # what submit() saw
+    while seen[-1] in ("submitted", "processing"):
+        data = status(api, execution_id)
+        if seen[-1] != data["status"]:
             seen.append(data["status"])
         time.sleep(0.03)
     assert seen == ["submitted", "processing", "completed"]
@@ -159,8 +160,8 @@ def test_lifecycle_and_download(sandbox: Sandbox, client: httpx2.Client) -> None
     assert "x-api-key" not in sandbox.requests[-1].headers
 
 
-def test_video_url_needs_a_valid_signature(sandbox: Sandbox, client: httpx2.Client) -> None:
-    url = video_url(wait_done(client, submit(client)))
+def test_video_url_needs_a_valid_signature(sandbox: Sandbox, api: httpx2.Client) -> None:
+    url = video_url(wait_done(api, submit(api)))
     with httpx2.Client() as anonymous:
         for bad in (url.replace("signature=", "signature=0"), url.split("?")[0], f"{sandbox.base_url}/videos/x.mp4"):
             response = anonymous.get(bad)
@@ -169,35 +170,35 @@ def test_video_url_needs_a_valid_signature(sandbox: Sandbox, client: httpx2.Clie
             assert "<Code>AccessDenied</Code>" in response.text
 
 
-def test_outcomes(sandbox: Sandbox, client: httpx2.Client) -> None:
+def test_outcomes(sandbox: Sandbox, api: httpx2.Client) -> None:
     sandbox.next_outcome("failed", message="Content policy violation")
     sandbox.next_outcome("completed_without_url")
     sandbox.next_outcome("vanish")
-    failed, no_url, vanished = submit(client), submit(client), submit(client)
-    assert wait_done(client, failed) == {
+    failed, no_url, vanished = submit(api), submit(api), submit(api)
+    assert wait_done(api, failed) == {
         "execution_id": failed,
         "status": "failed",
         "error": {"message": "Content policy violation"},
     }
-    data = wait_done(client, no_url)
+    data = wait_done(api, no_url)
     assert data["status"] == "completed"
     output = data["output"]
     assert isinstance(output, dict)
     assert set(output["video"]) == {"video_id"}
-    assert status(client, vanished) == {"execution_id": vanished, "status": "not_found"}
-    assert status(client, "node-gw-unknown") == {"execution_id": "node-gw-unknown", "status": "not_found"}
+    assert status(api, vanished) == {"execution_id": vanished, "status": "not_found"}
+    assert status(api, "node-gw-unknown") == {"execution_id": "node-gw-unknown", "status": "not_found"}
 
 
-def test_rate_limit_fault_then_recovery(sandbox: Sandbox, client: httpx2.Client) -> None:
+def test_rate_limit_fault_then_recovery(sandbox: Sandbox, api: httpx2.Client) -> None:
     before = sandbox.count("create")
     sandbox.inject("create", Fault.rate_limited(retry_after=1), times=2)
     body = {"workflow_type": "GenerateVideoNode", "input": {"prompt": "a"}}
     for _ in range(2):
-        response = client.post(CREATE, json=body)
+        response = api.post(CREATE, json=body)
         assert response.status_code == 429
         assert response.headers["retry-after"] == "1"
         assert response.json()["error"]["code"] == "rate_limit_exceeded"
-    submit(client)
+    submit(api)
     assert sandbox.count("create") == before + 3
 
 
@@ -209,46 +210,46 @@ def test_server_error_fault_skips_auth(sandbox: Sandbox) -> None:
     assert response.json()["error"]["code"] == "service_unavailable"
 
 
-def test_malformed_and_html_faults(sandbox: Sandbox, client: httpx2.Client) -> None:
+def test_malformed_and_html_faults(sandbox: Sandbox, api: httpx2.Client) -> None:
     sandbox.inject("status", Fault.malformed())
     sandbox.inject("status", Fault.html(status=502))
-    malformed = client.get(f"{CREATE}/node-gw-1")
+    malformed = api.get(f"{CREATE}/node-gw-1")
     assert malformed.status_code == 200
     assert malformed.text == '{"data": '
     with pytest.raises(ValueError):
         malformed.json()
-    html = client.get(f"{CREATE}/node-gw-1")
+    html = api.get(f"{CREATE}/node-gw-1")
     assert html.status_code == 502
     assert html.headers["content-type"].startswith("text/html")
     assert html.text.startswith("<!DOCTYPE html>")
 
 
-def test_delay_fault_times_out_without_blocking_the_sandbox(sandbox: Sandbox, client: httpx2.Client) -> None:
+def test_delay_fault_times_out_without_blocking_the_sandbox(sandbox: Sandbox, api: httpx2.Client) -> None:
     sandbox.inject("status", Fault(delay=1.0))
     with pytest.raises(httpx2.ReadTimeout):
-        client.get(f"{CREATE}/node-gw-1", timeout=0.2)
+        api.get(f"{CREATE}/node-gw-1", timeout=0.2)
     started = time.monotonic()
-    assert status(client, "node-gw-2")["status"] == "not_found"
+    assert status(api, "node-gw-2")["status"] == "not_found"
     assert time.monotonic() - started < 0.5
 
 
-def test_passthrough_delays_a_real_create(sandbox: Sandbox, client: httpx2.Client) -> None:
+def test_passthrough_delays_a_real_create(sandbox: Sandbox, api: httpx2.Client) -> None:
     sandbox.inject("create", Fault(delay=0.3, passthrough=True))
     started = time.monotonic()
-    execution_id = submit(client)
+    execution_id = submit(api)
     assert time.monotonic() - started >= 0.3
     assert execution_id in sandbox.jobs
 
 
-def test_drop_fault_cuts_the_connection(sandbox: Sandbox, client: httpx2.Client) -> None:
+def test_drop_fault_cuts_the_connection(sandbox: Sandbox, api: httpx2.Client) -> None:
     sandbox.inject("status", Fault(drop=True))
     with pytest.raises(httpx2.RemoteProtocolError):
-        client.get(f"{CREATE}/node-gw-1")
-    assert status(client, "node-gw-1")["status"] == "not_found"
+        api.get(f"{CREATE}/node-gw-1")
+    assert status(api, "node-gw-1")["status"] == "not_found"
 
 
-def test_truncated_video(sandbox: Sandbox, client: httpx2.Client) -> None:
-    url = video_url(wait_done(client, submit(client)))
+def test_truncated_video(sandbox: Sandbox, api: httpx2.Client) -> None:
+    url = video_url(wait_done(api, submit(api)))
     sandbox.inject("video", Fault(truncate_at=1000))
     received = bytearray()
     with httpx2.Client() as anonymous, anonymous.stream("GET", url) as response:
@@ -263,8 +264,8 @@ def test_truncated_video(sandbox: Sandbox, client: httpx2.Client) -> None:
         assert len(anonymous.get(url).content) == full
 
 
-def test_padded_video_is_streamed_to_exact_size(sandbox: Sandbox, client: httpx2.Client) -> None:
-    url = video_url(wait_done(client, submit(client, aspect_ratio="1:1")))
+def test_padded_video_is_streamed_to_exact_size(sandbox: Sandbox, api: httpx2.Client) -> None:
+    url = video_url(wait_done(api, submit(api, aspect_ratio="1:1")))
     video_id = url.split("/videos/")[1].split(".mp4")[0]
     size = 3 * 1024 * 1024
     sandbox.set_video_size(size)
@@ -282,13 +283,24 @@ def test_padded_video_is_streamed_to_exact_size(sandbox: Sandbox, client: httpx2
         sandbox.set_video_size(None)
 
 
-def test_unknown_route_and_wrong_method(sandbox: Sandbox, client: httpx2.Client) -> None:
-    missing = client.get("/v2/nothing?x=1")
+def test_unknown_route_and_wrong_method(sandbox: Sandbox, api: httpx2.Client) -> None:
+    missing = api.get("/v2/nothing?x=1")
     assert (missing.status_code, missing.text) == (404, "Not Found")
-    assert client.get(CREATE).status_code == 405
-    assert client.post(f"{CREATE}/node-gw-1").status_code == 405
+    assert api.get(CREATE).status_code == 405
+    assert api.post(f"{CREATE}/node-gw-1").status_code == 405
     last = sandbox.requests[-3]
     assert (last.route, last.path, last.query) == ("other", "/v2/nothing", "x=1")
+
+
+def test_reset_forgets_faults_outcomes_log_and_video_size(sandbox: Sandbox, api: httpx2.Client) -> None:
+    sandbox.inject("create", Fault.server_error())
+    sandbox.next_outcome("failed")
+    sandbox.set_video_size(10_000_000)
+    api.get("/nothing")
+    sandbox.reset()
+    assert sandbox.requests == []
+    assert sandbox.video_size is None
+    assert wait_done(api, submit(api))["status"] == "completed"
 
 
 def test_stop_does_not_wait_out_a_hang() -> None:

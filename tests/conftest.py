@@ -75,5 +75,6 @@ def text_of(result: CallToolResult) -> str:
 
 
 def data_of(result: CallToolResult) -> dict[str, Any]:
-    assert result.structured_content is not None, text_of(result)
-    return result.structured_content
+    data: dict[str, Any] | None = result.structured_content
+    assert data is not None, text_of(result)
+    return data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mcp import Client
@@ -76,20 +76,20 @@ async def test_whole_flow_with_progress(client: Client, sandbox: Sandbox, settin
     execution_id = job["execution_id"]
     assert sandbox.jobs[execution_id].input == {"prompt": PROMPT, "provider": "veo_3_1", "aspect_ratio": "9:16"}
 
-    progress: list[tuple[float, float | None, str | None]] = []
+    seen: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
 
     done = await client.call_tool("wait_for_video", {"execution_id": execution_id}, progress_callback=on_progress)
     assert not done.is_error, text_of(done)
     video = data_of(done)
     assert video["status"] == "completed" and video["done"]
-    assert len(progress) >= 2, progress
-    assert [p[0] for p in progress] == sorted(p[0] for p in progress)
-    assert all(total == settings.wait_seconds for _, total, _ in progress)
-    assert any("processing" in (message or "") for *_, message in progress)
-    assert "completed" in (progress[-1][2] or "")
+    assert len(seen) >= 2, seen
+    assert [p[0] for p in seen] == sorted(p[0] for p in seen)
+    assert all(total == settings.wait_seconds for _, total, _ in seen)
+    assert any("processing" in (message or "") for *_, message in seen)
+    assert "completed" in (seen[-1][2] or "")
 
     video_id = sandbox.jobs[execution_id].video_id
     assert video["video_id"] == video_id and video["asset_id"] == sandbox.jobs[execution_id].asset_id
@@ -214,7 +214,12 @@ async def test_missing_key_explains_how_to_set_it(make_settings: MakeSettings, s
     ],
 )
 async def test_heygen_faults_become_clear_results(
-    make_settings: MakeSettings, sandbox: Sandbox, mode: str, route: str, fault: Fault, hint: str
+    make_settings: MakeSettings,
+    sandbox: Sandbox,
+    mode: str,
+    route: Literal["create", "status"],
+    fault: Fault,
+    hint: str,
 ) -> None:
     async with Client(create_server(make_settings(max_retries=1)), mode=mode) as client:
         execution_id = "node-gw-1"

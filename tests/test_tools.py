@@ -274,3 +274,18 @@ async def test_prompts(client: Client) -> None:
         text = getattr(result.messages[0].content, "text", "")
         for needle in needles:
             assert needle in text, (name, needle)
+
+
+async def test_unknown_id_is_not_found_and_not_recorded(client: Client) -> None:
+    result = await client.call_tool("check_status", {"execution_id": "node-gw-typo"})
+    assert result.is_error and data_of(result)["status"] == "not_found"
+    assert "list_videos" in data_of(result)["next_step"]
+    listed = data_of(await client.call_tool("list_videos", {}))
+    assert "node-gw-typo" not in [v["execution_id"] for v in listed["videos"]]
+
+
+async def test_a_duplicate_says_nothing_new_was_bought(client: Client, sandbox: Sandbox) -> None:
+    first = data_of(await client.call_tool("generate_video", {"prompt": PROMPT + " duplicate check"}))
+    again = data_of(await client.call_tool("generate_video", {"prompt": PROMPT + "  duplicate check"}))
+    assert again["execution_id"] == first["execution_id"] and again["duplicate"] is True
+    assert "Nothing new was bought" in again["next_step"] and "allow_duplicate=true" in again["next_step"]

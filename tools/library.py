@@ -71,21 +71,21 @@ class Job:
     id: int
     execution_id: str | None
     prompt: str
-    provider: str | None
-    aspect_ratio: str | None
-    reference_image_url: str | None
-    tail_image_url: str | None
-    config: dict[str, Any] | None
     status: str
-    heygen_status: str | None
-    error: str | None
-    video_url: str | None
-    video_id: str | None
-    asset_id: str | None
-    local_path: str | None
-    download_error: str | None
     created_at: float
     updated_at: float
+    provider: str | None = None
+    aspect_ratio: str | None = None
+    reference_image_url: str | None = None
+    tail_image_url: str | None = None
+    config: dict[str, Any] | None = None
+    heygen_status: str | None = None
+    error: str | None = None
+    video_url: str | None = None
+    video_id: str | None = None
+    asset_id: str | None = None
+    local_path: str | None = None
+    download_error: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -199,6 +199,8 @@ class Library:
 
         def work(db: sqlite3.Connection) -> Job:
             row = db.execute("SELECT id FROM jobs WHERE execution_id = ?", (execution.execution_id,)).fetchone()
+            if row is None and execution.status == "not_found":
+                return _unrecorded(execution)  # a mistyped id is not a video worth listing
             if row is None:
                 now = time.time()
                 cursor = db.execute(
@@ -317,6 +319,20 @@ def _apply(db: sqlite3.Connection, job_id: int, execution: Execution) -> Job:
         ),
     )
     return Job.from_row(_row(db, job_id))
+
+
+def _unrecorded(execution: Execution) -> Job:
+    """A job HeyGen does not know and the library never had: reported, not stored."""
+    now = time.time()
+    return Job(
+        id=0,
+        execution_id=execution.execution_id,
+        prompt="",
+        status=execution.status,
+        created_at=now,
+        updated_at=now,
+        heygen_status=execution.heygen_status,
+    )
 
 
 def _escape_like(word: str) -> str:

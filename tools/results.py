@@ -79,12 +79,18 @@ def video_result(job: Job, *, duplicate: bool = False, waited: float | None = No
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
         submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
-        next_step=_next_step(job, status, wait_hint),
+        next_step=_next_step(job, status, wait_hint, duplicate),
     )
 
 
-def _next_step(job: Job, status: Status, wait_hint: str) -> str:
+def _next_step(job: Job, status: Status, wait_hint: str, duplicate: bool) -> str:
     eid = job.execution_id
+    if duplicate:
+        return (
+            "Nothing new was bought: an identical request was already submitted, so this is that job. "
+            + _next_step(job, status, wait_hint, duplicate=False)
+            + " Only if the user wants a second take, call generate_video again with allow_duplicate=true."
+        )
     if status in ("submitted", "processing"):
         return (
             f"The video is still rendering (usually 1-5 minutes). Call wait_for_video with execution_id "

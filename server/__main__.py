@@ -12,27 +12,25 @@ from server.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sandbox"]:  # its own options and --help
+        from server.sandbox.__main__ import main as sandbox_main
+
+        sandbox_main(argv[1:])
+        return 0
     parser = argparse.ArgumentParser(prog="heygen-video-mcp", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve MCP over stdio (the default)")
     demo = sub.add_parser("demo", help="generate a video end to end through this server over stdio")
     demo.add_argument("--prompt", help="the video prompt")
-    sub.add_parser("sandbox", help="run the local HeyGen sandbox (see python -m server.sandbox --help)")
-    args, rest = parser.parse_known_args(argv)
-
-    if args.command == "sandbox":
-        from server.sandbox.__main__ import main as sandbox_main
-
-        sandbox_main(rest)
-        return 0
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
+    args = parser.parse_args(argv)
     try:
         settings = settings_from_env()
     except ConfigError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.api_key)
+    configure_logging(settings.api_key, settings.log_level)
     if args.command == "demo":
         from server.demo import run_demo
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError
@@ -28,6 +28,7 @@ class Settings(BaseModel, frozen=True):
     library_path: Path | None = None
     download: bool = True
     duplicate_window: float = Field(600.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property
     def library_file(self) -> Path:
@@ -47,6 +48,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_LIBRARY_PATH": "library_path",
     "HEYGEN_DOWNLOAD": "download",
     "HEYGEN_DUPLICATE_WINDOW_SECONDS": "duplicate_window",
+    "HEYGEN_LOG_LEVEL": "log_level",
 }
 
 

@@ -8,6 +8,7 @@ makes one real (paid) video with HeyGen's fastest provider.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -18,7 +19,12 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from server.config import ENV, Settings
+from server.config import DEFAULT_BASE_URL, ENV, Settings
+
+
+class DemoFailed(Exception):
+    pass
+
 
 DEFAULT_PROMPT = (
     "A slow drone shot gliding over a coastal city at golden hour, warm backlight on glass towers, "
@@ -32,6 +38,8 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
         if settings.api_key is None:
             from server.sandbox import Sandbox
 
+            logging.getLogger("uvicorn").setLevel(logging.WARNING)
+            # A render that outlasts two bounded waits shows how the assistant keeps calling wait_for_video.
             sandbox = stack.enter_context(Sandbox(render_seconds=12.0))
             out = Path(tempfile.mkdtemp(prefix="heygen-demo-"))
             env |= {
@@ -40,15 +48,25 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
                 "HEYGEN_POLL_INTERVAL": "1",
                 "HEYGEN_WAIT_SECONDS": "5",
                 "HEYGEN_OUTPUT_DIR": str(out),
+                "HEYGEN_LOG_LEVEL": "WARNING",
             }
             print(f"No HEYGEN_API_KEY: using the built-in HeyGen sandbox at {sandbox.base_url}")
+            print(f"Videos go to a temporary folder: {out}")
             provider = "veo_3_1"
         else:
             env |= {name: os.environ[name] for name in ENV if name in os.environ}
-            print("HEYGEN_API_KEY is set: making one real video with HeyGen (this uses credits).")
+            where = "HeyGen" if settings.api_base_url == DEFAULT_BASE_URL else settings.api_base_url
+            print(f"HEYGEN_API_KEY is set: making one real video with {where} (this may use credits).")
+            print(f"Videos go to {settings.output_dir}")
             provider = "ltx_distilled"
-        return anyio.run(_drive, env, prompt or DEFAULT_PROMPT, provider)
-    raise AssertionError("unreachable")  # pragma: no cover
+        failures: list[str] = []
+        try:
+            return anyio.run(_drive, env, prompt or DEFAULT_PROMPT, provider)
+        except* DemoFailed as group:  # raised inside the client's task group, so it arrives grouped
+            failures = [str(exc) for exc in _leaves(group)]
+    for failure in failures:
+        print(f"Demo failed: {failure}", file=sys.stderr)
+    return 1
 
 
 async def _drive(env: dict[str, str], prompt: str, provider: str) -> int:
@@ -64,7 +82,8 @@ async def _drive(env: dict[str, str], prompt: str, provider: str) -> int:
         result = await client.call_tool("generate_video", {"prompt": prompt, "provider": provider})
         data = _checked(result)
         execution_id = data["execution_id"]
-        print(f"  -> execution {execution_id}: {data['status']}")
+        reused = " (an identical recent request: reused, not paid for again)" if data["duplicate"] else ""
+        print(f"  -> execution {execution_id}: {data['status']}{reused}")
 
         async def progress(progress: float, total: float | None, message: str | None) -> None:
             print(f"    progress {progress:5.1f}/{total or 0:g}s  {message or ''}")
@@ -91,9 +110,16 @@ async def _drive(env: dict[str, str], prompt: str, provider: str) -> int:
     return 0
 
 
+def _leaves(group: BaseExceptionGroup[DemoFailed]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return found
+
+
 def _checked(result: Any) -> dict[str, Any]:
     if result.is_error or result.structured_content is None:
         text = " ".join(getattr(block, "text", "") for block in result.content)
-        raise SystemExit(f"The server returned an error: {text}")
+        raise DemoFailed(f"the server returned an error: {text}")
     data: dict[str, Any] = result.structured_content
     return data

@@ -19,7 +19,7 @@ class RedactKey(logging.Filter):
         return True
 
 
-def configure_logging(api_key: SecretStr | None, level: int = logging.INFO) -> None:
+def configure_logging(api_key: SecretStr | None, level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # Keys are long random strings; a short value could match ordinary text and is not worth hiding.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import threading
 
 from server.sandbox import Sandbox
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m server.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="heygen-video-mcp sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--api-key", default="sandbox-key")
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     with sandbox:
         print(sandbox.base_url, flush=True)
+        print(
+            f"HeyGen sandbox: set HEYGEN_API_BASE_URL={sandbox.base_url} HEYGEN_API_KEY={sandbox.api_key}",
+            file=sys.stderr,
+            flush=True,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 

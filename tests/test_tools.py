@@ -289,3 +289,14 @@ async def test_a_duplicate_says_nothing_new_was_bought(client: Client, sandbox: 
     again = data_of(await client.call_tool("generate_video", {"prompt": PROMPT + "  duplicate check"}))
     assert again["execution_id"] == first["execution_id"] and again["duplicate"] is True
     assert "Nothing new was bought" in again["next_step"] and "allow_duplicate=true" in again["next_step"]
+
+
+async def test_a_failed_render_can_be_retried_as_it_was(client: Client, sandbox: Sandbox) -> None:
+    sandbox.next_outcome("failed", message="Provider overloaded")
+    prompt = PROMPT + " retry after failure"
+    first = data_of(await client.call_tool("generate_video", {"prompt": prompt}))
+    assert (await client.call_tool("wait_for_video", {"execution_id": first["execution_id"]})).is_error
+    before = sandbox.count("create")
+    again = data_of(await client.call_tool("generate_video", {"prompt": prompt}))
+    assert again["execution_id"] != first["execution_id"] and again["duplicate"] is False
+    assert sandbox.count("create") == before + 1

@@ -15,12 +15,13 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 
-from tools.errors import DownloadFailed, InvalidInput
+from tools.errors import DownloadFailed, InvalidInput, LinkExpired
 
 CHUNK: Final = 64 * 1024
 # Pre-signed storage links answer these once they have expired.
 _EXPIRED: Final = frozenset({401, 403, 404, 410})
 _VIDEO_TYPES: Final = ("video/", "application/octet-stream", "binary/octet-stream")
+_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.ENOSYS})
 
 
 def default_filename(created_at: float, prompt: str, execution_id: str) -> str:
@@ -78,7 +79,7 @@ async def download(http: httpx2.AsyncClient, url: str, directory: Path, filename
 
 def _check_response(response: httpx2.Response) -> None:
     if response.status_code in _EXPIRED:
-        raise DownloadFailed(
+        raise LinkExpired(
             f"The video URL no longer works (HTTP {response.status_code}): HeyGen's output links are temporary "
             "and this one has expired."
         )
@@ -114,10 +115,23 @@ def _publish(part: Path, target: Path) -> Path:
     for n in range(1, 1000):
         candidate = target if n == 1 else target.with_stem(f"{target.stem}-{n}")
         try:
-            os.link(part, candidate)  # atomic, and fails instead of overwriting
+            _claim(part, candidate)
         except FileExistsError:
             continue
         except OSError as exc:
             raise DownloadFailed(f"Cannot save into {target.parent}: {exc.strerror}.") from None
         return candidate
     raise DownloadFailed(f"Too many files named like {target.name} in {target.parent}.")
+
+
+def _claim(part: Path, candidate: Path) -> None:
+    """Put `part` at `candidate`, raising FileExistsError rather than replacing a file."""
+    try:
+        os.link(part, candidate)  # atomic, and fails instead of overwriting
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
+            raise
+        # FAT/exFAT and some network shares have no hard links: reserve the name, then move into it.
+        with candidate.open("xb"):
+            pass
+        os.replace(part, candidate)

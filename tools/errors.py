@@ -16,6 +16,7 @@
     ├── JobNotFound                  HeyGen does not know the execution id
     ├── DuplicateUncertain           an identical earlier submission may or may not have created a job
     └── DownloadFailed               the finished video could not be saved
+        └── LinkExpired              the temporary video URL no longer works
 
 `maybe_accepted` is True when a submission reached HeyGen but its answer was lost: the job may exist and
 must not be blindly re-sent, because every job costs the user credits.
@@ -100,4 +101,8 @@ class DuplicateUncertain(HeyGenError):
 
 
 class DownloadFailed(HeyGenError):
+    pass
+
+
+class LinkExpired(DownloadFailed):
     pass

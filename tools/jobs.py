@@ -166,7 +166,7 @@ class VideoJobs:
             target_dir = (directory or self.settings.output_dir).expanduser().resolve()
             filename = name or default_filename(job.created_at, job.prompt, job.execution_id)
             try:
-                path = await download(self.client.http, job.video_url, target_dir, filename)
+                path = await self._fetch(job, target_dir, filename)
             except errors.DownloadFailed as exc:
                 message = str(exc)
                 if job.asset_id:
@@ -177,6 +177,20 @@ class VideoJobs:
                 logger.warning("Saving %s failed: %s", job.execution_id, message)
                 return await self.library.get(job_id=job.id) or job
             return await self.library.saved(job.id, local_path=str(path), download_error=None)
+
+    async def _fetch(self, job: Job, directory: Path, filename: str) -> Path:
+        """Download, asking HeyGen once for a freshly signed link if the stored one has expired."""
+        assert job.execution_id is not None and job.video_url is not None
+        try:
+            return await download(self.client.http, job.video_url, directory, filename)
+        except errors.LinkExpired as expired:
+            try:
+                fresh = await self.library.observed(await self.client.get_execution(job.execution_id))
+            except errors.HeyGenError:
+                raise expired from None
+            if not fresh.video_url or fresh.video_url == job.video_url:
+                raise
+            return await download(self.client.http, fresh.video_url, directory, filename)
 
     async def list(self, *, status: str | None = None, limit: int = 20, query: str | None = None) -> list[Job]:
         """Jobs from the library, newest first; unfinished ones shown are re-checked with HeyGen first and

@@ -148,9 +148,10 @@ class Library:
         def work(db: sqlite3.Connection) -> Reservation:
             now = time.time()
             if window > 0 and not allow_duplicate:
+                # A refused submission bought nothing, and a failed render is worth retrying as it was.
                 row = db.execute(
-                    "SELECT * FROM jobs WHERE fingerprint = ? AND created_at >= ? AND status != ? "
-                    "ORDER BY created_at DESC LIMIT 1",
+                    "SELECT * FROM jobs WHERE fingerprint = ? AND created_at >= ? "
+                    "AND status NOT IN (?, 'failed', 'not_found') ORDER BY created_at DESC LIMIT 1",
                     (fingerprint, now - window, SUBMIT_FAILED),
                 ).fetchone()
                 if row is not None:

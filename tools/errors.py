@@ -12,11 +12,11 @@
     ├── APIConnectionFailed          no usable answer (refused, reset, cut off)
     │   └── APITimedOut              no answer in time
     ├── UnexpectedResponse           an answer that is not the JSON the contract describes
-    ├── JobFailed                    HeyGen ran the job and it failed (.execution_id)
-    ├── JobNotFound                  HeyGen does not know the execution id
     ├── DuplicateUncertain           an identical earlier submission may or may not have created a job
     └── DownloadFailed               the finished video could not be saved
         └── LinkExpired              the temporary video URL no longer works
+
+A job that HeyGen ran and failed, or does not know, is not an exception: it is a status (see tools.client).
 
 `maybe_accepted` is True when a submission reached HeyGen but its answer was lost: the job may exist and
 must not be blindly re-sent, because every job costs the user credits.
@@ -83,16 +83,6 @@ class APITimedOut(APIConnectionFailed):
 
 
 class UnexpectedResponse(HeyGenError):
-    pass
-
-
-class JobFailed(HeyGenError):
-    def __init__(self, message: str, *, execution_id: str) -> None:
-        super().__init__(message)
-        self.execution_id = execution_id
-
-
-class JobNotFound(HeyGenError):
     pass
 
 

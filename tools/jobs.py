@@ -44,7 +44,6 @@ class JobSettings:
 class Outcome:
     job: Job
     duplicate: bool = False
-    timed_out: bool = False
     waited: float = 0.0
 
 
@@ -117,12 +116,12 @@ class VideoJobs:
                         f"HeyGen did not answer within {budget:.0f}s. The job is not affected: call "
                         f"wait_for_video again with execution_id {execution_id!r}."
                     )
-                return Outcome(job, timed_out=True, waited=waited)
+                return Outcome(job, waited=waited)
             await progress(job.status, waited)
             if job.status in TERMINAL:
                 return Outcome(await self._finish(job), waited=waited)
             if waited >= budget:
-                return Outcome(job, timed_out=True, waited=waited)
+                return Outcome(job, waited=waited)
             await anyio.sleep(min(self.settings.poll_interval, budget - waited))
 
     async def save(self, execution_id: str, directory: Path | None = None, filename: str | None = None) -> Job:

@@ -10,9 +10,10 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from tools.client import Status
 from tools.library import Library
 from tools.request import EXECUTION_ID_RE
-from tools.results import AppState, Status, VideoResult, render, reported, state, video_result
+from tools.results import AppState, VideoResult, render, reported, state, video_result
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.

@@ -7,13 +7,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
+from tools.client import TERMINAL, Status
 from tools.errors import HeyGenError
 from tools.jobs import VideoJobs, completed_without_url
 from tools.library import Job
@@ -38,8 +39,6 @@ ExecutionId = Annotated[
     Field(description="The execution_id that generate_video returned, like 'node-gw-v1d2e3o4'."),
 ]
 
-Status = Literal["submitted", "processing", "completed", "failed", "not_found"]
-
 
 class VideoResult(BaseModel):
     execution_id: str = Field(description="HeyGen's id for this job: keep it to follow or fetch the video.")
@@ -62,11 +61,12 @@ class VideoResult(BaseModel):
 
 def video_result(job: Job, *, duplicate: bool = False, waited: float | None = None, wait_hint: str = "") -> VideoResult:
     assert job.execution_id is not None
-    status: Status = job.status if job.status in Status.__args__ else "processing"  # type: ignore[assignment,attr-defined]
+    # Only jobs HeyGen has accepted reach here; our own in-flight states read as "processing".
+    status = cast(Status, job.status) if job.status in get_args(Status) else "processing"
     return VideoResult(
         execution_id=job.execution_id,
         status=status,
-        done=status in ("completed", "failed", "not_found"),
+        done=status in TERMINAL,
         prompt=job.prompt or None,
         provider=job.provider,
         aspect_ratio=job.aspect_ratio,

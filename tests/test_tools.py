@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.types import ResourceLink
 
 from server.app import create_server
@@ -300,3 +301,18 @@ async def test_a_failed_render_can_be_retried_as_it_was(client: Client, sandbox:
     again = data_of(await client.call_tool("generate_video", {"prompt": prompt}))
     assert again["execution_id"] != first["execution_id"] and again["duplicate"] is False
     assert sandbox.count("create") == before + 1
+
+
+async def test_polling_stops_when_the_caller_gives_up(make_settings: MakeSettings, mode: str) -> None:
+    with Sandbox(api_key=API_KEY, render_seconds=60) as slow:
+        server = create_server(make_settings(api_base_url=slow.base_url, wait_seconds=20, poll_interval=0.05))
+        async with Client(server, mode=mode) as client:
+            job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+            with pytest.raises(MCPError, match=r"(?i)timed out"):
+                await client.call_tool(
+                    "wait_for_video", {"execution_id": job["execution_id"]}, read_timeout_seconds=0.5
+                )
+            assert slow.count("status") >= 2  # it was polling...
+            before = slow.count("status")
+            await anyio.sleep(0.5)
+            assert slow.count("status") == before  # ...and stopped with the caller

@@ -15,6 +15,7 @@ from mcp.client.stdio import stdio_client
 from server.sandbox import Sandbox
 
 from .conftest import API_KEY, data_of, text_of
+from .test_tools import BAD_INPUTS, FAULTS, TOOLS, check_bad_input, check_fault, check_prompts
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +91,39 @@ async def test_bad_configuration_is_reported_at_start(sandbox: Sandbox, tmp_path
     )
     assert done.returncode == 2
     assert "HEYGEN_WAIT_SECONDS" in done.stderr
+
+
+async def test_every_tool_prompt_and_fault_over_stdio(sandbox: Sandbox, tmp_path: Path, mode: str) -> None:
+    """The in-memory tables, replayed through one real stdio server process."""
+    sandbox.reset()
+    params = server_params(sandbox, tmp_path, HEYGEN_MAX_RETRIES="1")
+    async with Client(params, mode=mode) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+        await check_prompts(client)
+        for tool, arguments, hint in BAD_INPUTS:
+            await check_bad_input(client, sandbox, tool, arguments, hint)
+        for route, fault, hint in FAULTS:
+            await check_fault(client, sandbox, route, fault, hint)
+
+        catalog = data_of(await client.call_tool("list_providers", {}))
+        assert len(catalog["providers"]) == 13
+        job = data_of(
+            await client.call_tool("generate_video", {"prompt": "Steam rising from a cup, macro, soft light"})
+        )
+        done = data_of(await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]}))
+        assert done["status"] == "completed"
+        assert data_of(await client.call_tool("check_status", {"execution_id": job["execution_id"]}))["done"]
+        copy = data_of(
+            await client.call_tool(
+                "download_video",
+                {"execution_id": job["execution_id"], "directory": str(tmp_path / "copies"), "filename": "cup.mp4"},
+            )
+        )
+        assert copy["local_path"] == str(tmp_path / "copies" / "cup.mp4")
+        assert Path(copy["local_path"]).read_bytes() == sandbox.video_bytes(done["video_id"])
+        listed = data_of(await client.call_tool("list_videos", {"query": "steam cup"}))
+        assert [v["execution_id"] for v in listed["videos"]] == [job["execution_id"]]
+        sandbox.next_outcome("failed", message="Provider unavailable")
+        failed = data_of(await client.call_tool("generate_video", {"prompt": "A kite over dunes, wide shot"}))
+        result = await client.call_tool("wait_for_video", {"execution_id": failed["execution_id"]})
+        assert result.is_error and "Provider unavailable" in text_of(result)

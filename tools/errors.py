@@ -49,8 +49,10 @@ class MissingApiKey(HeyGenError):
 
 
 class APIStatusError(HeyGenError):
-    def __init__(self, message: str, *, status_code: int, request_id: str | None = None, **kw: bool) -> None:
-        super().__init__(message, request_id=request_id, **kw)
+    def __init__(
+        self, message: str, *, status_code: int, request_id: str | None = None, maybe_accepted: bool = False
+    ) -> None:
+        super().__init__(message, request_id=request_id, maybe_accepted=maybe_accepted)
         self.status_code = status_code
 
 

@@ -238,3 +238,10 @@ async def test_failed_job_carries_heygens_message(heygen: HeyGenClient, sandbox:
     execution = await heygen.get_execution(created.execution_id)
     assert execution.status == "failed"
     assert execution.error == "Content policy violation: weapons"
+
+
+async def test_errors_carry_heygens_request_id(heygen: HeyGenClient, sandbox: Sandbox) -> None:
+    sandbox.inject("status", Fault(status=500, headers={"X-Request-Id": "req-4f2a"}), times=4)
+    with pytest.raises(errors.ServerFault, match="HeyGen request id: req-4f2a") as info:
+        await heygen.get_execution("node-gw-x")
+    assert info.value.request_id == "req-4f2a" and info.value.status_code == 500

@@ -59,7 +59,7 @@ class VideoResult(BaseModel):
     next_step: str = Field(description="What to do next.")
 
 
-def video_result(job: Job, *, duplicate: bool = False, waited: float | None = None, wait_hint: str = "") -> VideoResult:
+def video_result(job: Job, *, duplicate: bool = False, waited: float | None = None) -> VideoResult:
     assert job.execution_id is not None
     # Only jobs HeyGen has accepted reach here; our own in-flight states read as "processing".
     status = cast(Status, job.status) if job.status in get_args(Status) else "processing"
@@ -79,22 +79,22 @@ def video_result(job: Job, *, duplicate: bool = False, waited: float | None = No
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
         submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
-        next_step=_next_step(job, status, wait_hint, duplicate),
+        next_step=_next_step(job, status, duplicate),
     )
 
 
-def _next_step(job: Job, status: Status, wait_hint: str, duplicate: bool) -> str:
+def _next_step(job: Job, status: Status, duplicate: bool) -> str:
     eid = job.execution_id
     if duplicate:
         return (
             "Nothing new was bought: an identical request was already submitted, so this is that job. "
-            + _next_step(job, status, wait_hint, duplicate=False)
+            + _next_step(job, status, duplicate=False)
             + " Only if the user wants a second take, call generate_video again with allow_duplicate=true."
         )
     if status in ("submitted", "processing"):
         return (
             f"The video is still rendering (usually 1-5 minutes). Call wait_for_video with execution_id "
-            f"{eid!r}{wait_hint} and keep calling it until it is done; tell the user it is in progress."
+            f"{eid!r} and keep calling it until it is done; tell the user it is in progress."
         )
     if status == "failed":
         return (

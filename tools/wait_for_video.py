@@ -41,8 +41,7 @@ async def wait_for_video(
 
     with reported(execution_id):
         outcome = await app.jobs.wait(execution_id, budget, progress)
-    hint = f" (each call waits up to {app.wait_cap:g} s)"
-    return tool_result(video_result(outcome.job, waited=outcome.waited, wait_hint=hint))
+    return tool_result(video_result(outcome.job, waited=outcome.waited))
 
 
 def register(server: MCPServer[AppState], default_wait: float, wait_cap: float) -> None:

@@ -252,3 +252,13 @@ async def test_download_of_unfinished_job_says_to_wait(unsaved: Client, tmp_path
     assert result.is_error
     assert "wait_for_video" in text_of(result)
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.anyio
+async def test_a_relative_directory_is_inside_the_output_folder(client: Client, settings: Settings) -> None:
+    job = data_of(await client.call_tool("generate_video", {"prompt": "Snow falling on a red lantern, night"}))
+    assert not (await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})).is_error
+    result = await client.call_tool(
+        "download_video", {"execution_id": job["execution_id"], "directory": "picks", "filename": "lantern"}
+    )
+    assert data_of(result)["local_path"] == str(settings.output_dir / "picks" / "lantern.mp4")

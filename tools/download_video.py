@@ -22,7 +22,10 @@ async def download_video(
     execution_id: ExecutionId,
     directory: Annotated[
         str | None,
-        Field(description="Folder to save into (created if missing). Omit for the server's output folder."),
+        Field(
+            description="Folder to save into, created if missing; a relative path is inside the output folder. "
+            "Omit for the output folder itself."
+        ),
     ] = None,
     filename: Annotated[
         str | None,

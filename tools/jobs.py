@@ -162,7 +162,8 @@ class VideoJobs:
                 fresh = await self.library.get(job_id=job.id)
                 if fresh is not None and fresh.local_path and Path(fresh.local_path).is_file():
                     return fresh  # another call saved it while this one waited for the lock
-            target_dir = (directory or self.settings.output_dir).expanduser().resolve()
+            # A relative folder means one inside the output folder: a desktop app's working directory is arbitrary.
+            target_dir = (self.settings.output_dir.expanduser() / (directory or Path()).expanduser()).resolve()
             filename = name or default_filename(job.created_at, job.prompt, job.execution_id)
             try:
                 path = await self._fetch(job, target_dir, filename)

@@ -13,8 +13,9 @@
     │   └── APITimedOut              no answer in time
     ├── UnexpectedResponse           an answer that is not the JSON the contract describes
     ├── DuplicateUncertain           an identical earlier submission may or may not have created a job
-    └── DownloadFailed               the finished video could not be saved
-        └── LinkExpired              the temporary video URL no longer works
+    ├── DownloadFailed               the finished video could not be saved
+    │   └── LinkExpired              the temporary video URL no longer works
+    └── LibraryError                 the local library file cannot be used (newer, corrupt, locked, unwritable)
 
 A job that HeyGen ran and failed, or does not know, is not an exception: it is a status (see tools.client).
 
@@ -97,4 +98,8 @@ class DownloadFailed(HeyGenError):
 
 
 class LinkExpired(DownloadFailed):
+    pass
+
+
+class LibraryError(HeyGenError):
     pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import struct
 import threading
 import time
@@ -12,6 +13,7 @@ import httpx2
 import pytest
 
 from server.sandbox import Fault, Sandbox
+from server.sandbox.__main__ import main as sandbox_main
 from server.sandbox.mp4 import escape, iter_mp4, mp4_bytes
 
 KEY = "sandbox-key"
@@ -65,6 +67,15 @@ def video_url(data: dict[str, object]) -> str:
     output = data["output"]
     assert isinstance(output, dict)
     return str(output["video"]["video_url"])
+
+
+def video_id_of(url: str) -> str:
+    return url.split("/videos/")[1].split(".mp4")[0]
+
+
+def finished(render_seconds: float = 0.0) -> Sandbox:
+    """A sandbox of its own (to be stopped by the test) whose jobs finish at once."""
+    return Sandbox(api_key=KEY, render_seconds=render_seconds, submitted_seconds=0.0, video_seconds=1.0).start()
 
 
 def top_boxes(data: bytes) -> list[bytes]:
@@ -248,6 +259,176 @@ def test_drop_fault_cuts_the_connection(sandbox: Sandbox, api: httpx2.Client) ->
     assert status(api, "node-gw-1")["status"] == "not_found"
 
 
+def test_late_answer_holds_back_the_answer_of_a_job_that_exists(sandbox: Sandbox, api: httpx2.Client) -> None:
+    before = set(sandbox.jobs)
+    sandbox.inject("create", Fault.late_answer(0.5))
+    answers: list[str] = []
+    worker = threading.Thread(target=lambda: answers.append(submit(api)))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not set(sandbox.jobs) - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (created,) = set(sandbox.jobs) - before
+    assert answers == []  # HeyGen has the job; the client does not know it yet
+    worker.join()
+    assert answers == [created]
+    # A client that gives up first has a job it never heard of.
+    sandbox.inject("create", Fault.late_answer(1.0))
+    with pytest.raises(httpx2.ReadTimeout):
+        api.post(CREATE, json={"workflow_type": "GenerateVideoNode", "input": {"prompt": "a"}}, timeout=0.2)
+    assert len(set(sandbox.jobs) - before) == 2
+
+
+def test_lost_answer_closes_the_connection_after_creating_the_job(sandbox: Sandbox, api: httpx2.Client) -> None:
+    before, created = set(sandbox.jobs), sandbox.count("create")
+    sandbox.inject("create", Fault.lost_answer())
+    with pytest.raises(httpx2.RemoteProtocolError, match="without sending a response"):
+        api.post(CREATE, json={"workflow_type": "GenerateVideoNode", "input": {"prompt": "a"}})
+    (execution_id,) = set(sandbox.jobs) - before
+    assert sandbox.count("create") == created + 1
+    assert wait_done(api, execution_id)["status"] == "completed"  # the connection pool recovers
+
+
+def test_read_lag_and_not_found_faults(sandbox: Sandbox, api: httpx2.Client) -> None:
+    older = submit(api)
+    wait_done(api, older)
+    sandbox.set_read_lag(0.3)
+    try:
+        lagging = submit(api)
+        assert status(api, lagging) == {"execution_id": lagging, "status": "not_found"}
+        assert status(api, older)["status"] != "not_found"  # only jobs created after set_read_lag
+        deadline = time.monotonic() + 5
+        while status(api, lagging)["status"] == "not_found":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        sandbox.reset()
+    assert status(api, submit(api))["status"] == "submitted"  # reset() ends the lag
+    sandbox.inject("status", Fault.not_found(), times=2)
+    for _ in range(2):
+        assert status(api, older) == {"execution_id": older, "status": "not_found"}
+    assert status(api, older)["status"] == "completed"
+
+
+def test_retry_after_storm(sandbox: Sandbox, api: httpx2.Client) -> None:
+    jobs, before = len(sandbox.jobs), sandbox.count("create")
+    sandbox.inject("create", Fault.rate_limited(30), times=10)
+    for _ in range(10):
+        response = api.post(CREATE, json={"workflow_type": "GenerateVideoNode", "input": {"prompt": "a"}})
+        assert (response.status_code, response.headers["retry-after"]) == (429, "30")
+    assert len(sandbox.jobs) == jobs  # a 429 makes nothing
+    submit(api)
+    assert sandbox.count("create") == before + 11
+
+
+def test_range_requests(sandbox: Sandbox, api: httpx2.Client) -> None:
+    url = video_url(wait_done(api, submit(api)))
+    full = sandbox.video_bytes(video_id_of(url))
+    total = len(full)
+    spans = {"bytes=100-": (100, total), "bytes=10-19": (10, 20), "bytes=-5": (total - 5, total)}
+    spans["bytes=5-999999999"] = (5, total)
+    with httpx2.Client() as anonymous:
+        whole = anonymous.get(url)
+        assert (whole.status_code, whole.headers["accept-ranges"]) == (200, "bytes")
+        for header, (start, stop) in spans.items():
+            part = anonymous.get(url, headers={"Range": header})
+            assert part.status_code == 206, header
+            assert part.headers["content-range"] == f"bytes {start}-{stop - 1}/{total}"
+            assert part.content == full[start:stop]
+        beyond = anonymous.get(url, headers={"Range": f"bytes={total}-"})
+        assert (beyond.status_code, beyond.headers["content-range"]) == (416, f"bytes */{total}")
+        for ignored in ("bytes=9-3", "items=0-1", "bytes=0-1,5-6"):
+            assert anonymous.get(url, headers={"Range": ignored}).content == full
+        size = 3 * 1024 * 1024
+        sandbox.set_video_size(size)
+        try:
+            padded = sandbox.video_bytes(video_id_of(url))
+            for start, stop in ((total - 4, total + 12), (2_000_000, 2_000_100), (size - 70_000, size)):
+                part = anonymous.get(url, headers={"Range": f"bytes={start}-{stop - 1}"})
+                assert part.headers["content-range"] == f"bytes {start}-{stop - 1}/{size}"
+                assert part.content == padded[start:stop]
+            sandbox.set_video_ranges(False)  # a host that ignores Range
+            plain = anonymous.get(url, headers={"Range": "bytes=100-"})
+            assert plain.status_code == 200
+            assert "accept-ranges" not in plain.headers and "content-range" not in plain.headers
+            assert plain.content == padded
+        finally:
+            sandbox.reset()
+    assert sandbox.video_ranges is True
+
+
+def test_slow_video_arrives_in_pieces(sandbox: Sandbox, api: httpx2.Client) -> None:
+    url = video_url(wait_done(api, submit(api)))
+    full = sandbox.video_bytes(video_id_of(url))
+    sandbox.set_video_rate(len(full) * 3)  # about a third of a second, in twentieths of a second
+    try:
+        pieces: list[bytes] = []
+        with httpx2.Client() as anonymous, anonymous.stream("GET", url) as response:
+            pieces.extend(response.iter_raw())
+        assert b"".join(pieces) == full
+        assert len(pieces) >= 5
+        assert max(map(len, pieces)) <= len(full) * 3 // 20
+    finally:
+        sandbox.reset()
+
+
+def test_stop_does_not_wait_out_a_slow_video() -> None:
+    sb = finished()
+    sb.set_video_rate(1000)  # two minutes for the whole video
+    with httpx2.Client(base_url=sb.base_url, headers={"X-Api-Key": KEY}, timeout=5) as client:
+        url = video_url(wait_done(client, submit(client)))
+    first: list[bytes] = []
+
+    def download() -> None:
+        with httpx2.Client(timeout=10) as anonymous, anonymous.stream("GET", url) as response:
+            for chunk in response.iter_raw():
+                first.append(chunk)
+
+    worker = threading.Thread(target=download)
+    worker.start()
+    while not first:
+        time.sleep(0.01)
+    started = time.monotonic()
+    sb.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 3
+
+
+def test_chunked_video_without_length(sandbox: Sandbox, api: httpx2.Client) -> None:
+    url = video_url(wait_done(api, submit(api)))
+    full = sandbox.video_bytes(video_id_of(url))
+    sandbox.inject("video", Fault.chunked())
+    sandbox.inject("video", Fault.chunked(cut_at=1000))
+    with httpx2.Client() as anonymous:
+        whole = anonymous.get(url)
+        assert "content-length" not in whole.headers
+        assert whole.headers["transfer-encoding"] == "chunked"
+        assert whole.content == full
+        received = bytearray()
+        with anonymous.stream("GET", url) as response:
+            assert response.status_code == 200 and "content-length" not in response.headers
+            # h11 sees the connection close before the terminating zero-size chunk.
+            with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+                for chunk in response.iter_bytes():
+                    received += chunk
+    assert received == full[:1000]
+
+
+def test_redirect_fault(sandbox: Sandbox, api: httpx2.Client) -> None:
+    url = video_url(wait_done(api, submit(api)))
+    private = "http://169.254.169.254/latest/meta-data/"
+    sandbox.inject("video", Fault.redirect(private))
+    sandbox.inject("video", Fault.redirect(url))
+    with httpx2.Client() as anonymous:
+        refused = anonymous.get(url)
+        assert (refused.status_code, refused.headers["location"]) == (302, private)
+        followed = anonymous.get(url, follow_redirects=True)
+    assert followed.status_code == 200
+    assert followed.content == sandbox.video_bytes(video_id_of(url))
+    assert [r.route for r in sandbox.requests[-3:]] == ["video"] * 3
+
+
 def test_truncated_video(sandbox: Sandbox, api: httpx2.Client) -> None:
     url = video_url(wait_done(api, submit(api)))
     sandbox.inject("video", Fault(truncate_at=1000))
@@ -341,6 +522,31 @@ def test_padding_streams_small_chunks_and_rejects_impossible_sizes() -> None:
         iter_mp4(video, total_size=len(video) + 4)
     with pytest.raises(ValueError):
         iter_mp4(video, total_size=len(video) - 1)
+
+
+def test_mp4_byte_ranges_match_the_whole() -> None:
+    video = mp4_bytes(16, 9, 0.5, seed="s")
+    rng = random.Random(7)
+    for total in (None, len(video) + 8, len(video) + 200_000):
+        whole = b"".join(iter_mp4(video, total_size=total))
+        for _ in range(200):
+            start = rng.randrange(len(whole) + 1)
+            stop = rng.randrange(start, len(whole) + 1)
+            chunk = rng.choice([7, 4096, 65536])
+            pieces = list(iter_mp4(video, total_size=total, chunk=chunk, start=start, stop=stop))
+            assert b"".join(pieces) == whole[start:stop]
+            assert all(0 < len(piece) <= chunk for piece in pieces)
+    with pytest.raises(ValueError):
+        iter_mp4(video, start=10, stop=len(video) + 1)
+
+
+def test_cli_help_shows_fault_options_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        sandbox_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--read-lag READ_LAG", "--video-rate VIDEO_RATE", "--no-video-ranges"):
+        assert option in text
+    assert "(default: 0.0)" in text and "(default: True)" in text
 
 
 def test_emulation_prevention() -> None:

@@ -40,6 +40,9 @@ class Sandbox(SandboxApp):
         submitted_seconds: float = 0.5,
         video_seconds: float = 2.0,
         video_size: int | None = None,
+        read_lag: float = 0.0,
+        video_rate: float | None = None,
+        video_ranges: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -49,6 +52,9 @@ class Sandbox(SandboxApp):
             submitted_seconds=submitted_seconds,
             video_seconds=video_seconds,
             video_size=video_size,
+            read_lag=read_lag,
+            video_rate=video_rate,
+            video_ranges=video_ranges,
         )
         self.host = host
         self.port = port

@@ -11,14 +11,28 @@ from server.sandbox import Sandbox
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="heygen-video-mcp sandbox", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser = argparse.ArgumentParser(
+        prog="heygen-video-mcp sandbox",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--api-key", default="sandbox-key")
-    parser.add_argument("--render-seconds", type=float, default=3.0)
-    parser.add_argument("--submitted-seconds", type=float, default=0.5)
-    parser.add_argument("--video-seconds", type=float, default=2.0)
-    parser.add_argument("--video-size", type=int, default=None, help="pad each MP4 to this many bytes")
+    parser.add_argument("--api-key", default="sandbox-key", help="the X-Api-Key the sandbox accepts")
+    parser.add_argument("--render-seconds", type=float, default=3.0, help="from submission to a finished video")
+    parser.add_argument("--submitted-seconds", type=float, default=0.5, help="how long a job reads as submitted")
+    parser.add_argument("--video-seconds", type=float, default=2.0, help="length of each MP4")
+    parser.add_argument("--video-size", type=int, default=None, help="pad each MP4 to this many bytes; None: unpadded")
+    parser.add_argument("--read-lag", type=float, default=0.0, help="seconds a new job's status reads answer not_found")
+    parser.add_argument(
+        "--video-rate", type=float, default=None, help="stream videos at this many bytes/s; None: at full speed"
+    )
+    parser.add_argument(
+        "--video-ranges",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer Range on video URLs with 206; off, always 200 with the whole body",
+    )
     args = parser.parse_args(argv)
     sandbox = Sandbox(
         api_key=args.api_key,
@@ -26,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         submitted_seconds=args.submitted_seconds,
         video_seconds=args.video_seconds,
         video_size=args.video_size,
+        read_lag=args.read_lag,
+        video_rate=args.video_rate,
+        video_ranges=args.video_ranges,
         host=args.host,
         port=args.port,
     )

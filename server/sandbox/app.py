@@ -7,6 +7,7 @@ another, so all shared state sits behind one lock.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -19,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Final, Literal, NoReturn, get_args
+from typing import Final, Literal, get_args
 
 import anyio
 from starlette.applications import Starlette
@@ -38,6 +39,7 @@ Outcome = Literal["completed", "failed", "completed_without_url", "vanish"]
 CREATE_PATH: Final = "/v1/workflows/executions"
 STATUS_RE: Final = re.compile(r"/v1/workflows/executions/[^/]+")
 VIDEO_RE: Final = re.compile(r"/videos/([^/]+)\.mp4")
+RANGE_RE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 INPUT_STRINGS: Final = ("prompt", "provider", "aspect_ratio", "reference_image_url", "tail_image_url")
 URL_LIFETIME: Final = 3600  # seconds a signed video URL stays valid, like a pre-signed S3 URL
 # The contract leaves error bodies open; these follow HeyGen's usual {"error": {code, message}}.
@@ -84,7 +86,22 @@ def error_body(status: int, message: str | None = None) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Fault:
-    """What the next requests of a route get instead of (or, with passthrough, before) the real answer."""
+    """What the next requests of a route get instead of (or, with passthrough, before) the real answer.
+
+    status, body, headers, content_type: the answer given instead of the real one.
+    delay: seconds of silence first (stop() cuts it short).
+    drop: send a status line and headers, then close the connection with no body.
+    truncate_at: send that many body bytes, then close; on a video URL of a known job the body
+        is the real MP4 (signature not checked), with its full Content-Length.
+    no_length: on a video URL of a known job, serve the real MP4 without Content-Length
+        (chunked); with truncate_at, the connection is cut after that many bytes.
+    hang_up: close the connection without any answer, not even a status line.
+    unknown_job: answer 200 with status "not_found" for the execution id at the end of the path.
+    passthrough: after the delay, let the real route answer (the delay comes before it runs).
+    after: let the real route run first (a create makes its job), then hold its answer back
+        for `delay` seconds; with hang_up the answer never comes. The answer is buffered,
+        so this is for create and status, not for large videos.
+    """
 
     status: int = 500
     body: str | bytes | dict[str, object] | None = None
@@ -93,7 +110,11 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     truncate_at: int | None = None
+    no_length: bool = False
+    hang_up: bool = False
+    unknown_job: bool = False
     passthrough: bool = False
+    after: bool = False
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 1) -> Fault:
@@ -116,6 +137,31 @@ class Fault:
     def hang(cls, seconds: float) -> Fault:
         """Say nothing for `seconds`, then answer 504 as a gateway would."""
         return cls(status=504, delay=seconds)
+
+    @classmethod
+    def late_answer(cls, seconds: float) -> Fault:
+        """The real answer (a create's job exists at once), but only after `seconds`."""
+        return cls(after=True, delay=seconds)
+
+    @classmethod
+    def lost_answer(cls, seconds: float = 0.0) -> Fault:
+        """The real route runs (a create's job exists), then, after `seconds`, the connection closes unanswered."""
+        return cls(after=True, hang_up=True, delay=seconds)
+
+    @classmethod
+    def not_found(cls) -> Fault:
+        """A status read answered as if the job were unknown, as a lagging read replica would."""
+        return cls(status=200, unknown_job=True)
+
+    @classmethod
+    def chunked(cls, cut_at: int | None = None) -> Fault:
+        """The real video without Content-Length; with `cut_at`, cut off after that many bytes."""
+        return cls(status=200, no_length=True, truncate_at=cut_at)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Fault:
+        """Send the client elsewhere, as a CDN in front of the video bucket might."""
+        return cls(status=status, body="", headers={"Location": location})
 
     def payload(self) -> tuple[bytes, str]:
         """The body bytes and their content type."""
@@ -151,6 +197,7 @@ class Job:
     video_id: str
     asset_id: str
     expires: int  # unix time when the signed video URL stops working
+    hidden_until: float = 0.0  # monotonic time before which status reads say not_found (read lag)
 
     @property
     def status(self) -> str:
@@ -177,6 +224,26 @@ def route_of(method: str, path: str) -> Route:
     if method == "GET" and VIDEO_RE.fullmatch(path):
         return "video"
     return "other"
+
+
+def requested_range(header: str, total: int) -> tuple[int, int] | None:
+    """The half-open byte span a Range header asks of a `total`-byte body; None means all of it.
+
+    RFC 9110 lets a server ignore a malformed or multi-span Range, so those mean all of it too.
+    An unsatisfiable span comes back empty (start == stop), for a 416.
+    """
+    match = RANGE_RE.fullmatch(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.groups()
+    if not first:  # bytes=-N: the last N bytes
+        return max(0, total - int(last)), total
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= total:
+        return total, total
+    return start, total if not last else min(int(last) + 1, total)
 
 
 def check_request(payload: object) -> str | None:
@@ -229,22 +296,46 @@ def replay(body: bytes, receive: Receive) -> Receive:
     return inner
 
 
-async def send_partial(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], chunks: Iterator[bytes], limit: int
-) -> NoReturn:
-    """Start a response, send at most `limit` body bytes, then abort the connection."""
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    for chunk in chunks:
-        if limit <= 0:
-            break
-        await send({"type": "http.response.body", "body": chunk[:limit], "more_body": True})
-        limit -= len(chunk)
-    raise Aborted
-
-
 async def stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     for chunk in chunks:
         yield chunk
+
+
+async def send_body(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    chunks: AsyncIterator[bytes],
+    limit: int | None = None,
+) -> None:
+    """Start a response and send the chunks; with a `limit`, abort the connection after that many bytes."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    sent = 0
+    async for chunk in chunks:
+        if limit is not None and sent >= limit:
+            break
+        piece = chunk if limit is None else chunk[: limit - sent]
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+        sent += len(piece)
+    if limit is not None:
+        raise Aborted
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def hang_up(send: Send, receive: Receive) -> None:
+    """Close the connection without a status line: to the client, an answer that never came.
+
+    ASGI can only answer, so this reaches uvicorn's socket through the cycle its `send` is bound
+    to; under another server it falls back to headers, then the cut.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if not isinstance(transport, asyncio.BaseTransport):
+        await send_body(send, 200, [], stream(iter([])), 0)
+        return
+    transport.close()
+    # Returning before uvicorn sees the close would make it answer 500 on the closing socket.
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class SandboxApp:
@@ -258,13 +349,19 @@ class SandboxApp:
         submitted_seconds: float = 0.5,
         video_seconds: float = 2.0,
         video_size: int | None = None,
+        read_lag: float = 0.0,
+        video_rate: float | None = None,
+        video_ranges: bool = True,
     ) -> None:
         self.api_key = api_key
         self.render_seconds = render_seconds
         self.submitted_seconds = submitted_seconds
         self.video_seconds = video_seconds
         self.video_size = video_size
-        self._initial_video_size = video_size
+        self.read_lag = read_lag
+        self.video_rate = video_rate
+        self.video_ranges = video_ranges
+        self._initial = (video_size, read_lag, video_rate, video_ranges)
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, Job] = {}
@@ -295,13 +392,13 @@ class SandboxApp:
             self._outcomes.append((outcome, message or "Video generation failed"))
 
     def reset(self) -> None:
-        """Forget queued faults and outcomes, the request log and any set_video_size; jobs stay."""
+        """Forget queued faults and outcomes, the request log and every set_*; jobs stay."""
         with self._lock:
             for queue in self._faults.values():
                 queue.clear()
             self._outcomes.clear()
             self.requests.clear()
-            self.video_size = self._initial_video_size
+            self.video_size, self.read_lag, self.video_rate, self.video_ranges = self._initial
 
     def count(self, route: Route) -> int:
         with self._lock:
@@ -310,6 +407,23 @@ class SandboxApp:
     def set_video_size(self, size: int | None) -> None:
         with self._lock:
             self.video_size = size
+
+    def set_read_lag(self, seconds: float) -> None:
+        """Jobs created from now on read as not_found for their first `seconds` (0 turns it off)."""
+        with self._lock:
+            self.read_lag = seconds
+
+    def set_video_rate(self, bytes_per_second: float | None) -> None:
+        """Stream video bodies at about this rate from now on; None is as fast as the socket goes."""
+        if bytes_per_second is not None and bytes_per_second <= 0:
+            raise ValueError("bytes_per_second must be positive")
+        with self._lock:
+            self.video_rate = bytes_per_second
+
+    def set_video_ranges(self, enabled: bool) -> None:
+        """Whether video URLs honour Range (206) or, like some hosts, always send the whole body (200)."""
+        with self._lock:
+            self.video_ranges = enabled
 
     def video_bytes(self, video_id: str) -> bytes:
         """Exactly what the video URL serves now, padding included."""
@@ -326,10 +440,13 @@ class SandboxApp:
         route = route_of(scope["method"], scope["path"])
         self._record(scope, route, body)
         fault = self._take_fault(route)
+        if fault is not None and fault.after:
+            await self._answer_late(fault, scope, replay(body, receive), send)
+            return
         if fault is not None:
             await self._pause(fault.delay)
             if not fault.passthrough:
-                await self._send_fault(fault, route, scope["path"], send)
+                await self._send_fault(fault, route, scope["path"], send, receive)
                 return
         await self._router(scope, replay(body, receive), send)
 
@@ -368,22 +485,57 @@ class SandboxApp:
         while not self._closing and (left := deadline - time.monotonic()) > 0:  # noqa: ASYNC110
             await anyio.sleep(min(left, 0.05))
 
-    async def _send_fault(self, fault: Fault, route: Route, path: str, send: Send) -> None:
+    async def _answer_late(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        """Let the real route act (a create makes its job), then hold its answer back or lose it."""
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self._router(scope, receive, hold)
+        await self._pause(fault.delay)
+        if fault.hang_up:
+            await hang_up(send, receive)
+            return
+        for message in held:
+            await send(message)
+
+    async def _send_fault(self, fault: Fault, route: Route, path: str, send: Send, receive: Receive) -> None:
+        if fault.hang_up:
+            await hang_up(send, receive)
+            return
         match = VIDEO_RE.fullmatch(path)
         job = self._job_for_video(match.group(1)) if match and route == "video" else None
-        if job is not None and fault.truncate_at is not None:
-            chunks = iter_mp4(self._mp4(job), total_size=self.video_size)
-            headers = self._video_headers(job)
-            await send_partial(send, 200, headers, chunks, fault.truncate_at)
+        if job is not None and (fault.truncate_at is not None or fault.no_length):
+            size = self.video_size
+            chunks = self._paced(iter_mp4(self._mp4(job), total_size=size))
+            headers = self._video_headers(job, size, length=not fault.no_length)
+            await send_body(send, 200, headers, chunks, fault.truncate_at)
+            return
         body, content_type = fault.payload()
+        if fault.unknown_job:
+            body = json.dumps({"data": {"execution_id": path.rsplit("/", 1)[-1], "status": "not_found"}}).encode()
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
         headers += [(name.lower().encode(), value.encode()) for name, value in fault.headers.items()]
         if fault.drop:
-            await send_partial(send, 200, headers, iter([body]), 0)
+            await send_body(send, 200, headers, stream(iter([body])), 0)
+            return
         if fault.truncate_at is not None:
-            await send_partial(send, fault.status, headers, iter([body]), fault.truncate_at)
+            await send_body(send, fault.status, headers, stream(iter([body])), fault.truncate_at)
+            return
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def _paced(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """The chunks at the video rate, in pieces of a twentieth of a second with a pause after each."""
+        rate = self.video_rate
+        for chunk in chunks:
+            step = len(chunk) if rate is None else max(1, int(rate / 20))
+            for offset in range(0, len(chunk), step):
+                piece = chunk[offset : offset + step]
+                yield piece
+                if rate is not None:
+                    await self._pause(len(piece) / rate)
 
     def _key_matches(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self.api_key.encode())
@@ -415,6 +567,7 @@ class SandboxApp:
                 video_id=secrets.token_hex(16),
                 asset_id=f"asset-{secrets.token_hex(6)}",
                 expires=int(time.time() + self.render_seconds) + URL_LIFETIME,
+                hidden_until=time.monotonic() + self.read_lag,
             )
             self.jobs[job.execution_id] = job
         return JSONResponse({"data": {"execution_id": job.execution_id, "status": "submitted"}})
@@ -425,6 +578,8 @@ class SandboxApp:
         execution_id = request.path_params["execution_id"]
         with self._lock:
             job = self.jobs.get(execution_id)
+        if job is not None and time.monotonic() < job.hidden_until:
+            job = None  # HeyGen's read side has not caught up with its write yet
         status = "not_found" if job is None else job.status
         data: dict[str, object] = {"execution_id": execution_id, "status": status}
         if job is not None and status == "failed":
@@ -449,9 +604,18 @@ class SandboxApp:
             or not hmac.compare_digest(signature, self._sign(job.video_id, int(expires)))
         ):
             return Response(ACCESS_DENIED, status_code=403, media_type="application/xml")
-        chunks = iter_mp4(self._mp4(job), total_size=self.video_size)
-        headers = {name.decode(): value.decode() for name, value in self._video_headers(job)}
-        return StreamingResponse(stream(chunks), headers=headers)
+        size, ranges = self.video_size, self.video_ranges
+        total = size or len(self._mp4(job))
+        span = requested_range(request.headers.get("range", ""), total) if ranges else None
+        start, stop = span or (0, total)
+        headers = {"content-type": "video/mp4"} | ({"accept-ranges": "bytes"} if ranges else {})
+        if start == stop:
+            return Response(status_code=416, headers={"content-range": f"bytes */{total}"})
+        if span is not None:
+            headers["content-range"] = f"bytes {start}-{stop - 1}/{total}"
+        headers["content-length"] = str(stop - start)
+        chunks = iter_mp4(self._mp4(job), total_size=size, start=start, stop=stop)
+        return StreamingResponse(self._paced(chunks), status_code=200 if span is None else 206, headers=headers)
 
     def _job_for_video(self, video_id: str) -> Job | None:
         with self._lock:
@@ -467,9 +631,14 @@ class SandboxApp:
                 self._videos[job.video_id] = cached
         return cached
 
-    def _video_headers(self, job: Job) -> list[tuple[bytes, bytes]]:
-        size = self.video_size or len(self._mp4(job))
-        return [(b"content-type", b"video/mp4"), (b"content-length", str(size).encode())]
+    def _video_headers(self, job: Job, size: int | None, *, length: bool) -> list[tuple[bytes, bytes]]:
+        """What the video route would send with a whole body, for faults that shape that body."""
+        headers = [(b"content-type", b"video/mp4")]
+        if self.video_ranges:
+            headers.append((b"accept-ranges", b"bytes"))
+        if length:
+            headers.append((b"content-length", str(size or len(self._mp4(job))).encode()))
+        return headers
 
     def _sign(self, video_id: str, expires: int) -> str:
         return hmac.new(self._secret, f"{video_id}:{expires}".encode(), hashlib.sha256).hexdigest()

@@ -309,22 +309,32 @@ def mp4_bytes(width_ratio: int, height_ratio: int, seconds: float, *, seed: str)
     return header + box(b"mdat", *samples)
 
 
-def iter_mp4(video: bytes, *, total_size: int | None = None, chunk: int = 65536) -> Iterator[bytes]:
+def iter_mp4(
+    video: bytes, *, total_size: int | None = None, chunk: int = 65536, start: int = 0, stop: int | None = None
+) -> Iterator[bytes]:
     """Chunks of `video`, then a top-level `free` box of zeros so the total is exactly `total_size`.
 
-    Checks the size at once (not on first iteration) so a server can fail before it answers.
+    `start` and `stop` pick the half-open byte span [start, stop) of that whole, for a Range
+    request, without building the padded body (it may be hundreds of megabytes).
+    Checks sizes at once (not on first iteration) so a server can fail before it answers.
     """
     padding = 0 if total_size is None else total_size - len(video)
     if padding != 0 and not 8 <= padding <= 0xFFFFFFFF:
         raise ValueError(f"cannot pad a {len(video)}-byte MP4 to {total_size} bytes")
-    return padded(video, padding, chunk)
+    total = len(video) + padding
+    stop = total if stop is None else stop
+    if not 0 <= start <= stop <= total:
+        raise ValueError(f"bytes {start}-{stop} are not within a {total}-byte MP4")
+    return padded(video, padding, chunk, start, stop)
 
 
-def padded(video: bytes, padding: int, chunk: int) -> Iterator[bytes]:
-    for start in range(0, len(video), chunk):
-        yield video[start : start + chunk]
-    if padding:
-        yield struct.pack(">I", padding) + b"free"
+def padded(video: bytes, padding: int, chunk: int, start: int, stop: int) -> Iterator[bytes]:
+    header = struct.pack(">I", padding) + b"free" if padding else b""
+    base = 0
+    for part in (video, header):
+        for offset in range(max(start, base), min(stop, base + len(part)), chunk):
+            yield part[offset - base : min(offset + chunk, stop) - base]
+        base += len(part)
     zeros = bytes(chunk)
-    for start in range(8, padding, chunk):
-        yield zeros[: min(chunk, padding - start)]
+    for offset in range(max(start, base), stop, chunk):
+        yield zeros[: min(chunk, stop - offset)]

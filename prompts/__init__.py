@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from mcp import MCPError
 from mcp.server.mcpserver import MCPServer
+from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
+from tools.errors import InvalidInput
 from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_PROVIDER
+from tools.request import VideoRequest
 from tools.results import AppState
 
 _FLOW = f"""Then run it:
@@ -29,6 +33,17 @@ direction, colour); the visual style and film look; the mood; and any sound or a
 Be concrete: name colours, materials and motion. Avoid on-screen text, logos and real people's names.
 Show me the prompt in a quote block before submitting it."""
 
+def _checked(provider: str, aspect_ratio: str, image_url: str | None = None) -> None:
+    """The same checks generate_video makes, so a prompt never leads the assistant into a refused call.
+    A protocol error (not a rendering failure) carries our message to the client as it is."""
+    try:
+        VideoRequest.checked(
+            prompt="-", provider=provider, aspect_ratio=aspect_ratio, reference_image_url=image_url or None
+        )
+    except InvalidInput as exc:
+        raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+
+
 Idea = Annotated[str, Field(description="What the video is about, in the person's own words.")]
 Ratio = Annotated[str, Field(description=f"W:H; common: {', '.join(COMMON_ASPECT_RATIOS)}.")]
 ProviderArg = Annotated[str, Field(description="HeyGen provider value; see list_providers.")]
@@ -40,6 +55,7 @@ def cinematic_video(
     style: Annotated[str, Field(description="Look and feel, e.g. 'cinematic', 'documentary', 'anime'.")] = "cinematic",
     provider: ProviderArg = DEFAULT_PROVIDER,
 ) -> str:
+    _checked(provider, aspect_ratio)
     return f"I want a {style} video about: {idea}\n\n{_SHOT}\n\n" + _FLOW.format(
         aspect_ratio=aspect_ratio, provider=provider
     )
@@ -54,6 +70,7 @@ def animate_product_photo(
     aspect_ratio: Ratio = "1:1",
     provider: ProviderArg = "kling_pro",
 ) -> str:
+    _checked(provider, aspect_ratio, image_url)
     return (
         f"Animate my product photo of {product} into a short product video. Photo: {image_url}\n\n"
         "Write a prompt that keeps the product exactly as photographed (shape, colour, label) and moves the "
@@ -71,6 +88,7 @@ def social_vertical_video(
     ),
     provider: ProviderArg = DEFAULT_PROVIDER,
 ) -> str:
+    _checked(provider, "9:16")
     return (
         f"Make a vertical video for {platform} about: {idea}\n\n{_SHOT}\n"
         "It is for a phone screen: frame the subject in the centre third, open with a strong visual hook in "

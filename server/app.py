@@ -3,10 +3,13 @@ client and one video library, held by the lifespan."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit
 
+import anyio
 import httpx2
 from mcp.server.mcpserver import MCPServer
 
@@ -31,12 +34,24 @@ def _version() -> str:
         return "0.0.0"
 
 
+def _is_private(url: str) -> bool:
+    """Whether HeyGen's base URL is on this machine or a private network (the sandbox, a proxy)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
+
 def create_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> MCPServer[AppState]:
     library = Library(settings.library_file)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        library.migrate()
+        await anyio.to_thread.run_sync(library.migrate)
         client = HeyGenClient(
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             base_url=settings.api_base_url,
@@ -46,18 +61,32 @@ def create_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
             max_retries=settings.max_retries,
             transport=transport,
         )
-        jobs = VideoJobs(
-            client,
-            library,
-            JobSettings(
-                poll_interval=settings.poll_interval,
-                duplicate_window=settings.duplicate_window,
-                download=settings.download,
-                output_dir=settings.output_dir,
-            ),
+        job_settings = JobSettings(
+            poll_interval=settings.poll_interval,
+            duplicate_window=settings.duplicate_window,
+            download=settings.download,
+            output_dir=settings.output_dir,
+            not_found_grace=settings.not_found_grace,
+            max_video_bytes=settings.max_video_bytes,
+            private_video_hosts=_is_private(settings.api_base_url),
         )
         try:
-            yield AppState(jobs=jobs, wait_seconds=settings.wait_seconds, wait_cap=WAIT_CAP_SECONDS)
+            # Submissions on the wire and video saves run here, beyond the calls that start them.
+            async with anyio.create_task_group() as background:
+                jobs = VideoJobs(client, library, job_settings, background)
+                try:
+                    yield AppState(
+                        jobs=jobs,
+                        wait_seconds=settings.wait_seconds,
+                        wait_cap=WAIT_CAP_SECONDS,
+                        call_seconds=settings.call_seconds,
+                    )
+                finally:
+                    # A submission already sent gets its answer recorded before the server goes; a save
+                    # stops and resumes on the next start.
+                    with anyio.CancelScope(shield=True):
+                        await jobs.aclose(grace=settings.read_timeout + settings.connect_timeout)
+                    background.cancel_scope.cancel()
         finally:
             await client.aclose()
 

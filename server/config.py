@@ -7,13 +7,20 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+
+from tools.deadline import WAIT_MARGIN
 
 DEFAULT_BASE_URL: Final = "https://api.heygen.com"
-# Clients cut a tool call off near 60 s and calls over ~30 s are unreliable, so a wait stays under this.
-WAIT_CAP_SECONDS: Final = 55.0
+# Clients cut a tool call off near 60 s and calls over ~30 s are unreliable. Every call ends by its own
+# deadline, at most CALL_CAP_SECONDS; a wait_for_video polls for at most WAIT_CAP_SECONDS of it, leaving
+# room for the last status read and the answer.
+CALL_CAP_SECONDS: Final = 45.0
+WAIT_CAP_SECONDS: Final = CALL_CAP_SECONDS - WAIT_MARGIN
+DEFAULT_MAX_VIDEO_BYTES: Final = 2 * 1024**3
 
 
 class Settings(BaseModel, frozen=True):
@@ -21,6 +28,7 @@ class Settings(BaseModel, frozen=True):
     api_base_url: str = DEFAULT_BASE_URL
     poll_interval: float = Field(10.0, gt=0, le=60)
     wait_seconds: float = Field(25.0, gt=0, le=WAIT_CAP_SECONDS)
+    call_seconds: float = Field(30.0, ge=5, le=CALL_CAP_SECONDS)
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
@@ -28,7 +36,26 @@ class Settings(BaseModel, frozen=True):
     library_path: Path | None = None
     download: bool = True
     duplicate_window: float = Field(600.0, ge=0)
+    not_found_grace: float = Field(120.0, ge=0, le=3600)
+    max_video_bytes: int = Field(DEFAULT_MAX_VIDEO_BYTES, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http:// or https:// URL such as {DEFAULT_BASE_URL}, not {value[:60]!r}")
+        return value.rstrip("/")
+
+    @field_validator("api_key")
+    @classmethod
+    def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        # The key travels as an HTTP header: a pasted newline or a non-ASCII character could never be sent.
+        secret = value.get_secret_value() if value is not None else ""
+        if secret and not (secret.isascii() and secret.isprintable()):
+            raise ValueError("contains a line break or a character that is not plain ASCII; paste the key again")
+        return value
 
     @property
     def library_file(self) -> Path:
@@ -41,6 +68,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_API_BASE_URL": "api_base_url",
     "HEYGEN_POLL_INTERVAL": "poll_interval",
     "HEYGEN_WAIT_SECONDS": "wait_seconds",
+    "HEYGEN_CALL_SECONDS": "call_seconds",
     "HEYGEN_CONNECT_TIMEOUT": "connect_timeout",
     "HEYGEN_READ_TIMEOUT": "read_timeout",
     "HEYGEN_MAX_RETRIES": "max_retries",
@@ -48,6 +76,8 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_LIBRARY_PATH": "library_path",
     "HEYGEN_DOWNLOAD": "download",
     "HEYGEN_DUPLICATE_WINDOW_SECONDS": "duplicate_window",
+    "HEYGEN_NOT_FOUND_GRACE_SECONDS": "not_found_grace",
+    "HEYGEN_MAX_VIDEO_BYTES": "max_video_bytes",
     "HEYGEN_LOG_LEVEL": "log_level",
 }
 

@@ -100,6 +100,12 @@ async def _drive(env: dict[str, str], prompt: str, provider: str) -> int:
         else:
             print("Gave up after 60 calls; the job continues at HeyGen.", file=sys.stderr)
             return 1
+        for _ in range(120):  # a large video is saved in the background; check_status reports the file
+            if not data.get("saving"):
+                break
+            print("  saving the video in the background...")
+            await anyio.sleep(1)
+            data = _checked(await client.call_tool("check_status", {"execution_id": execution_id}))
     print(f"\nCompleted: execution {execution_id}")
     print(f"Video URL (temporary): {data['video_url']}")
     if data.get("local_path"):

@@ -3,16 +3,18 @@ retried, and a submission is never sent twice unless HeyGen surely did not take 
 
 from __future__ import annotations
 
+import math
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
 from server.sandbox import Fault, Sandbox
 from tools import errors
-from tools.client import RETRY_AFTER_CAP, HeyGenClient
+from tools.client import RETRY_AFTER_CAP, HeyGenClient, Wire
 
 from .conftest import API_KEY
 
@@ -245,3 +247,53 @@ async def test_errors_carry_heygens_request_id(heygen: HeyGenClient, sandbox: Sa
     with pytest.raises(errors.ServerFault, match="HeyGen request id: req-4f2a") as info:
         await heygen.get_execution("node-gw-x")
     assert info.value.request_id == "req-4f2a" and info.value.status_code == 500
+
+
+async def test_a_retry_after_past_the_deadline_is_answered_not_waited(
+    heygen: HeyGenClient, sandbox: Sandbox, sleeps: Sleeps
+) -> None:
+    sandbox.inject("create", Fault.rate_limited(retry_after=20), times=5)
+    with anyio.fail_after(10), pytest.raises(errors.RateLimited, match="Wait 20 seconds") as caught:
+        await heygen.create_execution(VIDEO)
+    assert "nothing was spent" in str(caught.value) and not caught.value.maybe_accepted
+    assert sleeps.delays == [] and sandbox.count("create") == 1
+
+
+async def test_a_hanging_read_is_reported_before_the_deadline(sandbox: Sandbox, sleeps: Sleeps) -> None:
+    sandbox.reset()
+    client = make_client(sandbox.base_url, sleeps, read=30.0)
+    sandbox.inject("status", Fault.hang(30), times=5)
+    try:
+        with anyio.fail_after(4), pytest.raises(errors.APITimedOut, match="did not answer"):
+            await client.get_execution("node-gw-1")
+    finally:
+        await client.aclose()
+        sandbox.reset()
+
+
+async def test_the_wire_tells_not_sent_from_maybe_sent(sandbox: Sandbox, sleeps: Sleeps) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        nowhere = make_client(f"http://127.0.0.1:{closed_port}", sleeps)
+        wire = Wire()
+        with pytest.raises(errors.APIConnectionFailed, match="nothing was sent") as refused:
+            await nowhere.create_execution(VIDEO, wire)
+        await nowhere.aclose()
+    assert not wire.sent and not refused.value.maybe_accepted
+
+    sandbox.reset()
+    client = make_client(sandbox.base_url, sleeps)
+    sandbox.inject("create", Fault(drop=True))
+    wire = Wire()
+    with pytest.raises(errors.APIConnectionFailed) as lost:
+        await client.create_execution(VIDEO, wire)
+    await client.aclose()
+    assert wire.sent and lost.value.maybe_accepted
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+async def test_a_value_json_cannot_carry_is_never_sent(heygen: HeyGenClient, sandbox: Sandbox, value: float) -> None:
+    with pytest.raises(errors.InvalidInput, match="nothing was sent"):
+        await heygen.create_execution({**VIDEO, "config": {"seed": value}})
+    assert sandbox.count("create") == 0

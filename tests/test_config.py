@@ -35,6 +35,10 @@ def test_defaults_need_nothing() -> None:
         ({"HEYGEN_MAX_RETRIES": "0"}, "max_retries", 0),
         ({"HEYGEN_LOG_LEVEL": "WARNING"}, "log_level", "WARNING"),
         ({"HEYGEN_API_KEY": "   "}, "api_key", None),  # blank means unset
+        ({"HEYGEN_API_BASE_URL": "https://api.heygen.com/"}, "api_base_url", "https://api.heygen.com"),
+        ({"HEYGEN_CALL_SECONDS": "12"}, "call_seconds", 12.0),
+        ({"HEYGEN_NOT_FOUND_GRACE_SECONDS": "30"}, "not_found_grace", 30.0),
+        ({"HEYGEN_MAX_VIDEO_BYTES": "1000000"}, "max_video_bytes", 1_000_000),
     ],
 )
 def test_environment_values(env: dict[str, str], field: str, value: object) -> None:
@@ -50,6 +54,11 @@ def test_environment_values(env: dict[str, str], field: str, value: object) -> N
         ({"HEYGEN_DOWNLOAD": "maybe"}, "HEYGEN_DOWNLOAD"),
         ({"HEYGEN_MAX_RETRIES": "-1"}, "HEYGEN_MAX_RETRIES"),
         ({"HEYGEN_LOG_LEVEL": "LOUD"}, "HEYGEN_LOG_LEVEL"),
+        ({"HEYGEN_API_BASE_URL": "api.heygen.com"}, "HEYGEN_API_BASE_URL"),
+        ({"HEYGEN_API_BASE_URL": "file:///etc"}, "HEYGEN_API_BASE_URL"),
+        ({"HEYGEN_API_KEY": "sk-live-abc\ndef"}, "HEYGEN_API_KEY"),
+        ({"HEYGEN_CALL_SECONDS": "90"}, "HEYGEN_CALL_SECONDS"),
+        ({"HEYGEN_MAX_VIDEO_BYTES": "0"}, "HEYGEN_MAX_VIDEO_BYTES"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:

@@ -233,6 +233,7 @@ async def check_fault(
     assert result.is_error, (route, fault)
     text = text_of(result)
     assert hint in text, (route, fault, text)
+    assert not text.startswith("Error executing tool")  # our message comes first
     assert API_KEY not in text
     if route == "status":
         assert execution_id in text  # the job is never lost to the assistant

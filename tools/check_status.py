@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
-from tools.results import AppState, ExecutionId, VideoResult, reported, state, tool_result, video_result
+from tools.answer import answer
+from tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
 not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path
@@ -17,9 +18,13 @@ of the MP4 saved on this computer. To follow a render until it finishes, prefer 
 async def check_status(
     ctx: Context[AppState, Any], execution_id: ExecutionId
 ) -> Annotated[CallToolResult, VideoResult]:
-    with reported(execution_id):
-        job = await state(ctx).jobs.check(execution_id)
-    return tool_result(video_result(job))
+    app = state(ctx)
+
+    async def work() -> CallToolResult:
+        job = await app.jobs.check(execution_id)
+        return tool_result(video_result(job, saving=app.jobs.saving(job)))
+
+    return await answer(work, action="check_status", seconds=app.call_seconds, execution_id=execution_id)
 
 
 def register(server: MCPServer[AppState]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 import anyio
 import httpx2
 
-from tools import errors
+from tools import deadline, errors
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,31 @@ _QUEUED: Final = frozenset({"submitted", "pending", "queued", "waiting"})
 
 RETRY_AFTER_CAP: Final = 30.0
 _RETRYABLE_STATUS: Final = frozenset({500, 502, 503, 504})
+# Failures that happen before a request's first byte can leave: the request was surely not sent.
+_NOT_SENT: Final = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
+
+
+@dataclass
+class Wire:
+    """Whether the current attempt of a request may have reached HeyGen.
+
+    httpcore reports each step of a request to a trace hook; once it starts sending the request headers,
+    HeyGen may have the request. Only then is a lost answer "maybe sent", which blocks a blind retry.
+    """
+
+    sent: bool = False
+    traced: bool = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        self.traced = True
+        if event.endswith("send_request_headers.started"):
+            self.sent = True
+
+    def maybe_sent(self, exc: Exception) -> bool:
+        if isinstance(exc, httpx2.LocalProtocolError):
+            return False  # h11 refuses an unsendable request before writing a byte
+        # A transport that reports no trace steps (a test's) is judged by the kind of failure alone.
+        return self.sent if self.traced else not isinstance(exc, _NOT_SENT)
 
 
 @dataclass(frozen=True)
@@ -107,10 +132,17 @@ class HeyGenClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def create_execution(self, video_input: Mapping[str, Any]) -> Execution:
-        body = await self._request(
-            "POST", EXECUTIONS_PATH, json_body={"workflow_type": WORKFLOW_TYPE, "input": dict(video_input)}
-        )
+    async def create_execution(self, video_input: Mapping[str, Any], wire: Wire | None = None) -> Execution:
+        """Submit one job. `wire` tells the caller, at any moment, whether HeyGen may have it."""
+        try:
+            # allow_nan=False: NaN and Infinity are not JSON, and HeyGen would refuse the body.
+            content = json.dumps({"workflow_type": WORKFLOW_TYPE, "input": dict(video_input)}, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise errors.InvalidInput(
+                f"The request cannot be encoded as JSON ({exc}); nothing was sent. Use plain numbers, strings, "
+                "booleans, lists and objects in config."
+            ) from None
+        body = await self._request("POST", EXECUTIONS_PATH, content=content.encode(), wire=wire or Wire())
         # A 2xx means HeyGen took the job; if we cannot read its id the job may still exist.
         return self._execution(body, maybe_accepted=True)
 
@@ -155,40 +187,88 @@ class HeyGenClient:
             f"HeyGen's answer did not have the expected shape ({what}).{hint}", maybe_accepted=maybe_accepted
         )
 
-    async def _request(self, method: str, path: str, *, json_body: Any = None, execution_id: str | None = None) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        execution_id: str | None = None,
+        wire: Wire | None = None,
+    ) -> Any:
         """One API call with the retry policy: reads retry on 429, 5xx and network faults; a submission
-        retries only where HeyGen surely did not take it (429, or no connection was made)."""
+        retries only where HeyGen surely did not take it (429, or nothing was sent). No wait outlasts the
+        caller's deadline: a retry that would not fit is not made, and the last failure is reported."""
         if not self._api_key:
             raise errors.MissingApiKey()
         idempotent = method == "GET"
+        wire = wire or Wire()
         attempt = 0
         while True:
             wait: float | None = None
+            failure: errors.HeyGenError | None = None
+            wire.sent = wire.traced = False
+            headers = {"X-Api-Key": self._api_key}
+            if content is not None:
+                headers["Content-Type"] = "application/json"
             try:
                 response = await self.http.request(
-                    method, self._base_url + path, json=json_body, headers={"X-Api-Key": self._api_key}
+                    method,
+                    self._base_url + path,
+                    content=content,
+                    headers=headers,
+                    timeout=self._timeout(),
+                    extensions={"trace": wire.trace},
                 )
-            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
-                retryable = True  # the request never left: safe to send again, even a submission
-                failure: errors.HeyGenError = errors.APIConnectionFailed(
-                    f"Could not connect to HeyGen at {self._base_url} ({type(exc).__name__}). Check the "
-                    "network and HEYGEN_API_BASE_URL, then try again."
-                )
-            except httpx2.TimeoutException:
-                retryable, failure = idempotent, self._lost(method, "did not answer in time", errors.APITimedOut)
             except httpx2.TransportError as exc:
-                retryable, failure = idempotent, self._lost(method, f"dropped the connection ({type(exc).__name__})")
+                if not wire.maybe_sent(exc):
+                    retryable = not isinstance(exc, httpx2.UnsupportedProtocol | httpx2.LocalProtocolError)
+                    failure = self._not_sent(exc)
+                elif isinstance(exc, httpx2.TimeoutException):
+                    retryable, failure = idempotent, self._lost(method, "did not answer in time", errors.APITimedOut)
+                else:
+                    retryable = idempotent
+                    failure = self._lost(method, f"dropped the connection ({type(exc).__name__})")
             else:
                 status = response.status_code
                 retryable = status == 429 or (idempotent and status in _RETRYABLE_STATUS)
-                if not retryable or attempt == self._max_retries:
-                    return self._parse(response, method, execution_id)
                 wait = _retry_after(response)
-                logger.info("HeyGen %s %s answered %s; retrying", method, path, status)
-            if not retryable or attempt == self._max_retries:
+            pause = self._delay(attempt) if wait is None else wait
+            if not retryable or attempt == self._max_retries or not deadline.fits(pause):
+                if failure is None:
+                    return self._parse(response, method, execution_id, retry_after=wait)
                 raise failure
-            await self._sleep(self._delay(attempt) if wait is None else wait)
+            if failure is None:
+                wire.sent = False  # a 429 (or a read's 5xx) was answered: this attempt bought nothing
+                logger.info("HeyGen %s %s answered %s; retrying", method, path, response.status_code)
+            await self._sleep(pause)
             attempt += 1
+
+    def _timeout(self) -> httpx2.Timeout:
+        """The client's timeouts, shortened to end before the caller's deadline so a hanging read is
+        reported as HeyGen not answering rather than cut off mid-call."""
+        left = deadline.remaining() - deadline.MARGIN
+        base = self.http.timeout
+        if left >= max(base.read or 0, base.connect or 0):
+            return base
+        left = max(left, 0.1)
+        return httpx2.Timeout(
+            connect=min(base.connect or left, left),
+            read=min(base.read or left, left),
+            write=min(base.write or left, left),
+            pool=min(base.pool or left, left),
+        )
+
+    def _not_sent(self, exc: httpx2.TransportError) -> errors.HeyGenError:
+        if isinstance(exc, httpx2.UnsupportedProtocol | httpx2.LocalProtocolError):
+            return errors.APIConnectionFailed(
+                f"The request to HeyGen could not be sent ({type(exc).__name__}); nothing reached HeyGen. "
+                "Check HEYGEN_API_BASE_URL (an http:// or https:// URL) and HEYGEN_API_KEY."
+            )
+        return errors.APIConnectionFailed(
+            f"Could not connect to HeyGen at {self._base_url} ({type(exc).__name__}); nothing was sent. Check "
+            "the network and HEYGEN_API_BASE_URL, then try again."
+        )
 
     def _delay(self, attempt: int) -> float:
         """Full-jitter exponential backoff."""
@@ -206,7 +286,9 @@ class HeyGenClient:
             )
         return kind(f"HeyGen {what}. The job is not affected; check its status again shortly.")
 
-    def _parse(self, response: httpx2.Response, method: str, execution_id: str | None) -> Any:
+    def _parse(
+        self, response: httpx2.Response, method: str, execution_id: str | None, *, retry_after: float | None = None
+    ) -> Any:
         request_id = response.headers.get("x-request-id")
         try:
             body: Any = response.json()
@@ -237,7 +319,10 @@ class HeyGenClient:
             )
         elif status == 429:
             cls = errors.RateLimited
-            text = f"HeyGen is rate-limiting requests (HTTP 429: {said}). Wait a minute, then try again."
+            when = f"{retry_after:.0f} seconds" if retry_after else "a minute"
+            text = f"HeyGen is rate-limiting requests (HTTP 429: {said}). Wait {when}, then try again."
+            if method == "POST":
+                text += " The video was not submitted, so nothing was spent."
         elif status >= 500:
             cls = errors.ServerFault
             text = f"HeyGen had a server error (HTTP {status}: {said})."

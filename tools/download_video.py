@@ -9,12 +9,14 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from tools.results import AppState, ExecutionId, VideoResult, reported, state, tool_result, video_result
+from tools.answer import answer
+from tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = """Save a completed HeyGen video as an MP4 on this computer and return its absolute path.
 Finished videos are already saved automatically into the output folder; use this to save a copy elsewhere
-or under a chosen name, or to retry a save that failed. Existing files are never overwritten (a number is
-added to the name). HeyGen's video URLs expire, so save soon after the video is done."""
+or under a chosen name, or to retry a save that failed (it resumes). Existing files are never overwritten (a
+number is added to the name). A large video may take longer than one call: then this answers saving=true and
+the save goes on; call check_status later for the path. HeyGen's video URLs expire, so save soon."""
 
 
 async def download_video(
@@ -23,8 +25,8 @@ async def download_video(
     directory: Annotated[
         str | None,
         Field(
-            description="Folder to save into, created if missing; a relative path is inside the output folder. "
-            "Omit for the output folder itself."
+            description="Folder to save into, created if missing. A relative path is inside the output folder "
+            "(and may not leave it); an absolute path is used as given. Omit for the output folder itself."
         ),
     ] = None,
     filename: Annotated[
@@ -32,9 +34,13 @@ async def download_video(
         Field(description="Plain file name such as 'coffee-shop.mp4' (no folders). Omit for a generated name."),
     ] = None,
 ) -> Annotated[CallToolResult, VideoResult]:
-    with reported(execution_id):
-        job = await state(ctx).jobs.save(execution_id, Path(directory) if directory else None, filename)
-    return tool_result(video_result(job))
+    app = state(ctx)
+
+    async def work() -> CallToolResult:
+        job = await app.jobs.save(execution_id, Path(directory) if directory else None, filename)
+        return tool_result(video_result(job, saving=app.jobs.saving(job)))
+
+    return await answer(work, action="download_video", seconds=app.call_seconds, execution_id=execution_id)
 
 
 def register(server: MCPServer[AppState]) -> None:

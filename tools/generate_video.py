@@ -8,9 +8,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, Provider
+from tools.answer import answer
+from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDER_VALUES
 from tools.request import MAX_PROMPT_CHARS, VideoRequest
-from tools.results import AppState, VideoResult, reported, state, tool_result, video_result
+from tools.results import AppState, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
 
@@ -35,8 +36,14 @@ Prompt = Annotated[
         )
     ),
 ]
+# A plain string with the enum in the schema: an unknown value reaches our check, whose answer lists the
+# valid ones in one sentence, instead of pydantic's validation report.
 ProviderParam = Annotated[
-    Provider, Field(description="HeyGen provider. veo_3_1 = highest quality; ltx_distilled = fastest.")
+    str,
+    Field(
+        description="HeyGen provider. veo_3_1 = highest quality; ltx_distilled = fastest.",
+        json_schema_extra={"enum": list(PROVIDER_VALUES)},
+    ),
 ]
 AspectRatio = Annotated[
     str,
@@ -70,7 +77,9 @@ async def generate_video(
     config: Config = None,
     allow_duplicate: AllowDuplicate = False,
 ) -> Annotated[CallToolResult, VideoResult]:
-    with reported():
+    app = state(ctx)
+
+    async def work() -> CallToolResult:
         request = VideoRequest.checked(
             prompt=prompt,
             provider=provider,
@@ -79,8 +88,10 @@ async def generate_video(
             tail_image_url=tail_image_url,
             config=config,
         )
-        outcome = await state(ctx).jobs.submit(request, allow_duplicate=allow_duplicate)
-    return tool_result(video_result(outcome.job, duplicate=outcome.duplicate))
+        outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
+        return tool_result(video_result(outcome.job, duplicate=outcome.duplicate))
+
+    return await answer(work, action="generate_video", seconds=app.call_seconds)
 
 
 def register(server: MCPServer[AppState]) -> None:

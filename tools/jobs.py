@@ -1,19 +1,28 @@
-"""The job logic: submit once, follow, wait within a budget, keep the video. No MCP in here, so a CLI or
-an HTTP front end can drive the same code."""
+"""The job logic: submit once, follow, wait within a deadline, keep the video. No MCP in here, so a CLI or
+an HTTP front end can drive the same code.
+
+Two kinds of work outlive the call that started them, in the task group the server's lifespan owns:
+- a submission, once its first byte is on the wire: HeyGen may have made a paid job, so its answer is read
+  and recorded whatever happens to the caller (a caller that leaves before that cancels it: nothing sent);
+- saving a finished video, which no caller waits for longer than a moment. The library's download claim
+  makes it happen once per video across calls and processes; a failure backs off; a retry resumes.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
 import anyio
+from anyio.abc import TaskGroup
 
-from tools import errors
-from tools.client import TERMINAL, HeyGenClient
+from tools import deadline, errors
+from tools.client import TERMINAL, HeyGenClient, Wire
 from tools.download import clean_filename, default_filename, download
 from tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
 from tools.request import VideoRequest, checked_execution_id
@@ -25,9 +34,15 @@ Progress = Callable[[str, float], Awaitable[None]]
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
-# list_videos refreshes at most this many unfinished jobs, within this many seconds.
+# list_videos refreshes at most this many unfinished jobs at once, skipping any read this recently.
 _REFRESH_LIMIT: Final = 10
-_REFRESH_SECONDS: Final = 15.0
+_REFRESH_AT_ONCE: Final = 4
+_REFRESH_FRESH_SECONDS: Final = 5.0
+# A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
+_LEASE_SECONDS: Final = 60.0
+# After a failed save, the next automatic try waits 30 s, 60 s, 120 s ... up to 30 minutes.
+_BACKOFF_FIRST: Final = 30.0
+_BACKOFF_MAX: Final = 1800.0
 
 
 @dataclass(frozen=True)
@@ -36,8 +51,13 @@ class JobSettings:
     duplicate_window: float = 600.0
     download: bool = True
     output_dir: Path = Path("HeyGen")
-    # Longest a duplicate call waits for the identical call in flight to get its execution id.
-    in_flight_wait: float = 120.0
+    # A not_found this soon after our own submission is HeyGen's read lagging its write, not the end.
+    not_found_grace: float = 120.0
+    max_video_bytes: int = 2 * 1024**3
+    # Video links may point at loopback or private hosts only when HeyGen itself is one (the sandbox).
+    private_video_hosts: bool = False
+    # How long a call that sees a finished video waits for its save before answering "saving".
+    save_grace: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -47,96 +67,235 @@ class Outcome:
     waited: float = 0.0
 
 
+@dataclass
+class _Save:
+    """One save in progress in this process; callers wait on `done` as long as they can afford."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    path: Path | None = None
+    error: str | None = None
+
+
 class VideoJobs:
-    def __init__(self, client: HeyGenClient, library: Library, settings: JobSettings) -> None:
+    def __init__(self, client: HeyGenClient, library: Library, settings: JobSettings, tasks: TaskGroup) -> None:
         self.client = client
         self.library = library
         self.settings = settings
-        self._download_locks: dict[str, anyio.Lock] = {}
+        self._tasks = tasks
+        # Per-id state lives only while its work runs: each entry is removed when the work ends.
+        self._saves: dict[tuple[str, Path | None, str | None], _Save] = {}
+        self._posting: set[anyio.Event] = set()
+
+    # --- submitting -------------------------------------------------------------------------------------
 
     async def submit(self, request: VideoRequest, *, allow_duplicate: bool = False) -> Outcome:
         if not self.client.has_api_key:
             raise errors.MissingApiKey()
-        deadline = time.monotonic() + self.settings.in_flight_wait
         while True:
             reservation = await self.library.reserve(
                 request, window=self.settings.duplicate_window, allow_duplicate=allow_duplicate
             )
             if not reservation.existing:
-                return Outcome(await self._send(reservation.job.id, request))
+                return Outcome(await self._send(reservation.job, request))
             job = reservation.job
-            # An identical call is in flight (maybe in another process): wait for its answer.
-            while job.status == SUBMITTING and time.monotonic() < deadline:
-                await anyio.sleep(_IN_FLIGHT_POLL)
-                job = await self.library.get(job_id=job.id) or job
+            # An identical call is in flight (maybe in another process): wait for its answer while time allows.
+            with deadline.soft():
+                while job.status == SUBMITTING:
+                    await anyio.sleep(_IN_FLIGHT_POLL)
+                    job = await self.library.get(job_id=job.id) or job
             if job.status == SUBMIT_FAILED:
                 continue  # it failed, so nothing was bought: this call may try
-            if job.status in (SUBMITTING, SUBMIT_UNCERTAIN):
+            if job.status == SUBMIT_UNCERTAIN:
                 raise errors.DuplicateUncertain(
                     "An identical request was sent at "
                     f"{time.strftime('%H:%M:%S', time.localtime(job.created_at))} and HeyGen's answer was lost, "
                     "so it may already be rendering (and paid for). Check your HeyGen dashboard; to submit "
                     "anyway, call generate_video again with allow_duplicate=true."
                 )
-            return Outcome(job, duplicate=True)
+            return Outcome(job, duplicate=True)  # still SUBMITTING here means its answer is on the way
 
-    async def _send(self, job_id: int, request: VideoRequest) -> Job:
+    async def _send(self, job: Job, request: VideoRequest) -> Job:
+        """Post in the background and wait for the answer within the caller's deadline. A caller that leaves
+        before the request is on the wire takes it back; after that, the answer is recorded regardless."""
+        wire = Wire()
+        scope = anyio.CancelScope()
+        done = anyio.Event()
+        answer: list[Job | BaseException] = []
+
+        async def post() -> None:
+            try:
+                with scope:
+                    answer.append(await self._post(job, request, wire))
+                if scope.cancelled_caught:
+                    answer.append(errors.APIConnectionFailed("The request was withdrawn before it was sent."))
+            except Exception as exc:  # reported to the caller, never into the server's task group
+                answer.append(exc)
+            finally:
+                done.set()
+                self._posting.discard(done)
+
+        self._posting.add(done)
+        self._tasks.start_soon(post)
         try:
-            execution = await self.client.create_execution(request.api_input())
+            with deadline.soft():
+                await done.wait()
+        finally:
+            if not done.is_set() and not wire.sent:
+                scope.cancel()  # the caller left or ran out of time before a byte reached HeyGen
+        if not done.is_set():
+            if not wire.sent:
+                raise errors.APIConnectionFailed(
+                    "HeyGen could not be reached in time, and nothing was sent. Try again in a moment."
+                )
+            return await self.library.get(job_id=job.id) or job  # SUBMITTING: the answer will be recorded
+        result = answer[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def _post(self, job: Job, request: VideoRequest, wire: Wire) -> Job:
+        try:
+            execution = await self.client.create_execution(request.api_input(), wire)
         except errors.HeyGenError as exc:
-            await self.library.submit_failed(job_id, str(exc), uncertain=exc.maybe_accepted)
+            await self._record_refusal(job, str(exc), uncertain=exc.maybe_accepted)
             raise
-        except BaseException:
-            # Cancelled (the caller went away) or crashed mid-request: HeyGen may have the job.
+        except BaseException as exc:
+            # Withdrawn before sending (nothing bought), or cut off after (HeyGen may have the job).
+            why = "the request was interrupted" if wire.sent else "withdrawn before anything was sent"
             with anyio.CancelScope(shield=True):
-                await self.library.submit_failed(job_id, "the request was interrupted", uncertain=True)
+                await self._record_refusal(job, why, uncertain=wire.sent)
+            if isinstance(exc, Exception):
+                logger.exception("Submitting job %s failed unexpectedly", job.id)
             raise
-        return await self.library.submitted(job_id, execution)
+        try:
+            return await self.library.submitted(job.id, execution)
+        except errors.LibraryError as exc:
+            # The paid id must not vanish with a locked or broken library: keep it in the log and answer.
+            logger.warning(
+                "HeyGen created execution %s for the prompt %r, but the library could not record it: %s",
+                execution.execution_id,
+                request.prompt,
+                exc,
+            )
+            now = time.time()
+            return replace(
+                job,
+                execution_id=execution.execution_id,
+                status=execution.status,
+                heygen_status=execution.heygen_status,
+                updated_at=now,
+            )
+
+    async def _record_refusal(self, job: Job, why: str, *, uncertain: bool) -> None:
+        try:
+            await self.library.submit_failed(job.id, why, uncertain=uncertain)
+        except errors.LibraryError as exc:
+            logger.warning("Could not record the outcome of job %s (%s): %s", job.id, why, exc)
+
+    async def aclose(self, grace: float) -> None:
+        """Let submissions already on the wire record their answers, for at most `grace` seconds."""
+        with anyio.move_on_after(grace):
+            for done in list(self._posting):
+                await done.wait()
+
+    # --- following ----------------------------------------------------------------------------------------
 
     async def check(self, execution_id: str) -> Job:
-        """One status read, recorded; a completed video is saved."""
-        execution = await self.client.get_execution(checked_execution_id(execution_id))
-        return await self._finish(await self.library.observed(execution))
+        """One status read, recorded; a completed video starts saving."""
+        return await self._finish(await self._read(checked_execution_id(execution_id)))
+
+    async def _read(self, execution_id: str) -> Job:
+        execution = await self.client.get_execution(execution_id)
+        if execution.status == "not_found":
+            known = await self.library.get(execution_id=execution_id)
+            if (
+                known is not None
+                and known.status in UNFINISHED
+                and time.time() - known.created_at < self.settings.not_found_grace
+            ):
+                # HeyGen's status read can lag its submission; the job stays as it was (the raw answer is kept).
+                execution = replace(execution, status=known.status)  # type: ignore[arg-type]
+        return await self.library.observed(execution)
 
     async def wait(self, execution_id: str, budget: float, progress: Progress) -> Outcome:
         """Poll until the job ends or `budget` seconds pass; then say so, keeping the id."""
         execution_id = checked_execution_id(execution_id)
         start = time.monotonic()
         job: Job | None = None
-        while True:
-            remaining = budget - (time.monotonic() - start)
-            with anyio.move_on_after(max(remaining, 0.5)):
-                execution = await self.client.get_execution(execution_id)
-                job = await self.library.observed(execution)
-            waited = time.monotonic() - start
-            if job is None:  # the first read outlasted the whole budget
-                job = await self.library.get(execution_id=execution_id)
-                if job is None:
-                    raise errors.APITimedOut(
-                        f"HeyGen did not answer within {budget:.0f}s. The job is not affected: call "
-                        f"wait_for_video again with execution_id {execution_id!r}."
-                    )
-                return Outcome(job, waited=waited)
-            await progress(job.status, waited)
-            if job.status in TERMINAL:
-                return Outcome(await self._finish(job), waited=waited)
-            if waited >= budget:
-                return Outcome(job, waited=waited)
-            await anyio.sleep(min(self.settings.poll_interval, budget - waited))
+        with anyio.move_on_after(budget):
+            while True:
+                job = await self._read(execution_id)
+                waited = time.monotonic() - start
+                await progress(job.status, waited)
+                if job.status in TERMINAL:
+                    break
+                await anyio.sleep(min(self.settings.poll_interval, max(budget - waited, 0.0)))
+        waited = time.monotonic() - start
+        if job is None:  # the first read outlasted the whole budget
+            job = await self.library.get(execution_id=execution_id)
+            if job is None:
+                raise errors.APITimedOut(
+                    f"HeyGen did not answer within {budget:.0f}s. The job is not affected: call "
+                    f"wait_for_video again with execution_id {execution_id!r}."
+                )
+        return Outcome(await self._finish(job), waited=waited)
+
+    # --- saving -------------------------------------------------------------------------------------------
+
+    def saving(self, job: Job) -> bool:
+        """Whether the video of a finished job is being (or will automatically be) saved."""
+        if job.status != "completed" or not job.video_url:
+            return False
+        if any(key[0] == job.execution_id for key in self._saves):
+            return True
+        return self.settings.download and not _saved(job)
+
+    async def _finish(self, job: Job) -> Job:
+        """Start saving a completed job's video, once; wait for it only a moment."""
+        if job.status != "completed" or not job.video_url or not self.settings.download or _saved(job):
+            return job
+        save = self._start_save(job, None, None, explicit=False)
+        with deadline.soft(), anyio.move_on_after(self.settings.save_grace):
+            await save.done.wait()
+        return await self.library.get(job_id=job.id) or job
 
     async def save(self, execution_id: str, directory: Path | None = None, filename: str | None = None) -> Job:
-        """Download a completed video on request, into `directory` (default: the output folder)."""
+        """Save a completed video on request, into `directory` (default: the output folder). Returns the job
+        with its new path, or, when the save outlasts the call, as it is (the save goes on)."""
         execution_id = checked_execution_id(execution_id)
         name = clean_filename(filename) if filename else None
+        target_dir = self._target_dir(directory)
         job = await self._known_completed(execution_id)
-        if directory is None and name is None and job.local_path and Path(job.local_path).is_file():
+        if target_dir is None and name is None and _saved(job):
             return job
-        return await self._download(job, directory, name, raise_errors=True)
+        save = self._start_save(job, target_dir, name, explicit=True)
+        with deadline.soft():
+            await save.done.wait()
+        if save.error is not None:
+            raise errors.DownloadFailed(save.error)
+        fresh = await self.library.get(job_id=job.id) or job
+        if save.path is not None and fresh.local_path != str(save.path):
+            fresh = replace(fresh, local_path=str(save.path))  # the library write failed; the file is there
+        return fresh
+
+    def _target_dir(self, directory: Path | None) -> Path | None:
+        """A relative folder is inside the output folder (a desktop app's working directory is arbitrary) and
+        may not climb out of it; an absolute one is where the user asked for the video, as given."""
+        if directory is None:
+            return None
+        root = self.settings.output_dir.expanduser().resolve()
+        target = (root / directory.expanduser()).resolve()
+        if not directory.expanduser().is_absolute() and not target.is_relative_to(root):
+            raise errors.InvalidInput(
+                f"directory {str(directory)[:80]!r} leads outside the output folder {root}. Give a folder inside "
+                "it (like 'client-work/march'), or an absolute path if the user named a folder elsewhere."
+            )
+        return target
 
     async def _known_completed(self, execution_id: str) -> Job:
         job = await self.library.get(execution_id=execution_id)
         if job is None or job.status != "completed" or not job.video_url:
-            job = await self.library.observed(await self.client.get_execution(execution_id))
+            job = await self._read(execution_id)
         if job.status != "completed":
             raise errors.DownloadFailed(
                 f"Execution {execution_id} is {job.status}, not completed: there is no video to download yet. "
@@ -146,43 +305,72 @@ class VideoJobs:
             raise errors.DownloadFailed(completed_without_url(job))
         return job
 
-    async def _finish(self, job: Job) -> Job:
-        """Save the video of a completed job once, when saving is on; a failure is recorded, not raised."""
-        if job.status != "completed" or not job.video_url or not self.settings.download:
-            return job
-        if job.local_path and Path(job.local_path).is_file():
-            return job
-        return await self._download(job, None, None, raise_errors=False)
+    def _start_save(self, job: Job, directory: Path | None, name: str | None, *, explicit: bool) -> _Save:
+        assert job.execution_id is not None
+        key = (job.execution_id, directory, name)
+        save = self._saves.get(key)
+        if save is None:
+            save = self._saves[key] = _Save()
+            self._tasks.start_soon(self._run_save, job, key, save, explicit)
+        return save
 
-    async def _download(self, job: Job, directory: Path | None, name: str | None, *, raise_errors: bool) -> Job:
-        assert job.execution_id is not None and job.video_url is not None
-        lock = self._download_locks.setdefault(job.execution_id, anyio.Lock())
-        async with lock:
-            if directory is None and name is None:
-                fresh = await self.library.get(job_id=job.id)
-                if fresh is not None and fresh.local_path and Path(fresh.local_path).is_file():
-                    return fresh  # another call saved it while this one waited for the lock
-            # A relative folder means one inside the output folder: a desktop app's working directory is arbitrary.
-            target_dir = (self.settings.output_dir.expanduser() / (directory or Path()).expanduser()).resolve()
-            filename = name or default_filename(job.created_at, job.prompt, job.execution_id)
-            try:
-                path = await self._fetch(job, target_dir, filename)
-            except errors.DownloadFailed as exc:
-                message = str(exc)
-                if job.asset_id:
-                    message += f" HeyGen keeps the video as asset_id {job.asset_id}."
-                await self.library.saved(job.id, local_path=None, download_error=message)
-                if raise_errors:
-                    raise errors.DownloadFailed(message) from None
-                logger.warning("Saving %s failed: %s", job.execution_id, message)
-                return await self.library.get(job_id=job.id) or job
-            return await self.library.saved(job.id, local_path=str(path), download_error=None)
+    async def _run_save(self, job: Job, key: tuple[str, Path | None, str | None], save: _Save, explicit: bool) -> None:
+        _, directory, name = key
+        default_target = directory is None and name is None
+        owner = secrets.token_hex(8)
+        claimed = False
+        try:
+            if default_target:
+                claimed = await self.library.claim_download(job.id, owner, _LEASE_SECONDS, force=explicit)
+                if not claimed:
+                    fresh = await self.library.get(job_id=job.id)
+                    save.path = Path(fresh.local_path) if fresh and fresh.local_path and _saved(fresh) else None
+                    if save.path is None and explicit:
+                        save.error = "Another process is saving this video right now; ask again in a minute."
+                    return
+            async with anyio.create_task_group() as renewals:
+                if claimed:
+                    renewals.start_soon(self._renew, job.id, owner)
+                try:
+                    save.path = await self._fetch(job, directory or self.settings.output_dir.expanduser(), name)
+                finally:
+                    renewals.cancel_scope.cancel()
+        except errors.DownloadFailed as exc:
+            save.error = str(exc) + (f" HeyGen keeps the video as asset_id {job.asset_id}." if job.asset_id else "")
+            logger.warning("Saving %s failed: %s", job.execution_id, save.error)
+        except Exception:
+            logger.exception("Saving %s failed unexpectedly", job.execution_id)
+            save.error = "Saving the video failed unexpectedly (see the server log). Try download_video again."
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._record_save(job, save, owner if claimed else None)
+            del self._saves[key]
+            save.done.set()
 
-    async def _fetch(self, job: Job, directory: Path, filename: str) -> Path:
+    async def _renew(self, job_id: int, owner: str) -> None:
+        while True:
+            await anyio.sleep(_LEASE_SECONDS / 3)
+            await self.library.renew_download(job_id, owner, _LEASE_SECONDS)
+
+    async def _record_save(self, job: Job, save: _Save, owner: str | None) -> None:
+        path = str(save.path) if save.path else None
+        try:
+            if owner is not None:
+                retry_at = None
+                if save.error is not None:
+                    retry_at = time.time() + min(_BACKOFF_FIRST * 2**job.download_attempts, _BACKOFF_MAX)
+                await self.library.finish_download(job.id, owner, local_path=path, error=save.error, retry_at=retry_at)
+            elif path is not None or save.error is not None:
+                await self.library.saved(job.id, local_path=path, download_error=save.error)
+        except errors.LibraryError as exc:
+            logger.warning("Saved %s to %s but could not record it: %s", job.execution_id, path, exc)
+
+    async def _fetch(self, job: Job, directory: Path, name: str | None) -> Path:
         """Download, asking HeyGen once for a freshly signed link if the stored one has expired."""
         assert job.execution_id is not None and job.video_url is not None
+        filename = name or default_filename(job.created_at, job.prompt, job.execution_id)
         try:
-            return await download(self.client.http, job.video_url, directory, filename)
+            return await self._download(job.video_url, directory, filename)
         except errors.LinkExpired as expired:
             try:
                 fresh = await self.library.observed(await self.client.get_execution(job.execution_id))
@@ -190,27 +378,53 @@ class VideoJobs:
                 raise expired from None
             if not fresh.video_url or fresh.video_url == job.video_url:
                 raise
-            return await download(self.client.http, fresh.video_url, directory, filename)
+            return await self._download(fresh.video_url, directory, filename)
+
+    async def _download(self, url: str, directory: Path, filename: str) -> Path:
+        return await download(
+            self.client.http,
+            url,
+            directory,
+            filename,
+            max_bytes=self.settings.max_video_bytes,
+            allow_private=self.settings.private_video_hosts,
+        )
+
+    # --- the library ----------------------------------------------------------------------------------------
 
     async def list(self, *, status: str | None = None, limit: int = 20, query: str | None = None) -> list[Job]:
-        """Jobs from the library, newest first; unfinished ones shown are re-checked with HeyGen first and
-        finished ones not yet saved are saved, within a short budget."""
-        jobs = await self.library.jobs(status=status, limit=limit, query=query)
-        stale = [job for job in jobs if job.status in UNFINISHED or _unsaved(job, self.settings.download)]
+        """Jobs from the library, newest first (with submissions whose answer is pending or was lost);
+        unfinished ones are re-checked with HeyGen, a few at a time, while the call's time allows."""
+        jobs = await self.library.jobs(status=status, limit=limit, query=query, include_unsent=True)
+        now = time.time()
+        stale = [
+            job
+            for job in jobs
+            if job.execution_id
+            and now - job.updated_at > _REFRESH_FRESH_SECONDS
+            and (job.status in UNFINISHED or (self.settings.download and job.status == "completed" and not _saved(job)))
+        ][:_REFRESH_LIMIT]
         if stale and self.client.has_api_key:
-            with anyio.move_on_after(_REFRESH_SECONDS):
-                for job in stale[:_REFRESH_LIMIT]:
-                    assert job.execution_id is not None
+            limiter = anyio.Semaphore(_REFRESH_AT_ONCE)
+
+            async def refresh(execution_id: str) -> None:
+                async with limiter:
                     try:
-                        await self.check(job.execution_id)
+                        await self.check(execution_id)
                     except errors.HeyGenError as exc:
-                        logger.info("Refreshing %s failed: %s", job.execution_id, exc)
-            jobs = await self.library.jobs(status=status, limit=limit, query=query)
+                        logger.info("Refreshing %s failed: %s", execution_id, exc)
+
+            with deadline.soft(2 * deadline.MARGIN):
+                async with anyio.create_task_group() as group:
+                    for job in stale:
+                        assert job.execution_id is not None
+                        group.start_soon(refresh, job.execution_id)
+            jobs = await self.library.jobs(status=status, limit=limit, query=query, include_unsent=True)
         return jobs
 
 
-def _unsaved(job: Job, downloading: bool) -> bool:
-    return downloading and job.status == "completed" and not job.local_path and not job.download_error
+def _saved(job: Job) -> bool:
+    return bool(job.local_path) and Path(job.local_path or "").is_file()
 
 
 def completed_without_url(job: Job) -> str:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tools.client import Status
+from tools.answer import answer
+from tools.errors import InvalidInput
 from tools.library import Library
 from tools.request import EXECUTION_ID_RE
-from tools.results import AppState, VideoResult, render, reported, state, video_result
+from tools.results import JOB_STATUSES, AppState, VideoResult, render, state, video_result
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.
+Submissions whose answer from HeyGen is still on the way (submitting) or was lost (submit_uncertain, maybe
+paid for) are listed too, with what to do about them.
 Use it to answer "what videos did I make yesterday?" or "where is the coffee-shop clip?". Unfinished jobs
 are re-checked with HeyGen, and finished ones not yet saved are saved."""
 
@@ -26,23 +29,43 @@ class VideoList(BaseModel):
     count: int = Field(description="How many videos are listed.")
 
 
+MAX_LIMIT: Final = 200
+MAX_QUERY_CHARS: Final = 200
+
+
 async def list_videos(
     ctx: Context[AppState, Any],
-    status: Annotated[Status | None, Field(description="Only videos in this status. Omit for all.")] = None,
-    limit: Annotated[int, Field(ge=1, le=200, description="At most this many videos (1-200).")] = 20,
+    # Plain types with the allowed values in the schema: a bad value gets our one-sentence answer.
+    status: Annotated[
+        str | None,
+        Field(description="Only videos in this status. Omit for all.", json_schema_extra={"enum": list(JOB_STATUSES)}),
+    ] = None,
+    limit: Annotated[
+        int, Field(description=f"At most this many videos (1-{MAX_LIMIT}).", json_schema_extra={"minimum": 1})
+    ] = 20,
     query: Annotated[
         str | None,
-        Field(max_length=200, description="Words to find in the prompt, or a provider or execution id."),
+        Field(description="Words to find in the prompt, or a provider or execution id."),
     ] = None,
 ) -> Annotated[CallToolResult, VideoList]:
-    with reported():
-        jobs = await state(ctx).jobs.list(status=status, limit=limit, query=query)
-    videos = [video_result(job) for job in jobs]
-    text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
-    result = VideoList(videos=videos, count=len(videos))
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
-    )
+    app = state(ctx)
+
+    async def work() -> CallToolResult:
+        if status is not None and status not in JOB_STATUSES:
+            raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+        if query is not None and len(query) > MAX_QUERY_CHARS:
+            raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
+        jobs = await app.jobs.list(status=status, limit=limit, query=query)
+        videos = [video_result(job, saving=app.jobs.saving(job)) for job in jobs]
+        text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
+        result = VideoList(videos=videos, count=len(videos))
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
+        )
+
+    return await answer(work, action="list_videos", seconds=app.call_seconds)
 
 
 def register(server: MCPServer[AppState], library: Library) -> None:
@@ -62,7 +85,7 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         mime_type="application/json",
     )
     async def videos() -> str:
-        jobs = await library.jobs(limit=50)
+        jobs = await library.jobs(limit=50, include_unsent=True)
         return VideoList(videos=[video_result(j) for j in jobs], count=len(jobs)).model_dump_json(indent=2)
 
     @server.resource(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -18,6 +19,9 @@ MAX_URL_CHARS: Final = 2048
 MAX_CONFIG_BYTES: Final = 10_000
 # Ids HeyGen hands out look like "node-gw-v1d2e3o4": anything that could change the URL path is refused.
 EXECUTION_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+# Characters a person cannot see: zero-width spaces and joiners, the BOM. str.split() does not treat them
+# as whitespace, so they are dropped before comparing requests.
+_INVISIBLE: Final = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class VideoRequest:
         tail_image_url: str | None = None,
         config: dict[str, Any] | None = None,
     ) -> VideoRequest:
-        prompt = prompt.strip()
+        prompt = _visible(prompt).strip()
         if not prompt:
             raise InvalidInput(
                 "prompt is empty. Describe the video: subject, setting, camera movement, lighting, style, mood."
@@ -58,7 +62,7 @@ class VideoRequest:
                 f"aspect_ratio {aspect_ratio[:40]!r} is not W:H. Use 16:9 (landscape), 9:16 (vertical, "
                 "social stories and reels) or 1:1 (square)."
             )
-        if config is not None and len(json.dumps(config)) > MAX_CONFIG_BYTES:
+        if config is not None and len(_config_json(config)) > MAX_CONFIG_BYTES:
             raise InvalidInput(f"config is larger than {MAX_CONFIG_BYTES} bytes of JSON; pass only the overrides.")
         return cls(
             prompt=prompt,
@@ -66,7 +70,8 @@ class VideoRequest:
             aspect_ratio=f"{ratio[0]}:{ratio[1]}",
             reference_image_url=checked_url("reference_image_url", reference_image_url),
             tail_image_url=checked_url("tail_image_url", tail_image_url),
-            config=config,
+            # An empty config asks for nothing: it is the same request as none, and is not sent.
+            config=config or None,
         )
 
     def api_input(self) -> dict[str, Any]:
@@ -79,9 +84,37 @@ class VideoRequest:
         return body
 
     def fingerprint(self) -> str:
-        """Equal for requests that would buy the same video: whitespace in the prompt is not a difference."""
-        canonical = dict(self.api_input(), prompt=" ".join(self.prompt.split()))
-        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+        """Equal for requests that would buy the same video. Not differences: Unicode normalisation form,
+        whitespace runs and invisible characters in the prompt, 8 against 8.0, key order, {} against no config."""
+        canonical = _canonical(dict(self.api_input(), prompt=" ".join(self.prompt.split())))
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+def _visible(text: str) -> str:
+    return unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, str):
+        return _visible(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {_visible(str(key)): _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def _config_json(config: dict[str, Any]) -> str:
+    try:
+        return json.dumps(config, allow_nan=False)
+    except ValueError:
+        raise InvalidInput(
+            "config contains NaN or Infinity, which JSON cannot carry; use ordinary numbers. Nothing was sent."
+        ) from None
+    except TypeError as exc:
+        raise InvalidInput(f"config must hold only JSON values ({exc}). Nothing was sent.") from None
 
 
 def checked_url(name: str, value: str | None) -> str | None:

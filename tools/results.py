@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, cast, get_args
+from typing import Annotated, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
-from tools.client import TERMINAL, Status
-from tools.errors import HeyGenError
+from tools.client import TERMINAL
 from tools.jobs import VideoJobs, completed_without_url
 from tools.library import Job
-from tools.request import EXECUTION_ID_RE
 
 
 @dataclass(frozen=True)
@@ -28,6 +23,7 @@ class AppState:
     jobs: VideoJobs
     wait_seconds: float
     wait_cap: float
+    call_seconds: float
 
 
 def state(ctx: Context[AppState, Any]) -> AppState:
@@ -40,9 +36,19 @@ ExecutionId = Annotated[
 ]
 
 
+JobStatus = Literal["submitting", "submit_uncertain", "submitted", "processing", "completed", "failed", "not_found"]
+JOB_STATUSES: Final[tuple[str, ...]] = get_args(JobStatus)
+
+
 class VideoResult(BaseModel):
-    execution_id: str = Field(description="HeyGen's id for this job: keep it to follow or fetch the video.")
-    status: Status = Field(description="submitted, processing, completed, failed or not_found.")
+    execution_id: str | None = Field(
+        description="HeyGen's id for this job: keep it to follow or fetch the video. Null only while HeyGen's "
+        "answer to the submission is pending or was lost."
+    )
+    status: JobStatus = Field(
+        description="submitted, processing, completed, failed or not_found as HeyGen says; submitting while its "
+        "answer is on the way; submit_uncertain when the answer was lost and HeyGen may have the job."
+    )
     done: bool = Field(description="True once the job is completed, failed or not_found.")
     prompt: str | None = Field(None, description="The prompt that was submitted, when this server sent it.")
     provider: str | None = None
@@ -51,6 +57,7 @@ class VideoResult(BaseModel):
     video_id: str | None = None
     asset_id: str | None = Field(None, description="Id of the video in other HeyGen workflows; HeyGen keeps it.")
     local_path: str | None = Field(None, description="Absolute path of the saved MP4 on this computer.")
+    saving: bool = Field(False, description="True while the finished video is being saved in the background.")
     download_error: str | None = Field(None, description="Why the video could not be saved, if it could not.")
     error: str | None = Field(None, description="HeyGen's message when the job failed.")
     duplicate: bool = Field(False, description="True when an identical recent request was reused, not resent.")
@@ -59,10 +66,11 @@ class VideoResult(BaseModel):
     next_step: str = Field(description="What to do next.")
 
 
-def video_result(job: Job, *, duplicate: bool = False, waited: float | None = None) -> VideoResult:
-    assert job.execution_id is not None
-    # Only jobs HeyGen has accepted reach here; our own in-flight states read as "processing".
-    status = cast(Status, job.status) if job.status in get_args(Status) else "processing"
+def video_result(
+    job: Job, *, duplicate: bool = False, waited: float | None = None, saving: bool = False
+) -> VideoResult:
+    status = cast(JobStatus, job.status) if job.status in JOB_STATUSES else "processing"
+    saving = saving and status == "completed" and not job.local_path
     return VideoResult(
         execution_id=job.execution_id,
         status=status,
@@ -74,22 +82,35 @@ def video_result(job: Job, *, duplicate: bool = False, waited: float | None = No
         video_id=job.video_id,
         asset_id=job.asset_id,
         local_path=job.local_path,
+        saving=saving,
         download_error=job.download_error,
         error=job.error,
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
         submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
-        next_step=_next_step(job, status, duplicate),
+        next_step=_next_step(job, status, duplicate, saving),
     )
 
 
-def _next_step(job: Job, status: Status, duplicate: bool) -> str:
+def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> str:
     eid = job.execution_id
     if duplicate:
         return (
             "Nothing new was bought: an identical request was already submitted, so this is that job. "
-            + _next_step(job, status, duplicate=False)
+            + _next_step(job, status, False, saving)
             + " Only if the user wants a second take, call generate_video again with allow_duplicate=true."
+        )
+    if status == "submitting":
+        return (
+            "HeyGen has the request but has not answered yet; its answer will be recorded. In a few seconds, "
+            "call generate_video again with the same arguments: it returns this job without paying again "
+            "(or find it with list_videos)."
+        )
+    if status == "submit_uncertain":
+        return (
+            "HeyGen's answer to this submission was lost, so it may have made the video (and charged for it). "
+            "Ask the user to look in their HeyGen dashboard's video history. If it is not there, call "
+            "generate_video again with allow_duplicate=true; do not resubmit without asking."
         )
     if status in ("submitted", "processing"):
         return (
@@ -110,6 +131,15 @@ def _next_step(job: Job, status: Status, duplicate: bool) -> str:
             f"Done. Give the user the saved file {job.local_path}. The video_url is temporary and will expire; "
             "the local file stays."
         )
+    if saving:
+        retry = (
+            f" (the last try failed: {job.download_error}; it is retried automatically)" if job.download_error else ""
+        )
+        return (
+            "Done. The video is being saved to this computer in the background"
+            f"{retry}. Give the user the video_url now (it is temporary), and call check_status with execution_id "
+            f"{eid!r} in a little while to get the saved file's path."
+        )
     return (
         "Done. Give the user the video_url and tell them it is temporary: call download_video with this "
         f"execution_id to keep a copy.{' Saving failed: ' + job.download_error if job.download_error else ''}"
@@ -117,7 +147,8 @@ def _next_step(job: Job, status: Status, duplicate: bool) -> str:
 
 
 def render(result: VideoResult) -> str:
-    lines = [f"Execution {result.execution_id}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
+    title = f"Execution {result.execution_id}" if result.execution_id else "Submission (no execution id yet)"
+    lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
     for label, value in (
         ("Prompt", result.prompt),
         ("Provider", result.provider),
@@ -127,6 +158,7 @@ def render(result: VideoResult) -> str:
         ("Video URL (temporary)", result.video_url),
         ("Asset id", result.asset_id),
         ("Not saved", result.download_error),
+        ("Saving", "in progress" if result.saving else None),
     ):
         if value:
             lines.append(f"{label}: {value}")
@@ -160,16 +192,3 @@ def tool_result(result: VideoResult) -> CallToolResult:
         structured_content=result.model_dump(mode="json"),
         is_error=is_error,
     )
-
-
-@contextmanager
-def reported(execution_id: str | None = None) -> Iterator[None]:
-    """Turn our errors into tool errors the model reads in full (a plain exception reaches it only as
-    'Error executing tool ...'), keeping the execution id in view so the job is never lost."""
-    try:
-        yield
-    except HeyGenError as exc:
-        message = str(exc)
-        if execution_id and EXECUTION_ID_RE.match(execution_id) and execution_id not in message:
-            message = f"{message} (execution_id {execution_id!r})"
-        raise ToolError(message) from exc

@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from tools.results import AppState, ExecutionId, VideoResult, reported, state, tool_result, video_result
+from tools.answer import answer, error_result
+from tools.deadline import WAIT_MARGIN
+from tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
 call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).
 
-Returns completed (with the saved file's path and the temporary video_url), or an error result if HeyGen
-failed the job (with HeyGen's message). If the video is still rendering when the time is up, it returns
-normally with status processing/submitted and done=false: call wait_for_video again with the same
-execution_id. Renders usually take 1-5 minutes, so several calls are normal."""
+Returns completed (with the temporary video_url, and the saved file's path, or saving=true while it is
+being saved in the background), or an error result if HeyGen failed the job (with HeyGen's message). If
+the video is still rendering when the time is up, it returns normally with status processing/submitted and
+done=false: call wait_for_video again with the same execution_id. Renders usually take 1-5 minutes, so several calls are normal."""
 
 
 async def wait_for_video(
@@ -31,17 +32,22 @@ async def wait_for_video(
     app = state(ctx)
     budget = app.wait_seconds if max_wait_seconds is None else max_wait_seconds
     if not 0 < budget <= app.wait_cap:
-        raise ToolError(
-            f"max_wait_seconds must be between 1 and {app.wait_cap:g} (clients cut longer calls off); "
-            "omit it for the default, and call wait_for_video again if the video is not ready."
+        return error_result(
+            "invalid_input",
+            f"max_wait_seconds must be between 1 and {app.wait_cap:g} (clients cut longer calls off).",
+            execution_id=None,
+            retryable=False,
+            next_step="Omit max_wait_seconds for the default, and call wait_for_video again if the video is not ready.",
         )
 
     async def progress(status: str, waited: float) -> None:
         await ctx.report_progress(waited, budget, f"{status} - waited {waited:.0f}s of {budget:g}s")
 
-    with reported(execution_id):
+    async def work() -> CallToolResult:
         outcome = await app.jobs.wait(execution_id, budget, progress)
-    return tool_result(video_result(outcome.job, waited=outcome.waited))
+        return tool_result(video_result(outcome.job, waited=outcome.waited, saving=app.jobs.saving(outcome.job)))
+
+    return await answer(work, action="wait_for_video", seconds=budget + WAIT_MARGIN, execution_id=execution_id)
 
 
 def register(server: MCPServer[AppState], default_wait: float, wait_cap: float) -> None:

@@ -1,0 +1,117 @@
+"""Every tool call ends in time and in words: `answer` runs a call within its deadline and turns each
+failure into an error result that leads with our own message and says what to do next."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import anyio
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from tools import errors
+from tools.errors import HeyGenError
+from tools.request import EXECUTION_ID_RE
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorResult(BaseModel):
+    """What a failed call returns as structured content (error results are not checked against the tool's
+    output schema, so they can carry their own shape)."""
+
+    error: str = Field(description="The kind of failure, e.g. invalid_input, rate_limited, timed_out.")
+    message: str = Field(description="What happened and what it means, for the user.")
+    execution_id: str | None = Field(None, description="The job concerned, if any: it is never lost.")
+    retryable: bool = Field(description="Whether the same call may succeed if made again later.")
+    next_step: str = Field(description="What to do next.")
+
+
+# Per failure: may the same call succeed later, and what the model should do (the message says the rest).
+_ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
+    errors.InvalidInput: (False, "Fix the argument as the message says and call again; nothing was sent to HeyGen."),
+    errors.MissingApiKey: (False, "Tell the user how to add HEYGEN_API_KEY, as the message says."),
+    errors.AuthenticationFailed: (False, "Tell the user HeyGen rejected the API key and how to replace it."),
+    errors.EndpointNotFound: (False, "Tell the user to check HEYGEN_API_BASE_URL; calling again will not help."),
+    errors.BadRequest: (False, "Change the request as HeyGen's message says, then call again."),
+    errors.DuplicateUncertain: (
+        False,
+        "Ask the user to look in their HeyGen dashboard first; only if they want a new video, call "
+        "generate_video again with allow_duplicate=true.",
+    ),
+    errors.LibraryError: (False, "Tell the user about the library file, as the message says."),
+    errors.DownloadFailed: (True, "Tell the user; call download_video again later (a retry resumes)."),
+    errors.RateLimited: (True, "Wait as long as the message says, then make the same call again."),
+}
+
+
+def error_result(
+    kind: str, message: str, *, execution_id: str | None, retryable: bool, next_step: str
+) -> CallToolResult:
+    if execution_id and execution_id not in message:
+        message = f"{message} (execution_id {execution_id!r})"
+    result = ErrorResult(
+        error=kind, message=message, execution_id=execution_id, retryable=retryable, next_step=next_step
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=f"{message}\nNext: {next_step}")],
+        structured_content=result.model_dump(mode="json"),
+        is_error=True,
+    )
+
+
+def _failure(exc: HeyGenError, action: str, execution_id: str | None) -> CallToolResult:
+    retryable, next_step = next(
+        (advice for cls, advice in _ADVICE.items() if isinstance(exc, cls)),
+        (True, f"Make the same call again in a minute; the job is not affected{_id_hint(execution_id)}."),
+    )
+    if exc.maybe_accepted:
+        retryable, next_step = (
+            False,
+            (
+                "HeyGen may have created the job: call list_videos in a minute to see whether it appears, and ask "
+                "the user before submitting the same request again."
+            ),
+        )
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+    return error_result(kind, str(exc), execution_id=execution_id, retryable=retryable, next_step=next_step)
+
+
+def _id_hint(execution_id: str | None) -> str:
+    return f" (execution_id {execution_id!r})" if execution_id else ""
+
+
+async def answer(
+    work: Callable[[], Awaitable[CallToolResult]], *, action: str, seconds: float, execution_id: str | None = None
+) -> CallToolResult:
+    """Run one tool call within its deadline. Every failure becomes an error result that leads with our own
+    message (an exception would reach the model behind the SDK's "Error executing tool" prefix, or as
+    nothing at all), keeping the execution id in view so the job is never lost."""
+    execution_id = execution_id.strip() if execution_id and EXECUTION_ID_RE.match(execution_id.strip()) else None
+    try:
+        with anyio.fail_after(seconds):
+            return await work()
+    except TimeoutError:
+        return error_result(
+            "timed_out",
+            f"{action} ran out of its {seconds:g} s; the call was stopped before your client would cut it off.",
+            execution_id=execution_id,
+            retryable=True,
+            next_step=f"Make the same call again; nothing was lost{_id_hint(execution_id)}.",
+        )
+    except HeyGenError as exc:
+        return _failure(exc, action, execution_id)
+    except Exception as exc:
+        logger.exception("%s failed unexpectedly", action)
+        return error_result(
+            "internal_error",
+            f"{action} failed inside heygen-video-mcp ({type(exc).__name__}); the details are in the server's "
+            "log (stderr).",
+            execution_id=execution_id,
+            retryable=True,
+            next_step=f"Try the call once more; if it fails again, tell the user to check the server log"
+            f"{_id_hint(execution_id)}.",
+        )

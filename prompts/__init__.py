@@ -6,10 +6,11 @@ generate_video -> wait_for_video until the video is saved.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp import MCPError
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
@@ -33,6 +34,7 @@ direction, colour); the visual style and film look; the mood; and any sound or a
 Be concrete: name colours, materials and motion. Avoid on-screen text, logos and real people's names.
 Show me the prompt in a quote block before submitting it."""
 
+
 def _checked(provider: str, aspect_ratio: str, image_url: str | None = None) -> None:
     """The same checks generate_video makes, so a prompt never leads the assistant into a refused call.
     A protocol error (not a rendering failure) carries our message to the client as it is."""
@@ -42,6 +44,18 @@ def _checked(provider: str, aspect_ratio: str, image_url: str | None = None) -> 
         )
     except InvalidInput as exc:
         raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+
+
+class _CheckedPrompt(Prompt):
+    """A missing argument is the caller's mistake: say which, as a protocol error the client shows as it is
+    (the SDK's own check raises a plain error that reaches the client as "Internal server error")."""
+
+    async def render(self, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None) -> Any:
+        missing = [arg for arg in self.arguments or [] if arg.required and arg.name not in (arguments or {})]
+        if missing:
+            needed = "; ".join(f"{arg.name} ({arg.description})" for arg in missing)
+            raise MCPError(code=INVALID_PARAMS, message=f"The {self.name} prompt needs: {needed}.")
+        return await super().render(arguments, context)
 
 
 Idea = Annotated[str, Field(description="What the video is about, in the person's own words.")]
@@ -98,16 +112,22 @@ def social_vertical_video(
 
 
 def register(server: MCPServer[AppState]) -> None:
-    server.prompt(
-        title="Cinematic video from an idea",
-        description="Turn an idea into a detailed cinematic shot description, then generate and fetch the video.",
-    )(cinematic_video)
-    server.prompt(
-        title="Animate a product photo",
-        description="Image-to-video: animate a product photo "
-        "with controlled camera and light, then generate and fetch the video.",
-    )(animate_product_photo)
-    server.prompt(
-        title="Vertical social-media video",
-        description="A 9:16 video for Reels, TikTok or Shorts with a strong hook, then generate and fetch it.",
-    )(social_vertical_video)
+    for fn, title, description in (
+        (
+            cinematic_video,
+            "Cinematic video from an idea",
+            "Turn an idea into a detailed cinematic shot description, then generate and fetch the video.",
+        ),
+        (
+            animate_product_photo,
+            "Animate a product photo",
+            "Image-to-video: animate a product photo with controlled camera and light, then generate and fetch "
+            "the video.",
+        ),
+        (
+            social_vertical_video,
+            "Vertical social-media video",
+            "A 9:16 video for Reels, TikTok or Shorts with a strong hook, then generate and fetch it.",
+        ),
+    ):
+        server.add_prompt(_CheckedPrompt.from_function(fn, title=title, description=description))

@@ -37,7 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(settings, prompt=args.prompt)
 
     from server.app import create_server
+    from tools.errors import LibraryError
+    from tools.library import Library
 
+    try:  # a library that cannot be used stops the server with its message, not a traceback
+        Library(settings.library_file).migrate()
+    except LibraryError as exc:
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return 2
     logging.getLogger(__name__).info("serving MCP over stdio")
     create_server(settings).run("stdio")
     return 0

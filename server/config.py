@@ -13,6 +13,7 @@ import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from tools.deadline import WAIT_MARGIN
+from tools.download import DEFAULT_MAX_BYTES
 
 DEFAULT_BASE_URL: Final = "https://api.heygen.com"
 # Clients cut a tool call off near 60 s and calls over ~30 s are unreliable. Every call ends by its own
@@ -20,7 +21,6 @@ DEFAULT_BASE_URL: Final = "https://api.heygen.com"
 # room for the last status read and the answer.
 CALL_CAP_SECONDS: Final = 45.0
 WAIT_CAP_SECONDS: Final = CALL_CAP_SECONDS - WAIT_MARGIN
-DEFAULT_MAX_VIDEO_BYTES: Final = 2 * 1024**3
 
 
 class Settings(BaseModel, frozen=True):
@@ -37,7 +37,7 @@ class Settings(BaseModel, frozen=True):
     download: bool = True
     duplicate_window: float = Field(600.0, ge=0)
     not_found_grace: float = Field(120.0, ge=0, le=3600)
-    max_video_bytes: int = Field(DEFAULT_MAX_VIDEO_BYTES, gt=0)
+    max_video_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("api_base_url")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class Wire:
 
     sent: bool = False
     traced: bool = False
+    # The caller's deadline (anyio clock) when the request runs in a task of its own: waits between
+    # attempts must fit it even where the request itself may outlive it.
+    deadline: float = math.inf
 
     async def trace(self, event: str, info: dict[str, Any]) -> None:
         self.traced = True
@@ -234,7 +238,7 @@ class HeyGenClient:
                 retryable = status == 429 or (idempotent and status in _RETRYABLE_STATUS)
                 wait = _retry_after(response)
             pause = self._delay(attempt) if wait is None else wait
-            if not retryable or attempt == self._max_retries or not deadline.fits(pause):
+            if not retryable or attempt == self._max_retries or not deadline.fits(pause, until=wire.deadline):
                 if failure is None:
                     return self._parse(response, method, execution_id, retry_after=wait)
                 raise failure

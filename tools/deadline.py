@@ -19,15 +19,15 @@ MARGIN: Final = 1.0
 WAIT_MARGIN: Final = 4.0
 
 
-def remaining() -> float:
-    """Seconds left before the enclosing deadline (inf outside any)."""
-    deadline = anyio.current_effective_deadline()
+def remaining(until: float = math.inf) -> float:
+    """Seconds left before the enclosing deadline, or `until` (an anyio clock time) if that is sooner."""
+    deadline = min(anyio.current_effective_deadline(), until)
     return math.inf if math.isinf(deadline) else max(deadline - anyio.current_time(), 0.0)
 
 
-def fits(seconds: float, margin: float = MARGIN) -> bool:
+def fits(seconds: float, margin: float = MARGIN, until: float = math.inf) -> bool:
     """Whether waiting `seconds` still leaves `margin` before the deadline."""
-    return seconds + margin <= remaining()
+    return seconds + margin <= remaining(until)
 
 
 def soft(margin: float = MARGIN) -> anyio.CancelScope:

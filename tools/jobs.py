@@ -23,7 +23,7 @@ from anyio.abc import TaskGroup
 
 from tools import deadline, errors
 from tools.client import TERMINAL, HeyGenClient, Wire
-from tools.download import clean_filename, default_filename, download
+from tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
 from tools.request import VideoRequest, checked_execution_id
 
@@ -34,10 +34,9 @@ Progress = Callable[[str, float], Awaitable[None]]
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
-# list_videos refreshes at most this many unfinished jobs at once, skipping any read this recently.
+# list_videos refreshes at most this many unfinished jobs, this many at once.
 _REFRESH_LIMIT: Final = 10
 _REFRESH_AT_ONCE: Final = 4
-_REFRESH_FRESH_SECONDS: Final = 5.0
 # A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
 _LEASE_SECONDS: Final = 60.0
 # After a failed save, the next automatic try waits 30 s, 60 s, 120 s ... up to 30 minutes.
@@ -53,7 +52,7 @@ class JobSettings:
     output_dir: Path = Path("HeyGen")
     # A not_found this soon after our own submission is HeyGen's read lagging its write, not the end.
     not_found_grace: float = 120.0
-    max_video_bytes: int = 2 * 1024**3
+    max_video_bytes: int = DEFAULT_MAX_BYTES
     # Video links may point at loopback or private hosts only when HeyGen itself is one (the sandbox).
     private_video_hosts: bool = False
     # How long a call that sees a finished video waits for its save before answering "saving".
@@ -117,7 +116,7 @@ class VideoJobs:
     async def _send(self, job: Job, request: VideoRequest) -> Job:
         """Post in the background and wait for the answer within the caller's deadline. A caller that leaves
         before the request is on the wire takes it back; after that, the answer is recorded regardless."""
-        wire = Wire()
+        wire = Wire(deadline=anyio.current_effective_deadline())
         scope = anyio.CancelScope()
         done = anyio.Event()
         answer: list[Job | BaseException] = []
@@ -328,13 +327,13 @@ class VideoJobs:
                     if save.path is None and explicit:
                         save.error = "Another process is saving this video right now; ask again in a minute."
                     return
-            async with anyio.create_task_group() as renewals:
-                if claimed:
-                    renewals.start_soon(self._renew, job.id, owner)
-                try:
-                    save.path = await self._fetch(job, directory or self.settings.output_dir.expanduser(), name)
-                finally:
-                    renewals.cancel_scope.cancel()
+            renewal = anyio.CancelScope()
+            if claimed:
+                self._tasks.start_soon(self._renew, job.id, owner, renewal)
+            try:
+                save.path = await self._fetch(job, directory or self.settings.output_dir.expanduser(), name)
+            finally:
+                renewal.cancel()
         except errors.DownloadFailed as exc:
             save.error = str(exc) + (f" HeyGen keeps the video as asset_id {job.asset_id}." if job.asset_id else "")
             logger.warning("Saving %s failed: %s", job.execution_id, save.error)
@@ -347,10 +346,14 @@ class VideoJobs:
             del self._saves[key]
             save.done.set()
 
-    async def _renew(self, job_id: int, owner: str) -> None:
-        while True:
-            await anyio.sleep(_LEASE_SECONDS / 3)
-            await self.library.renew_download(job_id, owner, _LEASE_SECONDS)
+    async def _renew(self, job_id: int, owner: str, scope: anyio.CancelScope) -> None:
+        with scope:
+            while True:
+                await anyio.sleep(_LEASE_SECONDS / 3)
+                try:
+                    await self.library.renew_download(job_id, owner, _LEASE_SECONDS)
+                except errors.LibraryError as exc:
+                    logger.warning("Could not renew the download claim of job %s: %s", job_id, exc)
 
     async def _record_save(self, job: Job, save: _Save, owner: str | None) -> None:
         path = str(save.path) if save.path else None
@@ -396,12 +399,10 @@ class VideoJobs:
         """Jobs from the library, newest first (with submissions whose answer is pending or was lost);
         unfinished ones are re-checked with HeyGen, a few at a time, while the call's time allows."""
         jobs = await self.library.jobs(status=status, limit=limit, query=query, include_unsent=True)
-        now = time.time()
         stale = [
             job
             for job in jobs
             if job.execution_id
-            and now - job.updated_at > _REFRESH_FRESH_SECONDS
             and (job.status in UNFINISHED or (self.settings.download and job.status == "completed" and not _saved(job)))
         ][:_REFRESH_LIMIT]
         if stale and self.client.has_api_key:

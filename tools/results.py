@@ -131,14 +131,17 @@ def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> st
             f"Done. Give the user the saved file {job.local_path}. The video_url is temporary and will expire; "
             "the local file stays."
         )
-    if saving:
-        retry = (
-            f" (the last try failed: {job.download_error}; it is retried automatically)" if job.download_error else ""
-        )
+    if saving and job.download_error:
         return (
-            "Done. The video is being saved to this computer in the background"
-            f"{retry}. Give the user the video_url now (it is temporary), and call check_status with execution_id "
-            f"{eid!r} in a little while to get the saved file's path."
+            f"Done, but saving it failed: {job.download_error} It is retried automatically in a while; call "
+            f"download_video with execution_id {eid!r} to retry now. Give the user the video_url meanwhile "
+            "(it is temporary)."
+        )
+    if saving:
+        return (
+            "Done. The video is being saved to this computer in the background. Give the user the video_url "
+            f"now (it is temporary), and call check_status with execution_id {eid!r} in a little while to get "
+            "the saved file's path."
         )
     return (
         "Done. Give the user the video_url and tell them it is temporary: call download_video with this "

@@ -38,10 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from server.app import create_server
     from tools.errors import LibraryError
-    from tools.library import Library
 
     try:  # a library that cannot be used stops the server with its message, not a traceback
-        Library(settings.library_file).migrate()
+        settings.library().migrate()
     except LibraryError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,6 @@ from server.config import WAIT_CAP_SECONDS, Settings
 from tools import check_status, download_video, generate_video, list_providers, list_videos, wait_for_video
 from tools.client import HeyGenClient
 from tools.jobs import JobSettings, VideoJobs
-from tools.library import Library
 from tools.results import AppState
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
@@ -47,7 +46,7 @@ def _is_private(url: str) -> bool:
 
 
 def create_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> MCPServer[AppState]:
-    library = Library(settings.library_file)
+    library = settings.library()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 
 from tools.deadline import WAIT_MARGIN
 from tools.download import DEFAULT_MAX_BYTES
+from tools.library import Library
 
 DEFAULT_BASE_URL: Final = "https://api.heygen.com"
 # Clients cut a tool call off near 60 s and calls over ~30 s are unreliable. Every call ends by its own
@@ -34,6 +35,7 @@ class Settings(BaseModel, frozen=True):
     max_retries: int = Field(3, ge=0, le=10)
     output_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_videos_dir()) / "HeyGen")
     library_path: Path | None = None
+    library_lock_seconds: float = Field(10.0, gt=0, le=300)
     download: bool = True
     duplicate_window: float = Field(600.0, ge=0)
     not_found_grace: float = Field(120.0, ge=0, le=3600)
@@ -61,6 +63,9 @@ class Settings(BaseModel, frozen=True):
     def library_file(self) -> Path:
         return self.library_path or self.output_dir / "heygen-library.sqlite3"
 
+    def library(self) -> Library:
+        return Library(self.library_file, lock_timeout=self.library_lock_seconds)
+
 
 # Environment variable -> setting. Documented in the README's configuration table.
 ENV: Final[dict[str, str]] = {
@@ -74,6 +79,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_MAX_RETRIES": "max_retries",
     "HEYGEN_OUTPUT_DIR": "output_dir",
     "HEYGEN_LIBRARY_PATH": "library_path",
+    "HEYGEN_LIBRARY_LOCK_SECONDS": "library_lock_seconds",
     "HEYGEN_DOWNLOAD": "download",
     "HEYGEN_DUPLICATE_WINDOW_SECONDS": "duplicate_window",
     "HEYGEN_NOT_FOUND_GRACE_SECONDS": "not_found_grace",

@@ -4,6 +4,7 @@ client's cut, and local faults are named."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import unicodedata
 from collections.abc import AsyncIterator
@@ -128,7 +129,6 @@ async def test_what_never_left_does_not_block_a_retry(
     make_settings: MakeSettings, sandbox: Sandbox, tmp_path: Path, mode: str
 ) -> None:
     # (NaN and Infinity cannot cross MCP's JSON at all; test_client shows the server would never send them.)
-    settings = make_settings()
     closed = make_settings(api_base_url="http://127.0.0.1:9")  # nothing listens there: no connection
     async with Client(create_server(closed), mode=mode) as client:
         refused = await client.call_tool("generate_video", {"prompt": PROMPT})
@@ -376,3 +376,43 @@ async def test_an_unexpected_failure_is_named_and_logged(caplog: pytest.LogCaptu
     assert "node-gw-42" in text and "server log" in text
     assert result.structured_content["execution_id"] == "node-gw-42"
     assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
+
+
+# --- local state fails loudly and safely ---------------------------------------------------------------------
+
+
+def newer_library(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, future TEXT)")
+        db.execute("PRAGMA user_version = 99")
+
+
+@pytest.mark.parametrize(
+    ("make", "needles"),
+    [
+        (lambda path: path.write_bytes(b"this is not a database" * 100), ["damaged", "mv '"]),
+        (newer_library, ["newer heygen-video-mcp", "version 99", "left untouched"]),
+    ],
+)
+def test_a_library_that_cannot_be_used_stops_the_server_by_name(
+    sandbox: Sandbox, tmp_path: Path, make: Any, needles: list[str]
+) -> None:
+    library = tmp_path / "videos" / "heygen-library.sqlite3"
+    library.parent.mkdir()
+    make(library)
+    before = library.read_bytes()
+    params = server_params(sandbox, tmp_path)
+    done = subprocess.run(
+        [params.command],
+        env=params.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert str(library) in done.stderr
+    for needle in needles:
+        assert needle in done.stderr
+    assert library.read_bytes() == before  # left as it was

@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from mcp import Client
 
 from server.app import create_server
 from server.config import Settings
-from tests.conftest import data_of, text_of
+from tests.conftest import MakeSettings, data_of, text_of
 from tools.client import Execution
 from tools.errors import LibraryError
 from tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library
@@ -321,10 +320,8 @@ async def test_lock_released_in_time_lets_the_library_start(tmp_path: Path) -> N
     assert sql(path, "PRAGMA user_version") == [(OURS,)]
 
 
-async def test_library_locked_at_start_stops_the_server(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("server.app.Library", partial(Library, lock_timeout=0.5))
+async def test_library_locked_at_start_stops_the_server(make_settings: MakeSettings) -> None:
+    settings = make_settings(library_lock_seconds=0.5)
     path = settings.library_file
     Library(path).migrate()
     with lock_held(path):

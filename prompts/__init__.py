@@ -50,7 +50,7 @@ class _CheckedPrompt(Prompt):
     """A missing argument is the caller's mistake: say which, as a protocol error the client shows as it is
     (the SDK's own check raises a plain error that reaches the client as "Internal server error")."""
 
-    async def render(self, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None) -> Any:
+    async def render(self, arguments: dict[str, Any] | None, context: Context[Any, Any]) -> Any:
         missing = [arg for arg in self.arguments or [] if arg.required and arg.name not in (arguments or {})]
         if missing:
             needed = "; ".join(f"{arg.name} ({arg.description})" for arg in missing)

@@ -1,0 +1,74 @@
+"""Which video links may be fetched: http(s) URLs on public storage. A link (or a redirect) into this machine
+or its network could make the server fetch, and save, what only it can reach (a router page, a cloud
+metadata service)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+import anyio
+
+from tools.errors import DownloadFailed
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def check_url(url: str, what: str) -> None:
+    """Raise DownloadFailed unless `url` is an http(s) URL with a host; `what` starts the message."""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [ around an IPv6 address
+        valid = False
+    if not valid:
+        raise DownloadFailed(f"{what} {url[:60]!r}, which is not an http(s) URL, so nothing was downloaded.")
+
+
+async def refuse_private(url: str, *, redirected: bool = False) -> None:
+    """Raise DownloadFailed if `url`'s host is, or resolves to any, non-public address.
+
+    Literal addresses and `localhost` are judged as written; other names are resolved, and a name that
+    does not resolve is left to the HTTP client to fail on.
+    """
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if not host:
+        return
+    if host == "localhost" or host.endswith(".localhost"):
+        raise DownloadFailed(_message(host, None, redirected))
+    try:
+        addresses: list[Address] = [ipaddress.ip_address(host.split("%")[0])]
+    except ValueError:
+        try:
+            found = await anyio.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError:
+            return
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+    for address in addresses:
+        if is_private(address):
+            raise DownloadFailed(_message(host, address, redirected))
+
+
+def is_private(address: Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 reaches 10.0.0.1
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global  # e.g. 100.64.0.0/10, shared by carrier-grade NAT
+    )
+
+
+def _message(host: str, address: Address | None, redirected: bool) -> str:
+    where = host if address is None or str(address) == host else f"{host} ({address})"
+    how = "The video link redirected to" if redirected else "The video link points at"
+    return (
+        f"{how} {where}, a local, private or reserved address, so nothing was downloaded: video links must "
+        "point at public storage. Ask HeyGen for the video again; if this server talks to a local HeyGen "
+        "sandbox, set HEYGEN_API_BASE_URL to the sandbox's address so that its links are allowed."
+    )

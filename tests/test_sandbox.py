@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import struct
@@ -14,6 +15,7 @@ import pytest
 
 from server.sandbox import Fault, Sandbox
 from server.sandbox.__main__ import main as sandbox_main
+from server.sandbox.__main__ import render_seconds as parse_render_seconds
 from server.sandbox.mp4 import escape, iter_mp4, mp4_bytes
 
 KEY = "sandbox-key"
@@ -484,6 +486,61 @@ def test_reset_forgets_faults_outcomes_log_and_video_size(sandbox: Sandbox, api:
     assert wait_done(api, submit(api))["status"] == "completed"
 
 
+def test_render_range_draws_each_jobs_time_and_says_when_it_completes() -> None:
+    with (
+        Sandbox(api_key=KEY, render_seconds=(0.3, 0.9), submitted_seconds=0.05, render_seed=11) as sb,
+        httpx2.Client(base_url=sb.base_url, headers={"X-Api-Key": KEY}, timeout=5) as api,
+    ):
+        ids = [submit(api) for _ in range(6)]
+        jobs = [sb.jobs[execution_id] for execution_id in ids]
+        assert all(0.3 <= job.render_seconds <= 0.9 for job in jobs)
+        assert len({job.render_seconds for job in jobs}) == 6
+        for job in jobs:
+            assert job.completes_at == job.submitted_at + job.render_seconds
+            assert abs(job.completes_at_wall - (time.time() - time.monotonic() + job.completes_at)) < 0.05
+        job = max(jobs, key=lambda j: j.completes_at)
+        seen: list[tuple[float, str, float]] = []  # (sent, status, answered), monotonic
+        while not seen or seen[-1][1] != "completed":
+            sent = time.monotonic()
+            answer = str(status(api, job.execution_id)["status"])
+            seen.append((sent, answer, time.monotonic()))
+            assert sent < job.completes_at + 2, "never completed"
+            time.sleep(0.02)
+        # Each answer was computed between sending and receiving it, on the same monotonic clock.
+        assert all(sent < job.completes_at for sent, answer, _ in seen if answer != "completed")
+        assert seen[-1][2] >= job.completes_at
+        assert "processing" in [answer for _, answer, _ in seen]
+        assert len(sb.status_reads(job.execution_id)) == len(seen)
+
+
+def test_render_seed_repeats_render_times_and_reset_restores_them(sandbox: Sandbox, api: httpx2.Client) -> None:
+    try:
+        drawn = []
+        for _ in range(2):
+            sandbox.set_render_seconds((20, 40), seed=5)
+            drawn.append([sandbox.jobs[submit(api)].render_seconds for _ in range(3)])
+        assert drawn[0] == drawn[1]
+        assert all(20 <= seconds <= 40 for seconds in drawn[0])
+        sandbox.set_render_seconds(1.5)
+        assert sandbox.jobs[submit(api)].render_seconds == 1.5
+    finally:
+        sandbox.reset()
+    assert sandbox.jobs[submit(api)].render_seconds == RENDER_SECONDS
+    for bad in ((5.0, 1.0), (-1.0, 2.0), float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="render seconds"):
+            sandbox.set_render_seconds(bad)
+
+
+def test_cli_render_range() -> None:
+    assert parse_render_seconds("20-40") == (20.0, 40.0)
+    assert parse_render_seconds("3") == 3.0
+    for bad in ("40-20", "fast", "-3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="20-40"):
+            parse_render_seconds(bad)
+    with pytest.raises(SystemExit):
+        sandbox_main(["--render-seconds", "40-20"])
+
+
 def test_stop_does_not_wait_out_a_hang() -> None:
     sb = Sandbox(api_key=KEY).start()
     sb.inject("status", Fault.hang(30))
@@ -544,7 +601,7 @@ def test_cli_help_shows_fault_options_and_defaults(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         sandbox_main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for option in ("--read-lag READ_LAG", "--video-rate VIDEO_RATE", "--no-video-ranges"):
+    for option in ("--read-lag READ_LAG", "--video-rate VIDEO_RATE", "--no-video-ranges", "--render-seed"):
         assert option in text
     assert "(default: 0.0)" in text and "(default: True)" in text
 

@@ -12,9 +12,9 @@ from types import TracebackType
 
 import uvicorn
 
-from server.sandbox.app import Aborted, Fault, Job, RecordedRequest, SandboxApp
+from server.sandbox.app import Aborted, Fault, Job, RecordedRequest, RenderSeconds, SandboxApp
 
-__all__ = ["Fault", "Job", "RecordedRequest", "Sandbox"]
+__all__ = ["Fault", "Job", "RecordedRequest", "RenderSeconds", "Sandbox"]
 
 START_TIMEOUT = 10.0
 
@@ -30,19 +30,24 @@ QUIET_ABORTS = QuietAborts()
 
 
 class Sandbox(SandboxApp):
-    """The sandbox app run by uvicorn in a daemon thread."""
+    """The sandbox app run by uvicorn in a daemon thread.
+
+    `render_seconds` is one time for every job, or (lo, hi): each new job's time is drawn uniformly from
+    that range (seeded by `render_seed`); `sb.jobs[id].completes_at` says when that job completes.
+    """
 
     def __init__(
         self,
         *,
         api_key: str = "sandbox-key",
-        render_seconds: float = 3.0,
+        render_seconds: RenderSeconds = 3.0,
         submitted_seconds: float = 0.5,
         video_seconds: float = 2.0,
         video_size: int | None = None,
         read_lag: float = 0.0,
         video_rate: float | None = None,
         video_ranges: bool = True,
+        render_seed: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -55,6 +60,7 @@ class Sandbox(SandboxApp):
             read_lag=read_lag,
             video_rate=video_rate,
             video_ranges=video_ranges,
+            render_seed=render_seed,
         )
         self.host = host
         self.port = port

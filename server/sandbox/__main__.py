@@ -7,7 +7,19 @@ import contextlib
 import sys
 import threading
 
-from server.sandbox import Sandbox
+from server.sandbox import RenderSeconds, Sandbox
+from server.sandbox.app import render_range
+
+
+def render_seconds(text: str) -> RenderSeconds:
+    """SECONDS, or LO-HI: each job's render time drawn uniformly from that range."""
+    try:
+        low, sep, high = text.partition("-")
+        value: RenderSeconds = (float(low), float(high)) if sep else float(text)
+        render_range(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds like 3 or a range like 20-40, not {text!r}") from None
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +31,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--api-key", default="sandbox-key", help="the X-Api-Key the sandbox accepts")
-    parser.add_argument("--render-seconds", type=float, default=3.0, help="from submission to a finished video")
+    parser.add_argument(
+        "--render-seconds",
+        type=render_seconds,
+        default=3.0,
+        help="from submission to a finished video; LO-HI draws each job's time uniformly from that range",
+    )
+    parser.add_argument("--render-seed", type=int, default=None, help="seed for drawn render times; None: random")
     parser.add_argument("--submitted-seconds", type=float, default=0.5, help="how long a job reads as submitted")
     parser.add_argument("--video-seconds", type=float, default=2.0, help="length of each MP4")
     parser.add_argument("--video-size", type=int, default=None, help="pad each MP4 to this many bytes; None: unpadded")
@@ -43,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         read_lag=args.read_lag,
         video_rate=args.video_rate,
         video_ranges=args.video_ranges,
+        render_seed=args.render_seed,
         host=args.host,
         port=args.port,
     )

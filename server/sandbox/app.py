@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import http
 import json
+import random
 import re
 import secrets
 import threading
@@ -35,6 +36,8 @@ from tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDER_VAL
 Route = Literal["create", "status", "video", "other"]
 FaultRoute = Literal["create", "status", "video"]
 Outcome = Literal["completed", "failed", "completed_without_url", "vanish"]
+# How long a job renders: a fixed number of seconds, or (lo, hi) to draw each new job's time uniformly.
+RenderSeconds = float | tuple[float, float]
 
 CREATE_PATH: Final = "/v1/workflows/executions"
 STATUS_RE: Final = re.compile(r"/v1/workflows/executions/[^/]+")
@@ -211,9 +214,27 @@ class Job:
         return TERMINAL[self.outcome]
 
     @property
+    def completes_at(self) -> float:
+        """When the job stops reading as submitted/processing, on this process's monotonic clock."""
+        return self.submitted_at + self.render_seconds
+
+    @property
+    def completes_at_wall(self) -> float:
+        """`completes_at` as unix time (time.time()), for a process that does not share this monotonic clock."""
+        return self.completes_at + (time.time() - time.monotonic())
+
+    @property
     def ratio(self) -> tuple[int, int]:
         value = self.input.get("aspect_ratio", DEFAULT_ASPECT_RATIO)
         return parse_aspect_ratio(str(value)) or (16, 9)
+
+
+def render_range(seconds: RenderSeconds) -> tuple[float, float]:
+    """A render time as the (lo, hi) range each job's time is drawn from; a fixed time is (t, t)."""
+    low, high = (seconds, seconds) if isinstance(seconds, int | float) else seconds
+    if not 0 <= low <= high or high == float("inf"):
+        raise ValueError(f"render seconds must be a finite time >= 0 or a range lo <= hi, not {seconds!r}")
+    return float(low), float(high)
 
 
 def route_of(method: str, path: str) -> Route:
@@ -345,23 +366,26 @@ class SandboxApp:
         self,
         *,
         api_key: str = "sandbox-key",
-        render_seconds: float = 3.0,
+        render_seconds: RenderSeconds = 3.0,
         submitted_seconds: float = 0.5,
         video_seconds: float = 2.0,
         video_size: int | None = None,
         read_lag: float = 0.0,
         video_rate: float | None = None,
         video_ranges: bool = True,
+        render_seed: int | None = None,
     ) -> None:
         self.api_key = api_key
-        self.render_seconds = render_seconds
+        self.render_seconds = render_range(render_seconds)
+        self.render_seed = render_seed
+        self._render_random = random.Random(render_seed)
         self.submitted_seconds = submitted_seconds
         self.video_seconds = video_seconds
         self.video_size = video_size
         self.read_lag = read_lag
         self.video_rate = video_rate
         self.video_ranges = video_ranges
-        self._initial = (video_size, read_lag, video_rate, video_ranges)
+        self._initial = (video_size, read_lag, video_rate, video_ranges, self.render_seconds, render_seed)
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, Job] = {}
@@ -398,11 +422,30 @@ class SandboxApp:
                 queue.clear()
             self._outcomes.clear()
             self.requests.clear()
-            self.video_size, self.read_lag, self.video_rate, self.video_ranges = self._initial
+            self.video_size, self.read_lag, self.video_rate, self.video_ranges, self.render_seconds, seed = (
+                self._initial
+            )
+            self.render_seed = seed
+            self._render_random = random.Random(seed)
 
     def count(self, route: Route) -> int:
         with self._lock:
             return sum(1 for request in self.requests if request.route == route)
+
+    def status_reads(self, execution_id: str) -> list[float]:
+        """When (monotonic) each status read of this execution arrived, oldest first."""
+        path = f"{CREATE_PATH}/{execution_id}"
+        with self._lock:
+            return [r.time for r in self.requests if r.route == "status" and r.path == path]
+
+    def set_render_seconds(self, seconds: RenderSeconds, *, seed: int | None = None) -> None:
+        """Jobs created from now on render for `seconds`, or, given (lo, hi), for a time drawn uniformly
+        from that range per job, from a generator seeded with `seed` (the same seed, the same times)."""
+        value = render_range(seconds)
+        with self._lock:
+            self.render_seconds = value
+            self.render_seed = seed
+            self._render_random = random.Random(seed)
 
     def set_video_size(self, size: int | None) -> None:
         with self._lock:
@@ -555,6 +598,8 @@ class SandboxApp:
             return JSONResponse(error_body(400, problem), status_code=400)
         with self._lock:
             outcome, message = self._outcomes.popleft() if self._outcomes else ("completed", "")
+            low, high = self.render_seconds
+            render_seconds = low if low == high else self._render_random.uniform(low, high)
             job = Job(
                 execution_id=f"node-gw-{secrets.token_hex(8)}",
                 input=payload["input"],
@@ -562,11 +607,11 @@ class SandboxApp:
                 message=message,
                 submitted_at=time.monotonic(),
                 submitted_seconds=self.submitted_seconds,
-                render_seconds=self.render_seconds,
+                render_seconds=render_seconds,
                 video_seconds=self.video_seconds,
                 video_id=secrets.token_hex(16),
                 asset_id=f"asset-{secrets.token_hex(6)}",
-                expires=int(time.time() + self.render_seconds) + URL_LIFETIME,
+                expires=int(time.time() + render_seconds) + URL_LIFETIME,
                 hidden_until=time.monotonic() + self.read_lag,
             )
             self.jobs[job.execution_id] = job

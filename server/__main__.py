@@ -3,12 +3,12 @@ runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyG
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
+import threading
+from typing import TYPE_CHECKING
 
-from server.config import ConfigError, settings_from_env
-from server.logs import configure_logging
+if TYPE_CHECKING:
+    from tools.library import Library
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +18,14 @@ def main(argv: list[str] | None = None) -> int:
 
         sandbox_main(argv[1:])
         return 0
+    if argv in ([], ["serve"]):  # what desktop apps start: no argument parser on the way to serving
+        return serve()
+    return _command(argv)
+
+
+def _command(argv: list[str]) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="heygen-video-mcp", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve MCP over stdio (the default)")
@@ -25,28 +33,73 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--prompt", help="the video prompt")
     sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
     args = parser.parse_args(argv)
+    if args.command != "demo":
+        return serve()
+    from server.config import ConfigError, settings_from_env
+    from server.logs import configure_logging
+
     try:
         settings = settings_from_env()
     except ConfigError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.api_key, settings.log_level)
-    if args.command == "demo":
-        from server.demo import run_demo
+    from server.demo import run_demo
 
-        return run_demo(settings, prompt=args.prompt)
+    return run_demo(settings, prompt=args.prompt)
+
+
+def serve() -> int:
+    """Serve MCP over stdio. A library that cannot be used stops the server with its message, not a
+    traceback; it is checked (the whole file, see Library.migrate) in a thread while the MCP SDK loads,
+    since SQLite works without holding the interpreter, and the server's lifespan does not check it again."""
+    import logging
+
+    from server.config import ConfigError, settings_from_env
+    from server.logs import configure_logging
+
+    try:
+        settings = settings_from_env()
+    except ConfigError as exc:
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.api_key, settings.log_level)
+    library = settings.library()
+    check = _Migration(library)
 
     from server.app import create_server
     from tools.errors import LibraryError
 
-    try:  # a library that cannot be used stops the server with its message, not a traceback
-        settings.library().migrate()
+    server = create_server(settings, library=library)
+    try:
+        check.result()
     except LibraryError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info("serving MCP over stdio")
-    create_server(settings).run("stdio")
+    server.run("stdio")
     return 0
+
+
+class _Migration:
+    """library.migrate() in a thread of its own; result() waits for it and raises what it raised."""
+
+    def __init__(self, library: Library) -> None:
+        self._library = library
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="library-check", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._library.migrate()
+        except BaseException as exc:  # handed to the main thread
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from server.config import WAIT_CAP_SECONDS, Settings
 from tools import check_status, download_video, generate_video, list_providers, list_videos, wait_for_video
 from tools.client import HeyGenClient
 from tools.jobs import JobSettings, VideoJobs
+from tools.library import Library
 from tools.results import AppState
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
@@ -45,12 +46,18 @@ def _is_private(url: str) -> bool:
     return address.is_loopback or address.is_private
 
 
-def create_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> MCPServer[AppState]:
-    library = settings.library()
+def create_server(
+    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, library: Library | None = None
+) -> MCPServer[AppState]:
+    """The server, its library (`library`, or the one `settings` names) checked at the start of each lifespan
+    unless it already was in this process (the command line checks it while the SDK loads). The HTTP
+    client is built on the first request to HeyGen, not at start."""
+    library = library or settings.library()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        await anyio.to_thread.run_sync(library.migrate)
+        if not library.migrated:
+            await anyio.to_thread.run_sync(library.migrate)
         client = HeyGenClient(
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             base_url=settings.api_base_url,
@@ -88,6 +95,7 @@ def create_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
                     background.cancel_scope.cancel()
         finally:
             await client.aclose()
+            library.close()
 
     server: MCPServer[AppState] = MCPServer(
         "heygen-video-mcp",

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
-import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from tools.deadline import WAIT_MARGIN
@@ -24,6 +23,13 @@ CALL_CAP_SECONDS: Final = 45.0
 WAIT_CAP_SECONDS: Final = CALL_CAP_SECONDS - WAIT_MARGIN
 
 
+def default_output_dir() -> Path:
+    """Your Videos folder + /HeyGen; platformdirs is imported only when HEYGEN_OUTPUT_DIR is not set."""
+    import platformdirs
+
+    return Path(platformdirs.user_videos_dir()) / "HeyGen"
+
+
 class Settings(BaseModel, frozen=True):
     api_key: SecretStr | None = None
     api_base_url: str = DEFAULT_BASE_URL
@@ -33,7 +39,7 @@ class Settings(BaseModel, frozen=True):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
-    output_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_videos_dir()) / "HeyGen")
+    output_dir: Path = Field(default_factory=default_output_dir)
     library_path: Path | None = None
     library_lock_seconds: float = Field(10.0, gt=0, le=300)
     download: bool = True

@@ -121,9 +121,21 @@ class HeyGenClient:
         self._max_retries = max_retries
         self._backoff = backoff
         self._sleep = sleep
-        # The key goes on each API request, never as a default header: video URLs are pre-signed links on
-        # other hosts, fetched through this same client, and must not receive it.
-        self.http = httpx2.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+        self._timeout_config = timeout
+        self._transport = transport
+        self._http: httpx2.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """The HTTP client, built on first use: building it (its TLS context) is the costliest step of a
+        start, and a server that only lists providers never needs it."""
+        if self._http is None:
+            # The key goes on each API request, never as a default header: video URLs are pre-signed links on
+            # other hosts, fetched through this same client, and must not receive it.
+            self._http = httpx2.AsyncClient(
+                timeout=self._timeout_config, transport=self._transport, follow_redirects=False
+            )
+        return self._http
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -134,7 +146,8 @@ class HeyGenClient:
         return bool(self._api_key)
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:  # never built: nothing to close
+            await self._http.aclose()
 
     async def create_execution(self, video_input: Mapping[str, Any], wire: Wire | None = None) -> Execution:
         """Submit one job. `wire` tells the caller, at any moment, whether HeyGen may have it."""
@@ -252,7 +265,7 @@ class HeyGenClient:
         """The client's timeouts, shortened to end before the caller's deadline so a hanging read is
         reported as HeyGen not answering rather than cut off mid-call."""
         left = deadline.remaining() - deadline.MARGIN
-        base = self.http.timeout
+        base = self._timeout_config
         if left >= max(base.read or 0, base.connect or 0):
             return base
         left = max(left, 0.1)

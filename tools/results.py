@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tools.client import TERMINAL
 from tools.jobs import VideoJobs, completed_without_url
@@ -40,7 +41,20 @@ JobStatus = Literal["submitting", "submit_uncertain", "submitted", "processing",
 JOB_STATUSES: Final[tuple[str, ...]] = get_args(JobStatus)
 
 
+def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
+    """Publish `"type": ["string", "null"]` where pydantic writes `anyOf: [{"type": "string"}, {"type": "null"}]`:
+    the same constraint, which clients that validate structuredContent (with jsonschema, as the MCP SDK's
+    client does on every call) check in about half the time."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if options and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
+            del prop["anyOf"]
+            prop["type"] = [o["type"] for o in options]
+
+
 class VideoResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_nullable_as_type_lists)
+
     execution_id: str | None = Field(
         description="HeyGen's id for this job: keep it to follow or fetch the video. Null only while HeyGen's "
         "answer to the submission is pending or was lost."
@@ -149,13 +163,14 @@ def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> st
     )
 
 
-def render(result: VideoResult) -> str:
+def render(result: VideoResult, *, request: bool = True) -> str:
+    """The readable text of a result; `request=False` leaves out what was asked for (prompt, provider, aspect
+    ratio), which the caller of a tool about one job knows and the structured content carries."""
     title = f"Execution {result.execution_id}" if result.execution_id else "Submission (no execution id yet)"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
+    asked = (("Prompt", result.prompt), ("Provider", result.provider), ("Aspect ratio", result.aspect_ratio))
     for label, value in (
-        ("Prompt", result.prompt),
-        ("Provider", result.provider),
-        ("Aspect ratio", result.aspect_ratio),
+        *(asked if request else ()),
         ("Error", result.error),
         ("Saved to", result.local_path),
         ("Video URL (temporary)", result.video_url),
@@ -171,9 +186,13 @@ def render(result: VideoResult) -> str:
 
 def video_content(result: VideoResult) -> list[ContentBlock]:
     """The readable text, plus a link to the saved file that clients can open or play."""
-    blocks: list[ContentBlock] = [TextContent(type="text", text=render(result))]
+    blocks: list[ContentBlock] = [TextContent(type="text", text=render(result, request=False))]
     if result.local_path:
         path = Path(result.local_path)
+        try:
+            size: int | None = os.stat(path).st_size
+        except OSError:
+            size = None
         blocks.append(
             ResourceLink(
                 type="resource_link",
@@ -181,17 +200,22 @@ def video_content(result: VideoResult) -> list[ContentBlock]:
                 name=path.name,
                 title=(result.prompt or path.name)[:80],
                 mime_type="video/mp4",
-                size=path.stat().st_size if path.is_file() else None,
+                size=size,
             )
         )
     return blocks
 
 
+# Always in a tool's structured content, null or not: a null here says something (no execution id yet, not
+# saved, no save failure). Other fields that are null do not apply to the job and are left out.
+_ALWAYS: Final = frozenset({"execution_id", "local_path", "download_error"})
+
+
+def structured(result: VideoResult) -> dict[str, Any]:
+    return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in _ALWAYS}
+
+
 def tool_result(result: VideoResult) -> CallToolResult:
     """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
     is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
-    return CallToolResult(
-        content=video_content(result),
-        structured_content=result.model_dump(mode="json"),
-        is_error=is_error,
-    )
+    return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=is_error)

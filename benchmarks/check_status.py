@@ -1,0 +1,198 @@
+"""check_status on a finished job, over stdio, against its floor: a no-op tool call on a bare MCPServer over
+stdio plus a raw httpx2 GET of the same status URL.
+
+    python benchmarks/check_status.py [--calls 300] [--mode legacy] [--max-ratio 0]
+
+The HeyGen sandbox runs in a process of its own (HeyGen is not in the client's process either). Our
+`heygen-video-mcp` console script is started over stdio with mcp.Client, makes one video, waits until it is
+completed and saved, and is then timed for --calls check_status calls on it. The floor is the sum of two
+medians, each over as many calls: a no-op `async` tool on a bare one-tool MCPServer script, also over stdio
+with mcp.Client, and a raw GET of the job's status URL with the API key through one kept httpx2.AsyncClient
+(what the server does per check). The three take turns call by call (the order rotating every round),
+so that drift in the machine's speed hits them alike; each starts with a few untimed calls.
+
+Prints every median with the floor and the ratio ours/floor. Exits 1 only if the ratio is above
+--max-ratio (default 0: no gate, timings depend on the machine) or a call does not come back as expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import anyio
+import httpx2
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+API_KEY = "benchmark-key-0123456789"
+EXECUTIONS = "/v1/workflows/executions"
+PROMPT = "A glass of iced tea on a sunny windowsill, condensation running down, macro lens, soft light"
+WARM_UP = 20
+
+SANDBOX = """
+import sys
+from server.sandbox import Sandbox
+
+with Sandbox(api_key=sys.argv[1], render_seconds=0.3, submitted_seconds=0.05, video_seconds=1.0) as sb:
+    print(sb.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+BARE = '''\
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("bare")
+
+
+@server.tool()
+async def noop() -> str:
+    """Does nothing."""
+    return "ok"
+
+
+server.run("stdio")
+'''
+
+
+def console_script() -> str:
+    found = shutil.which("heygen-video-mcp", path=str(Path(sys.executable).parent)) or shutil.which("heygen-video-mcp")
+    if not found:
+        raise SystemExit("heygen-video-mcp is not installed: pip install -e .")
+    return found
+
+
+def base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "PYTHON"))}
+
+
+async def finished_job(client: Client) -> str:
+    """Make one video and wait until it is completed and saved; its execution id."""
+    made = await client.call_tool("generate_video", {"prompt": PROMPT, "provider": "ltx_distilled"})
+    data: dict[str, Any] = made.structured_content or {}
+    execution_id = data.get("execution_id")
+    if made.is_error or not isinstance(execution_id, str):
+        raise SystemExit(f"generate_video failed: {made.content}")
+    with anyio.fail_after(60):
+        while not data.get("local_path"):
+            result = await client.call_tool("wait_for_video", {"execution_id": execution_id})
+            data = result.structured_content or {}
+            if result.is_error or data.get("status") != "completed":
+                await anyio.sleep(0.1)
+                continue
+            if not data.get("local_path"):
+                await anyio.sleep(0.2)
+                data = (await client.call_tool("check_status", {"execution_id": execution_id})).structured_content or {}
+    return execution_id
+
+
+async def timed(call: Callable[[], Awaitable[None]], into: list[float]) -> None:
+    started = time.perf_counter()
+    await call()
+    into.append(time.perf_counter() - started)
+
+
+async def measure(
+    calls: int, mode: Literal["legacy", "auto"], folder: Path, base_url: str, errlog: TextIO
+) -> dict[str, list[float]]:
+    bare_script = folder / "bare_server.py"
+    bare_script.write_text(BARE)
+    ours_params = StdioServerParameters(
+        command=console_script(),
+        args=[],
+        env=base_env()
+        | {
+            "HEYGEN_API_KEY": API_KEY,
+            "HEYGEN_API_BASE_URL": base_url,
+            "HEYGEN_OUTPUT_DIR": str(folder / "videos"),
+            "HEYGEN_POLL_INTERVAL": "0.1",
+            "HEYGEN_LOG_LEVEL": "WARNING",
+        },
+    )
+    bare_params = StdioServerParameters(command=sys.executable, args=[str(bare_script)], env=base_env())
+    async with AsyncExitStack() as stack:
+        ours = await stack.enter_async_context(Client(stdio_client(ours_params, errlog=errlog), mode=mode))
+        bare = await stack.enter_async_context(Client(stdio_client(bare_params, errlog=errlog), mode=mode))
+        http = await stack.enter_async_context(httpx2.AsyncClient(timeout=10.0))
+        execution_id = await finished_job(ours)
+        status_url = f"{base_url}{EXECUTIONS}/{execution_id}"
+
+        async def check() -> None:
+            result = await ours.call_tool("check_status", {"execution_id": execution_id})
+            data = result.structured_content or {}
+            if result.is_error or data.get("status") != "completed" or not data.get("local_path"):
+                raise SystemExit(f"check_status did not report the saved video: {result.content}")
+
+        async def noop() -> None:
+            result = await bare.call_tool("noop", {})
+            if result.is_error:
+                raise SystemExit(f"the bare server's no-op failed: {result.content}")
+
+        async def get() -> None:
+            response = await http.get(status_url, headers={"X-Api-Key": API_KEY})
+            if response.status_code != 200 or response.json()["data"]["status"] != "completed":
+                raise SystemExit(f"the raw GET failed: HTTP {response.status_code}")
+
+        times: dict[str, list[float]] = {"check_status": [], "noop": [], "get": []}
+        steps = {"check_status": check, "noop": noop, "get": get}
+        for step in steps.values():
+            for _ in range(WARM_UP):
+                await timed(step, [])
+        names = list(steps)
+        for round_number in range(calls):
+            for name in names[round_number % 3 :] + names[: round_number % 3]:
+                await timed(steps[name], times[name])
+        return times
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=300, help="timed calls of each (at least 300 for the figure)")
+    parser.add_argument("--mode", choices=["legacy", "auto"], default="legacy", help="the client's protocol era")
+    parser.add_argument("--max-ratio", type=float, default=0.0, help="exit 1 above this ratio (0: no gate)")
+    args = parser.parse_args(argv)
+    repo = Path(__file__).resolve().parent.parent
+    sandbox = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX, API_KEY],
+        cwd=repo,
+        env=base_env() | {"PYTHONPATH": str(repo)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sandbox.stdout is not None
+        base_url = sandbox.stdout.readline().strip()
+        if not base_url.startswith("http"):
+            raise SystemExit("the sandbox did not start")
+        with tempfile.TemporaryDirectory(prefix="heygen-check-status-") as folder, open(os.devnull, "w") as errlog:
+            times = anyio.run(measure, args.calls, args.mode, Path(folder), base_url, errlog)
+    finally:
+        sandbox.communicate(timeout=30)  # closes its stdin: it stops
+    p50 = {name: statistics.median(values) for name, values in times.items()}
+    floor = p50["noop"] + p50["get"]
+    ratio = p50["check_status"] / floor
+    print(f"calls: {len(times['check_status'])} of each, taking turns, mode {args.mode}")
+    print(f"check_status on a finished job: p50 {p50['check_status'] * 1000:.3f} ms")
+    print(f"  no-op tool call on a bare MCPServer: p50 {p50['noop'] * 1000:.3f} ms")
+    print(f"  raw httpx2 GET of the status URL: p50 {p50['get'] * 1000:.3f} ms")
+    print(f"floor (no-op + GET): {floor * 1000:.3f} ms")
+    print(f"ratio {ratio:.3f} (ours/floor); added {(p50['check_status'] - floor) * 1000:.3f} ms per call")
+    if args.max_ratio and ratio > args.max_ratio:
+        print(f"FAIL: ratio above {args.max_ratio}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""What makes start-up and a status read cheap, asserted as behaviour (never as time): the HTTP client is built
+on the first call to HeyGen, the stdio path loads nothing the MCP SDK does not, the library keeps its
+connections (and follows its file when it is deleted or replaced), a status read that changes nothing
+writes nothing and needs no write lock, a result leaves out what does not apply, and render_durations
+answers from an index.
+
+The timings themselves are in benchmarks/cold_start.py and benchmarks/check_status.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx2
+import pytest
+from mcp import Client
+
+from server.app import create_server
+from server.config import Settings
+from tests.conftest import API_KEY, MakeSettings, data_of, text_of
+from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
+from tests.test_stdio import console_script
+from tools.client import HeyGenClient
+from tools.errors import LibraryError
+from tools.library import MIGRATIONS, Library
+from tools.request import VideoRequest
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parent.parent
+UNKNOWN = "node-gw-0000000000000000"
+
+
+# --- start-up -----------------------------------------------------------------------------------------------
+
+
+class CountedClient(httpx2.AsyncClient):
+    """httpx2.AsyncClient, counting the clients made (each builds a connection pool and a TLS context)."""
+
+    made: ClassVar[list[httpx2.AsyncClient]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        CountedClient.made.append(self)
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[httpx2.AsyncClient]:
+    CountedClient.made = []
+    monkeypatch.setattr(httpx2, "AsyncClient", CountedClient)
+    return CountedClient.made
+
+
+async def test_the_http_client_is_built_by_the_first_call_to_heygen(
+    settings: Settings, counted: list[httpx2.AsyncClient]
+) -> None:
+    async with Client(create_server(settings)) as client:
+        assert not (await client.call_tool("list_providers", {})).is_error
+        assert not (await client.call_tool("list_videos", {})).is_error
+        await client.read_resource("heygen://providers")
+        assert counted == []  # started, listed, read the library: no HTTP client yet
+        for _ in range(2):
+            unknown = await client.call_tool("check_status", {"execution_id": UNKNOWN})
+            assert unknown.is_error and "does not know" in text_of(unknown)
+        assert len(counted) == 1  # built once, by the first request, and kept
+    assert counted[0].is_closed
+
+
+async def test_a_client_never_used_closes_without_being_built(counted: list[httpx2.AsyncClient]) -> None:
+    client = HeyGenClient(api_key=API_KEY, base_url="http://127.0.0.1:9", timeout=httpx2.Timeout(1.0))
+    await client.aclose()
+    assert counted == []
+
+
+# What a bare MCPServer script imports before it serves stdio, then what our serve path adds to it until the
+# moment it would serve (MCPServer.run is replaced by a report of the modules loaded since).
+IMPORTS = """
+import json, sys
+import mcp.server.mcpserver, mcp.server.stdio
+from mcp.server.mcpserver import MCPServer
+
+before = set(sys.modules)
+MCPServer.run = lambda self, transport="stdio": print(json.dumps(sorted(set(sys.modules) - before)))
+
+from server.__main__ import main
+sys.exit(main([]))
+"""
+OURS = ("server", "tools", "prompts")
+LIBRARY = ("sqlite3", "_sqlite3")  # the library file is checked before serving
+
+
+def loaded_by_the_stdio_path(tmp_path: Path, **env: str) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "XDG_"))}
+    base |= {"HEYGEN_API_KEY": API_KEY, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS], cwd=REPO, env=base | env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    added: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return added
+
+
+def test_the_stdio_path_loads_nothing_the_sdk_does_not(tmp_path: Path) -> None:
+    added = loaded_by_the_stdio_path(tmp_path, HEYGEN_OUTPUT_DIR=str(tmp_path / "videos"))
+    extra = [name for name in added if name.split(".")[0] not in OURS + LIBRARY]
+    assert extra == [], f"the stdio path imports {extra}, which a bare MCPServer does not"
+    assert "sqlite3" in added and "server.app" in added  # it did get as far as serving
+
+
+def test_the_videos_folder_is_looked_up_only_when_no_output_folder_is_set(tmp_path: Path) -> None:
+    added = loaded_by_the_stdio_path(tmp_path)
+    extra = {name.split(".")[0] for name in added} - set(OURS + LIBRARY)
+    assert extra == {"platformdirs"}
+    assert (tmp_path / "home" / "Videos" / "HeyGen" / "heygen-library.sqlite3").is_file()
+
+
+def test_a_damaged_library_still_stops_the_console_script_by_name(tmp_path: Path) -> None:
+    """A guard for the check that now runs while the SDK loads: it must still stop the server, by name."""
+    library = tmp_path / "videos" / "heygen-library.sqlite3"
+    library.parent.mkdir()
+    library.write_bytes(b"This is a text file that someone named like the library.\n" * 200)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")}
+    done = subprocess.run(
+        [console_script()],
+        env=base | {"HEYGEN_API_KEY": API_KEY, "HEYGEN_OUTPUT_DIR": str(library.parent)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert str(library) in done.stderr and "mv " in done.stderr and "Traceback" not in done.stderr
+
+
+# --- a status read that changes nothing ---------------------------------------------------------------------
+
+
+async def test_a_status_read_that_changes_nothing_writes_nothing(make_settings: MakeSettings) -> None:
+    settings = make_settings(download=False)  # no background save writing to the library meanwhile
+    async with Client(create_server(settings)) as client:
+        job = data_of(await client.call_tool("generate_video", {"prompt": "Fog rolling over a pine ridge"}))
+        done = data_of(await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]}))
+        assert done["status"] == "completed"
+        observer = sqlite3.connect(settings.library_file)
+        try:
+            version = observer.execute("PRAGMA data_version").fetchone()[0]
+            row = observer.execute("SELECT * FROM jobs").fetchall()
+            history = observer.execute("SELECT * FROM status_changes ORDER BY rowid").fetchall()
+            for _ in range(3):
+                checked = await client.call_tool("check_status", {"execution_id": job["execution_id"]})
+                assert not checked.is_error and data_of(checked)["status"] == "completed"
+            # data_version moves when another connection commits a change to the file: none did.
+            assert observer.execute("PRAGMA data_version").fetchone()[0] == version
+            assert observer.execute("SELECT * FROM jobs").fetchall() == row  # updated_at included
+            assert observer.execute("SELECT * FROM status_changes ORDER BY rowid").fetchall() == history
+        finally:
+            observer.close()
+
+
+async def test_an_unchanged_status_needs_no_write_lock(tmp_path: Path) -> None:
+    library = new_library(tmp_path, write_timeout=0.5)
+    job = await new_job(library, 1, "processing")
+    with lock_held(library.path):  # another process (say a SQLite browser) holds the write lock
+        assert await library.observed(execution("node-gw-1", "processing")) == job
+        assert await library.get(execution_id="node-gw-1") == job
+        with pytest.raises(LibraryError, match="stayed locked"):  # a change still waits for the lock
+            await library.observed(execution("node-gw-1", "completed"))
+    changed = await library.observed(execution("node-gw-1", "completed"))
+    assert changed.status == "completed" and changed.updated_at > job.updated_at
+    assert [status for status, _, _ in await library.history(job.id)][-2:] == ["processing", "completed"]
+
+
+# --- the kept connection ------------------------------------------------------------------------------------
+
+
+def wal(path: Path) -> Path:
+    return Path(f"{path}-wal")
+
+
+async def test_the_kept_connection_follows_a_deleted_library(tmp_path: Path) -> None:
+    library = new_library(tmp_path)
+    await new_job(library, 1)
+    assert wal(library.path).exists()  # a connection is kept between operations (closing the last removes it)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{library.path}{suffix}").unlink()
+    assert await library.jobs() == []  # a new, empty library
+    await new_job(library, 2)
+    # What the kept connection writes is in the new file, for anyone who opens it.
+    assert sql(library.path, "SELECT execution_id FROM jobs") == [("node-gw-2",)]
+    assert sql(library.path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    assert wal(library.path).exists()
+    library.close()
+    assert not wal(library.path).exists()  # closed, and folded into the file
+
+
+async def test_the_kept_connection_follows_a_replaced_library(tmp_path: Path) -> None:
+    library = new_library(tmp_path)
+    await new_job(library, 1)
+    assert wal(library.path).exists()
+    other = Library(tmp_path / "other.sqlite3")
+    other.migrate()
+    await new_job(other, 7)
+    other.close()
+    os.replace(other.path, library.path)  # say, a backup restored over it
+    assert [job.execution_id for job in await library.jobs()] == ["node-gw-7"]
+    await new_job(library, 8)
+    assert sql(library.path, "SELECT execution_id FROM jobs ORDER BY id") == [("node-gw-7",), ("node-gw-8",)]
+
+
+# --- what a result carries ----------------------------------------------------------------------------------
+
+
+async def test_a_result_leaves_out_what_does_not_apply(client: Client) -> None:
+    job = data_of(await client.call_tool("generate_video", {"prompt": "Waves on black sand, aerial, overcast"}))
+    checked = await client.call_tool("check_status", {"execution_id": job["execution_id"]})
+    data = data_of(checked)  # the client validated it against the output schema
+    assert data["status"] in ("submitted", "processing") and data["done"] is False
+    assert data["execution_id"] == job["execution_id"] and data["prompt"] and data["provider"] == "veo_3_1"
+    # Always there, null or not: whether there is an id, a saved file, a failed save.
+    assert data["local_path"] is None and data["download_error"] is None
+    assert data["saving"] is False and data["duplicate"] is False
+    # Not there while they do not apply.
+    assert not {"video_url", "video_id", "asset_id", "error", "waited_seconds"} & set(data)
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    schema = tools["check_status"].output_schema
+    assert schema is not None
+    assert schema["required"] == ["execution_id", "status", "done", "next_step"]
+    assert schema["properties"]["video_url"]["type"] == ["string", "null"]
+    assert not [name for name, prop in schema["properties"].items() if "anyOf" in prop]
+
+
+# --- render times of earlier jobs ---------------------------------------------------------------------------
+
+
+async def rendered(
+    library: Library, number: int, provider: str, ratio: str, *, created: float, took: float | None
+) -> int:
+    """A job this server submitted, completed `took` seconds after `created` (None: it failed)."""
+    reservation = await library.reserve(
+        VideoRequest.checked(prompt=f"job {number}: a kite over dunes", provider=provider, aspect_ratio=ratio),
+        window=0,
+        allow_duplicate=True,
+    )
+    job_id = reservation.job.id
+    await library.submitted(job_id, execution(f"node-gw-{number}", "processing"))
+    await library.observed(execution(f"node-gw-{number}", "completed" if took is not None else "failed"))
+    sql(library.path, "UPDATE jobs SET created_at = ? WHERE id = ?", created, job_id)
+    sql(library.path, "UPDATE status_changes SET at = ? WHERE job_id = ?", created, job_id)
+    if took is not None:
+        sql(
+            library.path,
+            "UPDATE status_changes SET at = ? WHERE job_id = ? AND status = 'completed'",
+            created + took,
+            job_id,
+        )
+    return job_id
+
+
+async def test_render_durations_of_earlier_jobs_like_this_one(tmp_path: Path) -> None:
+    library = new_library(tmp_path)
+    assert await library.render_durations("veo_3_1", "16:9") == []
+    await rendered(library, 1, "veo_3_1", "16:9", created=1000, took=100)
+    await rendered(library, 2, "veo_3_1", "16:9", created=2000, took=50)
+    third = await rendered(library, 3, "veo_3_1", "16:9", created=3000, took=40)
+    await rendered(library, 4, "veo_3_1", "9:16", created=3500, took=70)
+    await rendered(library, 5, "kling_pro", "16:9", created=4000, took=30)
+    await rendered(library, 6, "veo_3_1", "16:9", created=5000, took=None)  # failed: no render time
+    # Completed again later (say HeyGen re-rendered it): the first completion counts.
+    sql(library.path, "INSERT INTO status_changes (job_id, status, at) VALUES (?, 'completed', 3400)", third)
+    # Not submitted from here (adopted by its id), and still rendering: not counted.
+    adopted = await library.observed(execution("node-gw-elsewhere", "completed"))
+    sql(library.path, "INSERT INTO status_changes (job_id, status, at) VALUES (?, 'completed', ?)", adopted.id, 1e10)
+    await library.submitted(
+        (await library.reserve(request("rendering"), window=0, allow_duplicate=True)).job.id,
+        execution("node-gw-9", "processing"),
+    )
+
+    assert await library.render_durations("veo_3_1", "16:9") == [40, 50, 100]  # newest first
+    assert await library.render_durations("veo_3_1", "16:9", limit=2) == [40, 50]
+    assert await library.render_durations("veo_3_1", None) == [70, 40, 50, 100]
+    assert await library.render_durations(None, "16:9") == [30, 40, 50, 100]
+    assert await library.render_durations(None, None) == [30, 70, 40, 50, 100]
+    assert await library.render_durations("sora_2", "16:9") == []
+    # Served by an index of completed jobs, added by its own migration.
+    indexes = [name for (_, name, *_) in sql(library.path, "PRAGMA index_list(jobs)")]
+    assert "jobs_completed_render" in indexes
+    assert sql(library.path, "PRAGMA user_version") == [(len(MIGRATIONS),)]

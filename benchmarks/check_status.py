@@ -1,15 +1,17 @@
 """check_status on a finished job, over stdio, against its floor: a no-op tool call on a bare MCPServer over
 stdio plus a raw httpx2 GET of the same status URL.
 
-    python benchmarks/check_status.py [--calls 300] [--mode legacy] [--max-ratio 0]
+    python benchmarks/check_status.py [--calls 300] [--order turns] [--mode legacy] [--max-ratio 0]
 
 The HeyGen sandbox runs in a process of its own (HeyGen is not in the client's process either). Our
 `heygen-video-mcp` console script is started over stdio with mcp.Client, makes one video, waits until it is
 completed and saved, and is then timed for --calls check_status calls on it. The floor is the sum of two
 medians, each over as many calls: a no-op `async` tool on a bare one-tool MCPServer script, also over stdio
 with mcp.Client, and a raw GET of the job's status URL with the API key through one kept httpx2.AsyncClient
-(what the server does per check). The three take turns call by call (the order rotating every round),
-so that drift in the machine's speed hits them alike; each starts with a few untimed calls.
+(what the server does per check). With --order turns (the default) the three take turns call by call (the
+order rotating every round), so that drift in the machine's speed hits them alike, and each call finds the
+processes as a call seconds apart would (caches cooled by the others); with --order blocks each makes all
+its calls in a row, warm, in six blocks taking turns. Each starts with a few untimed calls.
 
 Prints every median with the floor and the ratio ours/floor. Exits 1 only if the ratio is above
 --max-ratio (default 0: no gate, timings depend on the machine) or a call does not come back as expected.
@@ -39,6 +41,7 @@ API_KEY = "benchmark-key-0123456789"
 EXECUTIONS = "/v1/workflows/executions"
 PROMPT = "A glass of iced tea on a sunny windowsill, condensation running down, macro lens, soft light"
 WARM_UP = 20
+BLOCKS = 6
 
 SANDBOX = """
 import sys
@@ -103,7 +106,7 @@ async def timed(call: Callable[[], Awaitable[None]], into: list[float]) -> None:
 
 
 async def measure(
-    calls: int, mode: Literal["legacy", "auto"], folder: Path, base_url: str, errlog: TextIO
+    calls: int, order: str, mode: Literal["legacy", "auto"], folder: Path, base_url: str, errlog: TextIO
 ) -> dict[str, list[float]]:
     bare_script = folder / "bare_server.py"
     bare_script.write_text(BARE)
@@ -149,15 +152,18 @@ async def measure(
             for _ in range(WARM_UP):
                 await timed(step, [])
         names = list(steps)
-        for round_number in range(calls):
+        rounds, repeat = (calls, 1) if order == "turns" else (BLOCKS, max(calls // BLOCKS, 1))
+        for round_number in range(rounds):
             for name in names[round_number % 3 :] + names[: round_number % 3]:
-                await timed(steps[name], times[name])
+                for _ in range(repeat):
+                    await timed(steps[name], times[name])
         return times
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=300, help="timed calls of each (at least 300 for the figure)")
+    parser.add_argument("--order", choices=["turns", "blocks"], default="turns", help="call by call, or in blocks")
     parser.add_argument("--mode", choices=["legacy", "auto"], default="legacy", help="the client's protocol era")
     parser.add_argument("--max-ratio", type=float, default=0.0, help="exit 1 above this ratio (0: no gate)")
     args = parser.parse_args(argv)
@@ -176,13 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not base_url.startswith("http"):
             raise SystemExit("the sandbox did not start")
         with tempfile.TemporaryDirectory(prefix="heygen-check-status-") as folder, open(os.devnull, "w") as errlog:
-            times = anyio.run(measure, args.calls, args.mode, Path(folder), base_url, errlog)
+            times = anyio.run(measure, args.calls, args.order, args.mode, Path(folder), base_url, errlog)
     finally:
         sandbox.communicate(timeout=30)  # closes its stdin: it stops
     p50 = {name: statistics.median(values) for name, values in times.items()}
     floor = p50["noop"] + p50["get"]
     ratio = p50["check_status"] / floor
-    print(f"calls: {len(times['check_status'])} of each, taking turns, mode {args.mode}")
+    print(f"calls: {len(times['check_status'])} of each, order {args.order}, mode {args.mode}")
     print(f"check_status on a finished job: p50 {p50['check_status'] * 1000:.3f} ms")
     print(f"  no-op tool call on a bare MCPServer: p50 {p50['noop'] * 1000:.3f} ms")
     print(f"  raw httpx2 GET of the status URL: p50 {p50['get'] * 1000:.3f} ms")

@@ -1,7 +1,7 @@
 """Cold start over stdio: how long `heygen-video-mcp` takes to answer its first tools/list, against a bare
 one-tool MCPServer script started the same way.
 
-    python benchmarks/cold_start.py [--starts 21] [--mode legacy] [--max-ratio 0]
+    python benchmarks/cold_start.py [--starts 21] [--library FILE] [--mode legacy] [--max-ratio 0]
 
 Each round starts both servers once, taking turns to go first: a fresh process of this interpreter's
 `heygen-video-mcp` console script, configured as the README has users do (only a key; HOME is a temporary
@@ -10,7 +10,8 @@ local port so that nothing could leave the machine), and a fresh process of a ti
 mcp's MCPServer, registers one tool and serves stdio (with the same environment). Both are driven by
 mcp.Client over stdio; the time runs from spawning the process to the first tools/list answer (the
 handshake included; the shutdown after it is not timed). One start of each, not counted, warms the disk
-cache and creates the library, so every timed start opens an existing library, as a user's does.
+cache and creates the library, so every timed start opens an existing library, as a user's does;
+--library starts from a copy of FILE instead (say, one with 100,000 jobs), which every start checks.
 
 Prints both medians and the ratio ours/floor. Exits 1 only if the ratio is above --max-ratio (default 0:
 no gate, timings depend on the machine).
@@ -73,12 +74,15 @@ async def first_list(params: StdioServerParameters, mode: Literal["legacy", "aut
 
 
 async def measure(
-    starts: int, mode: Literal["legacy", "auto"], folder: Path, errlog: TextIO
+    starts: int, mode: Literal["legacy", "auto"], folder: Path, errlog: TextIO, library: Path | None
 ) -> tuple[list[float], list[float]]:
     bare_script = folder / "bare_server.py"
     bare_script.write_text(BARE)
     home = folder / "home"
     home.mkdir()
+    if library is not None:  # where the README's configuration puts it: the Videos folder + /HeyGen
+        (home / "Videos" / "HeyGen").mkdir(parents=True)
+        shutil.copyfile(library, home / "Videos" / "HeyGen" / "heygen-library.sqlite3")
     ours = StdioServerParameters(
         command=console_script(),
         args=[],
@@ -104,11 +108,12 @@ async def measure(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--starts", type=int, default=21, help="timed starts of each server (at least 15)")
+    parser.add_argument("--library", type=Path, default=None, help="start from a copy of this library file")
     parser.add_argument("--mode", choices=["legacy", "auto"], default="legacy", help="the client's protocol era")
     parser.add_argument("--max-ratio", type=float, default=0.0, help="exit 1 above this ratio (0: no gate)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="heygen-cold-start-") as folder, open(os.devnull, "w") as errlog:
-        ours, bare = anyio.run(measure, max(args.starts, 1), args.mode, Path(folder), errlog)
+        ours, bare = anyio.run(measure, max(args.starts, 1), args.mode, Path(folder), errlog, args.library)
     ours_median, bare_median = statistics.median(ours), statistics.median(bare)
     ratio = ours_median / bare_median
     print(f"starts: {len(ours)} of each, alternating, mode {args.mode}")

@@ -73,6 +73,7 @@ def create_server(
             download=settings.download,
             output_dir=settings.output_dir,
             not_found_grace=settings.not_found_grace,
+            reads_per_second=settings.max_reads_per_second,
             max_video_bytes=settings.max_video_bytes,
             private_video_hosts=_is_private(settings.api_base_url),
         )

@@ -86,7 +86,7 @@ async def _drive(env: dict[str, str], prompt: str, provider: str) -> int:
         print(f"  -> execution {execution_id}: {data['status']}{reused}")
 
         async def progress(progress: float, total: float | None, message: str | None) -> None:
-            print(f"    progress {progress:5.1f}/{total or 0:g}s  {message or ''}")
+            print(f"    progress {progress:5.1f} s of about {total or 0:.0f} s  {message or ''}")
 
         for call in range(1, 61):  # a render takes minutes; each call is bounded by the server
             print(f"wait_for_video (call {call})")

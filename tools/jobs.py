@@ -22,21 +22,28 @@ import anyio
 from anyio.abc import TaskGroup
 
 from tools import deadline, errors
-from tools.client import TERMINAL, HeyGenClient, Wire
+from tools.client import HeyGenClient, Wire
 from tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
+from tools.pacer import Pacer
 from tools.request import VideoRequest, checked_execution_id
+from tools.schedule import Estimate
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], Awaitable[None]]
-"""Called after every poll with the status and the seconds waited so far."""
+Progress = Callable[[str, float, float, str], Awaitable[None]]
+"""Told the status, the seconds since submission, the expected total and a message for the user."""
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
 # list_videos refreshes at most this many unfinished jobs, this many at once.
 _REFRESH_LIMIT: Final = 10
 _REFRESH_AT_ONCE: Final = 4
+# Failures of one status read that say nothing about the render: a wait keeps going through them.
+_TRANSIENT: Final = (errors.APIConnectionFailed, errors.ServerFault, errors.RateLimited, errors.UnexpectedResponse)
+# Next-read plans kept before forgetting those of jobs nobody follows; estimates are re-read this often.
+_PLAN_LIMIT: Final = 1000
+_ESTIMATE_SECONDS: Final = 60.0
 # A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
 _LEASE_SECONDS: Final = 60.0
 # After a failed save, the next automatic try waits 30 s, 60 s, 120 s ... up to 30 minutes.
@@ -57,6 +64,7 @@ class JobSettings:
     private_video_hosts: bool = False
     # How long a call that sees a finished video waits for its save before answering "saving".
     save_grace: float = 1.5
+    reads_per_second: float = 50.0  # status reads for the whole process
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,15 @@ class Outcome:
     job: Job
     duplicate: bool = False
     waited: float = 0.0
+
+
+@dataclass
+class _Read:
+    """One status read in flight; every caller that wants the job's status meanwhile waits for it."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    job: Job | None = None
+    error: Exception | None = None
 
 
 @dataclass
@@ -84,6 +101,12 @@ class VideoJobs:
         # Per-id state lives only while its work runs: each entry is removed when the work ends.
         self._saves: dict[tuple[str, Path | None, str | None], _Save] = {}
         self._posting: set[anyio.Event] = set()
+        self._reads: dict[str, _Read] = {}
+        self._next_read: dict[str, float] = {}  # execution id -> anyio clock time its next read is due
+        self._plan_limit = _PLAN_LIMIT
+        self._read_at: dict[str, float] = {}  # execution id -> unix time of its last status read here
+        self._estimates: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
+        self._pacer = Pacer(settings.reads_per_second)
 
     # --- submitting -------------------------------------------------------------------------------------
 
@@ -95,7 +118,10 @@ class VideoJobs:
                 request, window=self.settings.duplicate_window, allow_duplicate=allow_duplicate
             )
             if not reservation.existing:
-                return Outcome(await self._send(reservation.job, request))
+                job = await self._send(reservation.job, request)
+                if job.execution_id is not None:
+                    await self._plan_next_read(job)
+                return Outcome(job)
             job = reservation.job
             # An identical call is in flight (maybe in another process): wait for its answer while time allows.
             with deadline.soft():
@@ -197,14 +223,49 @@ class VideoJobs:
             for done in list(self._posting):
                 await done.wait()
 
-    # --- following ----------------------------------------------------------------------------------------
+    # --- following ---------------------------------------------------------------------------------------
 
     async def check(self, execution_id: str) -> Job:
         """One status read, recorded; a completed video starts saving."""
         return await self._finish(await self._read(checked_execution_id(execution_id)))
 
-    async def _read(self, execution_id: str) -> Job:
+    async def _read(self, execution_id: str, *, answer_by_deadline: bool = True) -> Job:
+        """Read a job's status once for every caller that wants it now. The read runs in the background, so
+        callers share it and one that leaves does not cut it off for the others. A caller that must answer
+        by its deadline gives up a moment before it; one inside a wait lets the wait's own budget end it."""
+        pending = self._reads.get(execution_id)
+        if pending is None:
+            pending = self._reads[execution_id] = _Read()
+            self._tasks.start_soon(self._run_read, execution_id, pending)
+        with deadline.soft() if answer_by_deadline else anyio.CancelScope():
+            await pending.done.wait()
+        if not pending.done.is_set():
+            raise errors.APITimedOut(
+                f"HeyGen did not answer in time. The job is not affected: ask again about execution_id "
+                f"{execution_id!r} in a moment."
+            )
+        if pending.error is not None:
+            raise pending.error
+        assert pending.job is not None
+        return pending.job
+
+    async def _run_read(self, execution_id: str, pending: _Read) -> None:
+        try:
+            pending.job = await self._observe(execution_id, self._read_at.get(execution_id))
+            await self._plan_next_read(pending.job)
+        except errors.HeyGenError as exc:
+            pending.error = exc
+        except Exception as exc:
+            logger.exception("Reading the status of %s failed unexpectedly", execution_id)
+            pending.error = exc
+        finally:
+            del self._reads[execution_id]
+            pending.done.set()
+
+    async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
+        await self._pacer.take()
         execution = await self.client.get_execution(execution_id)
+        self._read_at[execution_id] = time.time()
         if execution.status == "not_found":
             known = await self.library.get(execution_id=execution_id)
             if (
@@ -214,30 +275,71 @@ class VideoJobs:
             ):
                 # HeyGen's status read can lag its submission; the job stays as it was (the raw answer is kept).
                 execution = replace(execution, status=known.status)  # type: ignore[arg-type]
-        return await self.library.observed(execution)
+        return await self.library.observed(execution, unchanged_at=unchanged_at)
+
+    async def _plan_next_read(self, job: Job) -> None:
+        """Schedule this job's next read from how long renders like it took (shared by all its waiters)."""
+        assert job.execution_id is not None
+        if job.status not in UNFINISHED:
+            self._next_read.pop(job.execution_id, None)
+            self._read_at.pop(job.execution_id, None)
+            self._estimates.pop((job.provider, job.aspect_ratio), None)  # one more render to learn from
+            return
+        if len(self._next_read) > self._plan_limit:  # jobs nobody waits for any more are forgotten
+            stale = anyio.current_time() - self.settings.poll_interval * 60
+            self._next_read = {key: at for key, at in self._next_read.items() if at > stale}
+            self._read_at = {key: at for key, at in self._read_at.items() if key in self._next_read}
+            self._plan_limit = max(_PLAN_LIMIT, 2 * len(self._next_read))  # prune again only after growth
+        elapsed = time.time() - job.created_at
+        estimate = await self._estimate(job)
+        self._next_read[job.execution_id] = anyio.current_time() + estimate.next_read(elapsed)
+
+    async def _estimate(self, job: Job) -> Estimate:
+        """What earlier renders of this provider and aspect ratio say, from the library (cached a minute)."""
+        key = (job.provider, job.aspect_ratio)
+        cached = self._estimates.get(key)
+        now = anyio.current_time()
+        if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
+            durations = await self.library.render_durations(job.provider, job.aspect_ratio)
+            label = " ".join(filter(None, key)) or "HeyGen"
+            cached = self._estimates[key] = (Estimate.of(durations, label, self.settings.poll_interval), now)
+        return cached[0]
 
     async def wait(self, execution_id: str, budget: float, progress: Progress) -> Outcome:
-        """Poll until the job ends or `budget` seconds pass; then say so, keeping the id."""
+        """Follow a job until it ends or `budget` seconds pass, reading its status when a read is due and
+        telling progress in between; then say where it stands, keeping the id."""
         execution_id = checked_execution_id(execution_id)
-        start = time.monotonic()
-        job: Job | None = None
+        start = anyio.current_time()
+        job = await self.library.get(execution_id=execution_id)
         with anyio.move_on_after(budget):
             while True:
-                job = await self._read(execution_id)
-                waited = time.monotonic() - start
-                await progress(job.status, waited)
-                if job.status in TERMINAL:
+                if job is None or (job.status in UNFINISHED and self._due(execution_id)):
+                    try:
+                        job = await self._read(execution_id, answer_by_deadline=False)
+                    except _TRANSIENT as exc:
+                        if job is None:
+                            raise
+                        # The render goes on whatever one read met: try again soon, still within this call.
+                        logger.info("Reading %s failed (%s); trying again", execution_id, exc)
+                        self._next_read[execution_id] = anyio.current_time() + self.settings.poll_interval / 4
+                elapsed = max(time.time() - job.created_at, 0.0)
+                estimate = await self._estimate(job)
+                await progress(job.status, elapsed, estimate.total(elapsed), estimate.describe(job.status, elapsed))
+                if job.status not in UNFINISHED:
                     break
-                await anyio.sleep(min(self.settings.poll_interval, max(budget - waited, 0.0)))
-        waited = time.monotonic() - start
+                # Wake for the next read, or to tell progress at least once per cadence.
+                until = self._next_read.get(execution_id, 0.0) - anyio.current_time()
+                await anyio.sleep(min(max(until, 0.0), self.settings.poll_interval))
+        waited = anyio.current_time() - start
         if job is None:  # the first read outlasted the whole budget
-            job = await self.library.get(execution_id=execution_id)
-            if job is None:
-                raise errors.APITimedOut(
-                    f"HeyGen did not answer within {budget:.0f}s. The job is not affected: call "
-                    f"wait_for_video again with execution_id {execution_id!r}."
-                )
+            raise errors.APITimedOut(
+                f"HeyGen did not answer within {budget:.0f}s. The job is not affected: call "
+                f"wait_for_video again with execution_id {execution_id!r}."
+            )
         return Outcome(await self._finish(job), waited=waited)
+
+    def _due(self, execution_id: str) -> bool:
+        return self._next_read.get(execution_id, 0.0) <= anyio.current_time()
 
     # --- saving -------------------------------------------------------------------------------------------
 

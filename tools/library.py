@@ -560,9 +560,11 @@ class Library:
 
         return await self._run(work)
 
-    async def observed(self, execution: Execution) -> Job:
+    async def observed(self, execution: Execution, *, unchanged_at: float | None = None) -> Job:
         """Record what HeyGen said about an execution; one not submitted from here is adopted. An answer that
-        changes nothing is only read: no write lock, no write."""
+        changes nothing is only read: no write lock, no write. `unchanged_at` is when the job was last seen
+        as stored (unix time): a change is dated halfway between then and now, its likeliest moment, so
+        render times learned from the library are not late by half a polling gap."""
 
         def work(db: sqlite3.Connection) -> Job:
             row = db.execute("SELECT * FROM jobs WHERE execution_id = ?", (execution.execution_id,)).fetchone()
@@ -571,7 +573,8 @@ class Library:
             if row is not None and not _changes(row, execution):
                 return Job.from_row(row)
             _need_write(db)
-            return _apply(db, _adopt(db, execution) if row is None else row["id"], execution)
+            job_id = _adopt(db, execution) if row is None else row["id"]
+            return _apply(db, job_id, execution, unchanged_at=unchanged_at)
 
         return await self._run(work, write=False, by_key=True)
 
@@ -871,14 +874,15 @@ def _changes(before: sqlite3.Row, execution: Execution) -> bool:
     )
 
 
-def _apply(db: sqlite3.Connection, job_id: int, execution: Execution) -> Job:
+def _apply(db: sqlite3.Connection, job_id: int, execution: Execution, *, unchanged_at: float | None = None) -> Job:
     before = _row(db, job_id)
     if not _changes(before, execution):
         # Nothing new (HeyGen forgets old executions, too; a completed record stays completed): not written.
         return Job.from_row(before)
     now = time.time()
     if before["status"] != execution.status or before["error"] != execution.error:
-        _log_change(db, job_id, execution.status, execution.error, now)
+        at = now if unchanged_at is None else (max(unchanged_at, before["updated_at"]) + now) / 2
+        _log_change(db, job_id, execution.status, execution.error, at)
     # A later answer without the output (say, a fresh not_found) must not erase what was already learned.
     db.execute(
         "UPDATE jobs SET status = ?, heygen_status = ?, error = ?, video_url = coalesce(?, video_url), "

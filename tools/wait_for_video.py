@@ -41,8 +41,8 @@ async def wait_for_video(
             next_step="Omit max_wait_seconds for the default, and call wait_for_video again if the video is not ready.",
         )
 
-    async def progress(status: str, waited: float) -> None:
-        await ctx.report_progress(waited, budget, f"{status} - waited {waited:.0f}s of {budget:g}s")
+    async def progress(status: str, elapsed: float, total: float, message: str) -> None:
+        await ctx.report_progress(round(elapsed, 1), round(total, 1), message)
 
     async def work() -> CallToolResult:
         outcome = await app.jobs.wait(execution_id, budget, progress)

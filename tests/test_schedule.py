@@ -1,0 +1,96 @@
+"""The read schedule and the render estimate, as plain logic: a table of situations, then the whole policy
+simulated on renders of random length (simulated time: nothing here sleeps)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import anyio
+import pytest
+
+from tools.pacer import Pacer
+from tools.schedule import Estimate
+
+CADENCE = 10.0
+SHORT = [21.0, 23.5, 26.0, 28.0, 30.5, 33.0, 36.0, 39.0]  # eight earlier renders of 20-40 s
+
+
+def estimate(samples: list[float]) -> Estimate:
+    return Estimate.of(samples, "veo_3_1 16:9", CADENCE)
+
+
+@pytest.mark.parametrize(
+    ("samples", "elapsed", "low", "high", "why"),
+    [
+        ([], 0, 10, 10, "no history: the contract's cadence"),
+        ([30.0, 31.0], 5, 10, 10, "two renders are too few to learn from"),
+        (SHORT, 0, 21, 21, "before the fastest earlier render could end: one read when it could"),
+        ([200.0, 220.0, 260.0], 175, 25, 25, "the last stretch before the window: straight to it"),
+        ([200.0, 220.0, 260.0], 0, 20, 20, "a long way before the window: sparse, at most two cadences"),
+        (SHORT, 22, 2.5, 4.5, "in the window: dense"),
+        (SHORT, 37.5, 2.5, 2.5, "near the end of the window: densest, never under 2.5 s"),
+        (SHORT, 45, 4.5, 4.5, "slower than every earlier render: bounded, so it is still seen soon"),
+    ],
+)
+def test_next_read(samples: list[float], elapsed: float, low: float, high: float, why: str) -> None:
+    gap = estimate(samples).next_read(elapsed, jitter=False)
+    assert low <= gap <= high, why
+
+
+def test_reads_get_denser_as_the_end_gets_likelier() -> None:
+    plan = estimate(SHORT)
+    gaps = [plan.next_read(t, jitter=False) for t in (22, 27, 32, 37)]
+    assert gaps == sorted(gaps, reverse=True)
+
+
+def test_jitter_spreads_reads_by_a_tenth() -> None:
+    plan = estimate(SHORT)
+    gaps = {round(plan.next_read(25), 6) for _ in range(50)}
+    exact = plan.next_read(25, jitter=False)
+    assert len(gaps) > 10 and all(0.9 * exact <= gap <= 1.1 * exact for gap in gaps)
+
+
+def test_progress_is_honest_and_never_behind() -> None:
+    plan = estimate(SHORT)
+    assert plan.left(0) == pytest.approx(30.5)  # the median earlier render
+    totals = [plan.total(t) for t in range(0, 60, 5)]
+    assert all(total >= t for total, t in zip(totals, range(0, 60, 5), strict=True))
+    assert "about 8 s left (from your last 8 veo_3_1 16:9 videos)" in plan.describe("processing", 22)
+    assert "longer than your last 8" in plan.describe("processing", 45)
+    unknown = estimate([])
+    assert unknown.total(30) == 300 and "1-5 minutes" in unknown.describe("processing", 30)
+
+
+def simulate(plan: Estimate, renders: list[float], latency: float = 0.05) -> tuple[float, float, float]:
+    """Median and max detection delay, and reads per job-minute, of the policy on these render lengths."""
+    delays, reads, minutes = [], 0, 0.0
+    for length in renders:
+        now = plan.next_read(0.0)  # the first read is planned when the job is submitted
+        reads += 1
+        while now < length:
+            now += plan.next_read(now)
+            reads += 1
+        delays.append(now - length + latency)
+        minutes += now / 60
+    return statistics.median(delays), max(delays), reads / minutes
+
+
+def test_the_policy_sees_renders_end_soon_at_few_reads() -> None:
+    rng = random.Random(7)
+    history = [rng.uniform(20, 40) for _ in range(12)]
+    renders = [rng.uniform(20, 40) for _ in range(500)]
+    median, worst, rate = simulate(estimate(history), renders)
+    assert median <= 2.0 and worst <= 6.0 and rate <= 10.0, (median, worst, rate)
+    # Against the contract's fixed cadence on the same renders:
+    fixed_median, fixed_worst, _ = simulate(estimate([]), renders)
+    assert fixed_median > 2 * median and fixed_worst > worst
+
+
+@pytest.mark.anyio
+async def test_the_pacer_spaces_reads_past_its_burst() -> None:
+    pacer = Pacer(per_second=200, burst=5)
+    start = anyio.current_time()
+    for _ in range(15):
+        await pacer.take()
+    assert anyio.current_time() - start >= 10 / 200  # ten reads past the burst wait their turn at 200/s

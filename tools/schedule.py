@@ -16,18 +16,21 @@ from typing import Final
 
 # Fewer earlier renders than this say too little about the next one.
 MIN_SAMPLES: Final = 3
-# Each read in the likely window covers about this share of the renders still running.
-SHARE: Final = 0.7
+# The first read in the likely window comes when about this share of earlier renders had ended; each later
+# one covers about SHARE of the renders still running.
+START_SHARE: Final = 0.15
+SHARE: Final = 0.5
 # The shortest and longest gaps between reads once a render may end, as shares of the contract's cadence
-# (2.5 s and 4.5 s of 10 s): the longest bounds how late a finished render is seen.
+# (2.5 s and 3.5 s of 10 s): the longest bounds how late a finished render is seen.
 MIN_GAP_SHARE: Final = 0.25
-MAX_GAP_SHARE: Final = 0.45
-# Before the first earlier render could have ended: one read when it could, if that is at most this many
-# cadences away; otherwise reads two cadences apart, sparse, yet a much faster render is still seen.
+MAX_GAP_SHARE: Final = 0.35
+# Before the window: one read at its start, if that is at most this many cadences away; otherwise reads two
+# cadences apart, sparse, yet a render much faster than those before it is still seen.
 EARLY_CADENCES: Final = 3
 # A render running past the slowest one seen is told as needing about this share more.
 SLACK: Final = 0.1
 JITTER: Final = 0.1
+JITTER_CAP_SHARE: Final = 0.05
 # Renders usually take 1-5 minutes (the contract); with no history, progress is told against 5 minutes.
 TYPICAL_UNKNOWN: Final = 300.0
 
@@ -51,14 +54,17 @@ class Estimate:
     def next_read(self, elapsed: float, *, jitter: bool = True) -> float:
         """Seconds from now until the next status read, `elapsed` seconds after submission."""
         gap = self._gap(elapsed)
-        # Spread the reads of many jobs so they do not arrive in bursts.
-        return gap * random.uniform(1 - JITTER, 1 + JITTER) if jitter else gap
+        # Spread the reads of many jobs so they do not arrive in bursts, by at most half a second: a long
+        # gap's tenth would blur when a likely end is looked at.
+        spread = min(gap * JITTER, self.cadence * JITTER_CAP_SHARE)
+        return gap + random.uniform(-spread, spread) if jitter else gap
 
     def _gap(self, elapsed: float) -> float:
         low_gap = self.cadence * MIN_GAP_SHARE
         if not self.known:
             return self.cadence
-        start = self.samples[0]  # a read before the fastest earlier render could end would find nothing
+        # A read before all but the fastest few earlier renders could end would most likely find nothing.
+        start = _quantile(self.samples, START_SHARE)
         if elapsed < start:
             ahead = start - elapsed
             return ahead if ahead <= EARLY_CADENCES * self.cadence else 2 * self.cadence
@@ -66,11 +72,7 @@ class Estimate:
         running = self.samples[bisect.bisect_right(self.samples, elapsed) :]
         if not running:  # slower than every earlier render: the estimate says nothing more
             return high_gap
-        # The SHARE-quantile of the renders still running, between the samples (elapsed is the 0-quantile).
-        points = (elapsed, *running)
-        position = SHARE * len(running)
-        index = min(int(position), len(running) - 1)
-        target = points[index] + (points[index + 1] - points[index]) * (position - index)
+        target = _quantile((elapsed, *running), SHARE)  # among the renders still running
         return min(max(target - elapsed, low_gap), high_gap)
 
     def left(self, elapsed: float) -> float | None:
@@ -96,3 +98,12 @@ class Estimate:
         if self.known:
             return f"{status} for {elapsed:.0f} s, longer than your last {len(self.samples)} {self.label} videos"
         return f"{status} for {elapsed:.0f} s; renders usually take 1-5 minutes"
+
+
+def _quantile(points: tuple[float, ...], share: float) -> float:
+    """The `share`-quantile of sorted points, interpolated between them."""
+    if len(points) == 1:
+        return points[0]
+    position = share * (len(points) - 1)
+    index = min(int(position), len(points) - 2)
+    return points[index] + (points[index + 1] - points[index]) * (position - index)

@@ -36,9 +36,11 @@ Progress = Callable[[str, float, float, str], Awaitable[None]]
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
-# list_videos refreshes at most this many unfinished jobs, this many at once.
+# list_videos refreshes at most this many unfinished jobs, this many at once, skipping any this server read
+# in the last few seconds.
 _REFRESH_LIMIT: Final = 10
 _REFRESH_AT_ONCE: Final = 4
+_REFRESH_FRESH_SECONDS: Final = 5.0
 # Failures of one status read that say nothing about the render: a wait keeps going through them.
 _TRANSIENT: Final = (errors.APIConnectionFailed, errors.ServerFault, errors.RateLimited, errors.UnexpectedResponse)
 # Next-read plans kept before forgetting those of jobs nobody follows; estimates are re-read this often.
@@ -501,10 +503,12 @@ class VideoJobs:
         """Jobs from the library, newest first (with submissions whose answer is pending or was lost);
         unfinished ones are re-checked with HeyGen, a few at a time, while the call's time allows."""
         jobs = await self.library.jobs(status=status, limit=limit, query=query, include_unsent=True)
+        now = time.time()
         stale = [
             job
             for job in jobs
             if job.execution_id
+            and now - self._read_at.get(job.execution_id, 0.0) > _REFRESH_FRESH_SECONDS  # not read moments ago
             and (job.status in UNFINISHED or (self.settings.download and job.status == "completed" and not _saved(job)))
         ][:_REFRESH_LIMIT]
         if stale and self.client.has_api_key:

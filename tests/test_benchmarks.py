@@ -27,3 +27,27 @@ def test_download_memory_benchmark_streams() -> None:
     )
     assert match, completed.stdout
     assert float(match.group(1)) < 0.25
+
+
+def run_quick(script: str, *args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), "--quick", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def test_the_polling_benchmarks_run() -> None:
+    """Smoke runs: the figures of a quick run mean little, but the benchmarks must not rot."""
+    detection = run_quick("detection.py")
+    assert re.search(r"all \d+ jobs: detection median [\d.]+ s, max [\d.]+ s", detection), detection
+    waits = run_quick("many_waits.py")
+    counts = re.search(r"waited on (\d+) jobs at once .*: (\d+) completed", waits)
+    assert counts and counts.group(1) == counts.group(2), waits  # every job was followed to its end
+    listing = run_quick("list_videos.py")
+    assert re.search(r"default +20 ", listing), listing

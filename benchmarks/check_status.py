@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from typing import Any, Literal, TextIO
 
 import anyio
 import httpx2
+from harness import BARE_SERVER, console_script
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -54,28 +54,6 @@ with Sandbox(api_key=sys.argv[1], render_seconds=0.3, submitted_seconds=0.05, vi
     print(sb.base_url, flush=True)
     sys.stdin.read()
 """
-
-BARE = '''\
-from mcp.server.mcpserver import MCPServer
-
-server = MCPServer("bare")
-
-
-@server.tool()
-async def noop() -> str:
-    """Does nothing."""
-    return "ok"
-
-
-server.run("stdio")
-'''
-
-
-def console_script() -> str:
-    found = shutil.which("heygen-video-mcp", path=str(Path(sys.executable).parent)) or shutil.which("heygen-video-mcp")
-    if not found:
-        raise SystemExit("heygen-video-mcp is not installed: pip install -e .")
-    return found
 
 
 def base_env() -> dict[str, str]:
@@ -112,7 +90,7 @@ async def measure(
     calls: int, order: str, mode: Literal["legacy", "auto"], folder: Path, base_url: str, errlog: TextIO
 ) -> dict[str, list[float]]:
     bare_script = folder / "bare_server.py"
-    bare_script.write_text(BARE)
+    bare_script.write_text(BARE_SERVER)
     ours_params = StdioServerParameters(
         command=console_script(),
         args=[],

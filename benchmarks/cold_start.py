@@ -31,30 +31,9 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 import anyio
+from harness import BARE_SERVER, console_script
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-
-BARE = '''\
-from mcp.server.mcpserver import MCPServer
-
-server = MCPServer("bare")
-
-
-@server.tool()
-def noop() -> str:
-    """Does nothing."""
-    return "ok"
-
-
-server.run("stdio")
-'''
-
-
-def console_script() -> str:
-    found = shutil.which("heygen-video-mcp", path=str(Path(sys.executable).parent)) or shutil.which("heygen-video-mcp")
-    if not found:
-        raise SystemExit("heygen-video-mcp is not installed: pip install -e .")
-    return found
 
 
 def base_env(home: Path) -> dict[str, str]:
@@ -77,7 +56,7 @@ async def measure(
     starts: int, mode: Literal["legacy", "auto"], folder: Path, errlog: TextIO, library: Path | None
 ) -> tuple[list[float], list[float]]:
     bare_script = folder / "bare_server.py"
-    bare_script.write_text(BARE)
+    bare_script.write_text(BARE_SERVER)
     home = folder / "home"
     home.mkdir()
     if library is not None:  # where the README's configuration puts it: the Videos folder + /HeyGen

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,10 +41,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
+from harness import code_under_test, console_script
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-import server
 from server.sandbox import Sandbox
 
 API_KEY = "benchmark-key"
@@ -80,14 +78,6 @@ class Followed:
         return self.status_reads / (self.render_seconds / 60)
 
 
-def console_script() -> str:
-    """The `heygen-video-mcp` installed next to this interpreter (or on PATH)."""
-    found = shutil.which("heygen-video-mcp", path=str(Path(sys.executable).parent)) or shutil.which("heygen-video-mcp")
-    if not found:
-        raise SystemExit("heygen-video-mcp is not installed: pip install -e '.[test]'")
-    return found
-
-
 def server_params(sb: Sandbox, output_dir: Path) -> StdioServerParameters:
     """The server as a desktop app starts it, pointed at the sandbox; poll settings left at their defaults."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")}
@@ -98,22 +88,6 @@ def server_params(sb: Sandbox, output_dir: Path) -> StdioServerParameters:
         "HEYGEN_DOWNLOAD": "false",
     }
     return StdioServerParameters(command=console_script(), args=[], env=env)
-
-
-def code_under_test() -> str:
-    """Where the server's code comes from (PYTHONPATH can point at another checkout) and its git state."""
-    root = Path(server.__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        head = ""
-    return f"{root} ({head or 'not a git checkout'})"
 
 
 def data_of(result: Any, what: str) -> dict[str, Any]:

@@ -27,10 +27,8 @@ import argparse
 import hashlib
 import os
 import random
-import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,10 +41,10 @@ from typing import Any
 
 import anyio
 import httpx2
+from harness import BARE_SERVER, code_under_test, console_script
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-import server
 from server.sandbox import Sandbox
 from tools.library import SUBMIT_UNCERTAIN, SUBMITTING, Library
 from tools.providers import PROVIDER_VALUES
@@ -70,20 +68,6 @@ CASES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("limit=200", {"limit": 200}),
 )
 
-BARE = '''\
-from mcp.server.mcpserver import MCPServer
-
-server = MCPServer("bare")
-
-
-@server.tool()
-async def noop() -> str:
-    """Does nothing."""
-    return "ok"
-
-
-server.run("stdio")
-'''
 
 SUBJECTS = (
     "a paper lantern",
@@ -164,28 +148,6 @@ LOOKS = (
     "pastel colours, dreamy",
     "golden hour, anamorphic flare",
 )
-
-
-def console_script() -> str:
-    found = shutil.which("heygen-video-mcp", path=str(Path(sys.executable).parent)) or shutil.which("heygen-video-mcp")
-    if not found:
-        raise SystemExit("heygen-video-mcp is not installed: pip install -e '.[test]'")
-    return found
-
-
-def code_under_test() -> str:
-    root = Path(server.__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        head = ""
-    return f"{root} ({head or 'not a git checkout'})"
 
 
 # --- the library ---------------------------------------------------------------------------------------------
@@ -346,7 +308,7 @@ async def measure(jobs: int, calls: int, seed: int, tmp: Path) -> dict[str, floa
             "HEYGEN_LIBRARY_PATH": str(library),
         }
         bare_script = tmp / "bare_server.py"
-        bare_script.write_text(BARE)
+        bare_script.write_text(BARE_SERVER)
         bare_env = {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")}
         ours_params = StdioServerParameters(command=console_script(), args=[], env=env)
         bare_params = StdioServerParameters(command=sys.executable, args=[str(bare_script)], env=bare_env)

@@ -28,9 +28,7 @@ import argparse
 import itertools
 import math
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,10 +41,10 @@ from typing import Any
 
 import anyio
 import httpx2
+from harness import code_under_test, console_script
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-import server
 from server.sandbox import Sandbox
 
 API_KEY = "benchmark-key"
@@ -63,28 +61,6 @@ GOAL_BYTES_PER_JOB = 50_000
 KB = 1000
 MB = 1_000_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def console_script() -> str:
-    found = shutil.which("heygen-video-mcp", path=str(Path(sys.executable).parent)) or shutil.which("heygen-video-mcp")
-    if not found:
-        raise SystemExit("heygen-video-mcp is not installed: pip install -e '.[test]'")
-    return found
-
-
-def code_under_test() -> str:
-    root = Path(server.__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        head = ""
-    return f"{root} ({head or 'not a git checkout'})"
 
 
 # --- /proc -------------------------------------------------------------------------------------------------

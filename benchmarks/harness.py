@@ -1,0 +1,50 @@
+"""What the benchmarks share: the server under test and the bare MCP server that is their floor."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import server
+
+# The floor of a tool call: the smallest server the SDK makes, one no-op tool, started the same way.
+BARE_SERVER = '''\
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("bare")
+
+
+@server.tool()
+async def noop() -> str:
+    """Does nothing."""
+    return "ok"
+
+
+server.run("stdio")
+'''
+
+
+def console_script() -> str:
+    """The `heygen-video-mcp` installed beside this interpreter."""
+    found = shutil.which("heygen-video-mcp", path=str(Path(sys.executable).parent)) or shutil.which("heygen-video-mcp")
+    if not found:
+        raise SystemExit("heygen-video-mcp is not installed: pip install -e '.[test]'")
+    return found
+
+
+def code_under_test() -> str:
+    """Where the server's code comes from (PYTHONPATH can point at another checkout) and its git state."""
+    root = Path(server.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        head = ""
+    return f"{root} ({head or 'not a git checkout'})"

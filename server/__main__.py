@@ -8,6 +8,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from server.config import Settings
     from tools.library import Library
 
 
@@ -35,6 +36,16 @@ def _command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.command != "demo":
         return serve()
+    settings = _settings()
+    if settings is None:
+        return 2
+    from server.demo import run_demo
+
+    return run_demo(settings, prompt=args.prompt)
+
+
+def _settings() -> Settings | None:
+    """The settings from the environment, with logging set up; None (and why, on stderr) if they are bad."""
     from server.config import ConfigError, settings_from_env
     from server.logs import configure_logging
 
@@ -42,11 +53,9 @@ def _command(argv: list[str]) -> int:
         settings = settings_from_env()
     except ConfigError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
-        return 2
+        return None
     configure_logging(settings.api_key, settings.log_level)
-    from server.demo import run_demo
-
-    return run_demo(settings, prompt=args.prompt)
+    return settings
 
 
 def serve() -> int:
@@ -55,15 +64,9 @@ def serve() -> int:
     since SQLite works without holding the interpreter, and the server's lifespan does not check it again."""
     import logging
 
-    from server.config import ConfigError, settings_from_env
-    from server.logs import configure_logging
-
-    try:
-        settings = settings_from_env()
-    except ConfigError as exc:
-        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+    settings = _settings()
+    if settings is None:
         return 2
-    configure_logging(settings.api_key, settings.log_level)
     library = settings.library()
     check = _Migration(library)
 

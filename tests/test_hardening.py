@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, MCPError
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, TextResourceContents
 
 from server.app import create_server
@@ -40,6 +40,19 @@ async def timed_call(client: Client, tool: str, arguments: dict[str, Any], withi
     """A call that must come back within `within` seconds, as a client's cut-off would demand."""
     with anyio.fail_after(within):
         return await client.call_tool(tool, arguments)
+
+
+def start_alone(params: StdioServerParameters) -> subprocess.CompletedProcess[str]:
+    """Start the server with nothing on its stdin, as a client that never connects; it must stop by itself."""
+    return subprocess.run(
+        [params.command],
+        env=params.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def until(condition: Any, seconds: float = 10.0) -> None:
@@ -111,15 +124,7 @@ def test_an_unusable_url_or_key_stops_the_server_at_start(
     sandbox: Sandbox, tmp_path: Path, env: dict[str, str], named: str
 ) -> None:
     params = server_params(sandbox, tmp_path, **env)
-    done = subprocess.run(
-        [params.command],
-        env=params.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    done = start_alone(params)
     assert done.returncode == 2, done.stderr
     assert named in done.stderr and "Traceback" not in done.stderr
     assert "sk-abc" not in done.stderr
@@ -402,15 +407,7 @@ def test_a_library_that_cannot_be_used_stops_the_server_by_name(
     make(library)
     before = library.read_bytes()
     params = server_params(sandbox, tmp_path)
-    done = subprocess.run(
-        [params.command],
-        env=params.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    done = start_alone(params)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert str(library) in done.stderr
     for needle in needles:

@@ -60,6 +60,7 @@ def test_progress_is_honest_and_never_behind() -> None:
     assert all(total >= t for total, t in zip(totals, range(0, 60, 5), strict=True))
     assert "about 8 s left (from your last 8 veo_3_1 16:9 videos)" in plan.describe("processing", 22)
     assert "longer than your last 8" in plan.describe("processing", 45)
+    assert plan.describe("completed", 31) == "completed after 31 s"
     unknown = estimate([])
     assert unknown.total(30) == 300 and "1-5 minutes" in unknown.describe("processing", 30)
 

@@ -45,6 +45,7 @@ _REFRESH_FRESH_SECONDS: Final = 5.0
 _TRANSIENT: Final = (errors.APIConnectionFailed, errors.ServerFault, errors.RateLimited, errors.UnexpectedResponse)
 # Next-read plans kept before forgetting those of jobs nobody follows; estimates are re-read this often.
 _PLAN_LIMIT: Final = 1000
+_WAKE_SLACK: Final = 0.01
 _ESTIMATE_SECONDS: Final = 60.0
 # A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
 _LEASE_SECONDS: Final = 60.0
@@ -329,9 +330,11 @@ class VideoJobs:
                 await progress(job.status, elapsed, estimate.total(elapsed), estimate.describe(job.status, elapsed))
                 if job.status not in UNFINISHED:
                     break
-                # Wake for the next read, or to tell progress at least once per cadence.
-                until = self._next_read.get(execution_id, 0.0) - anyio.current_time()
-                await anyio.sleep(min(max(until, 0.0), self.settings.poll_interval))
+                # Wake for the next read, or to tell progress about once per cadence (a read due within half a
+                # cadence more is waited for: two wakes moments apart would tell the same thing twice).
+                until = max(self._next_read.get(execution_id, 0.0) - anyio.current_time(), 0.0)
+                cadence = self.settings.poll_interval
+                await anyio.sleep(until if until <= 1.5 * cadence else cadence)
         waited = anyio.current_time() - start
         if job is None:  # the first read outlasted the whole budget
             raise errors.APITimedOut(
@@ -341,7 +344,8 @@ class VideoJobs:
         return Outcome(await self._finish(job), waited=waited)
 
     def _due(self, execution_id: str) -> bool:
-        return self._next_read.get(execution_id, 0.0) <= anyio.current_time()
+        # A sleep may end a hair early: a read due within it counts as due, or the wake would be wasted.
+        return self._next_read.get(execution_id, 0.0) <= anyio.current_time() + _WAKE_SLACK
 
     # --- saving -------------------------------------------------------------------------------------------
 

@@ -92,6 +92,8 @@ class Estimate:
 
     def describe(self, status: str, elapsed: float) -> str:
         """A progress message: what the render is doing and how long it likely has left."""
+        if status not in ("submitted", "processing"):
+            return f"{status} after {elapsed:.0f} s"
         left = self.left(elapsed)
         if left is not None:
             return f"{status}, about {left:.0f} s left (from your last {len(self.samples)} {self.label} videos)"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,3 +82,47 @@ def data_of(result: CallToolResult) -> dict[str, Any]:
     data: dict[str, Any] | None = result.structured_content
     assert data is not None, text_of(result)
     return data
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_together(name: str, barrier: Path) -> None:
+    """In a process started by run_together: say it is ready, then wait for the others."""
+    (barrier.parent / f"ready-{name}").touch()
+    deadline = time.monotonic() + 30
+    while not barrier.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the barrier never opened")
+        time.sleep(0.001)
+
+
+def run_together(code: str, args: dict[str, list[str]], folder: Path) -> list[tuple[int, str, str]]:
+    """Run `python -c code NAME FOLDER/go *ARGS` once per name, releasing them at once (each calls
+    wait_together(NAME, FOLDER/go) when ready). Returns each one's exit code, stdout and stderr, in order."""
+    barrier = folder / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, name, str(barrier), *extra],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, extra in args.items()
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while not all((folder / f"ready-{name}").exists() for name in args):
+            assert time.monotonic() < deadline, "the processes did not start"
+            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
+            time.sleep(0.01)
+        barrier.touch()
+        outputs = [p.communicate(timeout=60) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs, strict=True)]

@@ -10,9 +10,6 @@ import itertools
 import json
 import re
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from mcp.types import CallToolResult, TextResourceContents
 from server.app import create_server
 from server.config import Settings
 from server.sandbox import Fault, Sandbox
-from tests.conftest import MakeSettings, data_of, text_of
+from tests.conftest import MakeSettings, data_of, run_together, text_of, wait_together
 from tools.client import Execution
 from tools.library import MIGRATIONS, Library
 from tools.request import VideoRequest
@@ -353,14 +350,9 @@ TASKS_PER_PROCESS = 4
 
 def write_jobs_main(argv: Sequence[str]) -> None:
     """Entry point of a writer process: wait for the barrier file, then record jobs as fast as possible."""
-    database, worker, barrier = Path(argv[0]), argv[1], Path(argv[2])
+    worker, barrier, database = argv[0], Path(argv[1]), Path(argv[2])
     library = Library(database)
-    (barrier.parent / f"ready-{worker}").touch()
-    deadline = time.monotonic() + 30
-    while not barrier.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit("the barrier never opened")
-        time.sleep(0.001)
+    wait_together(worker, barrier)
 
     async def task(first: int, count: int) -> None:
         for number in range(first, first + count):
@@ -389,35 +381,11 @@ def write_jobs_main(argv: Sequence[str]) -> None:
 def test_two_processes_write_one_library_at_once(tmp_path: Path) -> None:
     database = tmp_path / "library.sqlite3"
     Library(database).migrate()
-    barrier = tmp_path / "go"
     code = "import sys; from tests.test_library import write_jobs_main; write_jobs_main(sys.argv[1:])"
     workers = ["a", "b"]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(database), worker, str(barrier)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for worker in workers
-    ]
-    try:
-        deadline = time.monotonic() + 30
-        while not all((tmp_path / f"ready-{w}").exists() for w in workers):
-            assert time.monotonic() < deadline, "the writers did not start"
-            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            time.sleep(0.01)
-        barrier.touch()
-        outputs = [p.communicate(timeout=60) for p in processes]
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for process, (_, stderr) in zip(processes, outputs, strict=True):
+    for returncode, _, stderr in run_together(code, {w: [str(database)] for w in workers}, tmp_path):
         assert "database is locked" not in stderr
-        assert process.returncode == 0, stderr
+        assert returncode == 0, stderr
 
     db = sqlite3.connect(database)
     try:

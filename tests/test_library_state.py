@@ -9,7 +9,6 @@ Real SQLite files in tmp_path; another process is a real subprocess that imports
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -26,7 +25,7 @@ from mcp import Client
 
 from server.app import create_server
 from server.config import Settings
-from tests.conftest import MakeSettings, data_of, text_of
+from tests.conftest import MakeSettings, data_of, run_together, text_of
 from tools.client import Execution
 from tools.errors import LibraryError
 from tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library
@@ -56,21 +55,17 @@ db.close()
 
 # Claims every job of a shared library in its own order, once the barrier file appears; prints the wins.
 CLAIMER = """
-import random, sys, time
+import random, sys
 from pathlib import Path
 import anyio
+from tests.conftest import wait_together
 from tools.library import Library
 
-database, owner, barrier, count = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+owner, barrier, database, count = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 library = Library(database)
 order = list(range(1, count + 1))
 random.shuffle(order)
-(barrier.parent / f"ready-{owner}").touch()
-deadline = time.monotonic() + 30
-while not barrier.exists():
-    if time.monotonic() > deadline:
-        raise SystemExit("the barrier never opened")
-    time.sleep(0.001)
+wait_together(owner, barrier)
 
 async def main() -> None:
     won = [job_id for job_id in order if await library.claim_download(job_id, owner, 60.0)]
@@ -596,35 +591,11 @@ def test_exactly_one_process_wins_each_claim(tmp_path: Path) -> None:
             await new_job(library, number, "completed")
 
     anyio.run(make_jobs)
-    barrier = tmp_path / "go"
     owners = ["p1", "p2", "p3", "p4"]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, str(library.path), owner, str(barrier), str(count)],
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for owner in owners
-    ]
-    try:
-        deadline = time.monotonic() + 30
-        while not all((tmp_path / f"ready-{o}").exists() for o in owners):
-            assert time.monotonic() < deadline, "the claimants did not start"
-            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            time.sleep(0.01)
-        barrier.touch()
-        outputs = [p.communicate(timeout=60) for p in processes]
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    outputs = run_together(CLAIMER, {owner: [str(library.path), str(count)] for owner in owners}, tmp_path)
     won: dict[str, list[int]] = {}
-    for owner, process, (stdout, stderr) in zip(owners, processes, outputs, strict=True):
-        assert process.returncode == 0, stderr
+    for owner, (returncode, stdout, stderr) in zip(owners, outputs, strict=True):
+        assert returncode == 0, stderr
         won[owner] = [int(n) for n in stdout.split()]
     assert sorted(n for wins in won.values() for n in wins) == list(range(1, count + 1))
     holders = {job_id: holder for job_id, holder in sql(library.path, "SELECT id, download_owner FROM jobs")}

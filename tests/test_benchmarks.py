@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from .conftest import REPO
 
 
 def test_download_memory_benchmark_streams() -> None:

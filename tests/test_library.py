@@ -31,7 +31,6 @@ pytestmark = pytest.mark.anyio
 
 FOX = "A red fox trotting through fresh snow at dawn, low tracking shot, soft golden light, cinematic"
 WHALE = "A blue whale breaching at sunset, drone shot circling, warm haze, documentary style"
-REPO = Path(__file__).resolve().parent.parent
 
 
 async def generate(client: Client, prompt: str = FOX, **arguments: Any) -> CallToolResult:

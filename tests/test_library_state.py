@@ -33,7 +33,6 @@ from tools.request import VideoRequest
 
 pytestmark = pytest.mark.anyio
 
-REPO = Path(__file__).resolve().parent.parent
 OURS = len(MIGRATIONS)
 
 # Holds a write lock on a library until told (stdin closes) or for argv[3] seconds, like a SQLite browser

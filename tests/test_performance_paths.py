@@ -22,7 +22,7 @@ from mcp import Client
 
 from server.app import create_server
 from server.config import Settings
-from tests.conftest import API_KEY, MakeSettings, data_of, text_of
+from tests.conftest import API_KEY, REPO, MakeSettings, data_of, text_of
 from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
 from tests.test_stdio import console_script
 from tools.client import HeyGenClient
@@ -32,7 +32,6 @@ from tools.request import VideoRequest
 
 pytestmark = pytest.mark.anyio
 
-REPO = Path(__file__).resolve().parent.parent
 UNKNOWN = "node-gw-0000000000000000"
 
 

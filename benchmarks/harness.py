@@ -48,3 +48,13 @@ def code_under_test() -> str:
     except OSError:
         head = ""
     return f"{root} ({head or 'not a git checkout'})"
+
+
+def verdict(ours: float, floor: float, max_ratio: float, *, what: str = "") -> int:
+    """Print ours against the floor (seconds) as a ratio; the exit code is 1 past `max_ratio` (0: no gate)."""
+    ratio = ours / floor
+    print(f"ratio {ratio:.3f} (ours/floor); added {(ours - floor) * 1000:.3f} ms{what}")
+    if max_ratio and ratio > max_ratio:
+        print(f"FAIL: ratio above {max_ratio}")
+        return 1
+    return 0

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
-from harness import code_under_test, console_script
+from harness import code_under_test, console_script, parse_range
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -214,17 +214,6 @@ def print_round(number: int, followed: list[Followed]) -> None:
         f"{len(calls) / len(followed):.1f} wait_for_video calls per job, longest {max(calls):.1f} s",
         flush=True,
     )
-
-
-def parse_range(text: str) -> tuple[float, float]:
-    low, _, high = text.partition("-")
-    try:
-        value = (float(low), float(high or low))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a range like 20-40, not {text!r}") from None
-    if not 0 < value[0] <= value[1]:
-        raise argparse.ArgumentTypeError(f"expected a range like 20-40, not {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,15 @@ def verdict(ours: float, floor: float, max_ratio: float, *, what: str = "") -> i
         print(f"FAIL: ratio above {max_ratio}")
         return 1
     return 0
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """An argparse type for render seconds: LO-HI (or one number), at most 600."""
+    low, _, high = text.partition("-")
+    try:
+        value = (float(low), float(high or low))
+    except ValueError:
+        value = (0.0, 0.0)
+    if not 0 < value[0] <= value[1] <= 600:
+        raise argparse.ArgumentTypeError(f"expected seconds as a range like 20-40 (at most 600), not {text!r}")
+    return value

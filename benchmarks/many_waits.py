@@ -41,7 +41,7 @@ from typing import Any
 
 import anyio
 import httpx2
-from harness import code_under_test, console_script
+from harness import code_under_test, console_script, parse_range
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -501,17 +501,6 @@ def report(run: Run, jobs: int, check: bool) -> int:
     for line in missed:
         print(f"  {line}")
     return 1 if check and missed else 0
-
-
-def parse_range(text: str) -> tuple[float, float]:
-    low, _, high = text.partition("-")
-    try:
-        value = (float(low), float(high or low))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a range like 60-90, not {text!r}") from None
-    if not 0 < value[0] <= value[1] <= 600:
-        raise argparse.ArgumentTypeError(f"expected a range like 60-90 (at most 600 s), not {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

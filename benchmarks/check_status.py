@@ -48,7 +48,7 @@ READS_PER_SECOND = 1000
 
 SANDBOX = """
 import sys
-from server.sandbox import Sandbox
+from heygen_video_mcp.server.sandbox import Sandbox
 
 with Sandbox(api_key=sys.argv[1], render_seconds=0.3, submitted_seconds=0.05, video_seconds=1.0) as sb:
     print(sb.base_url, flush=True)

@@ -45,7 +45,7 @@ from harness import code_under_test, console_script, parse_range
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from server.sandbox import Sandbox
+from heygen_video_mcp.server.sandbox import Sandbox
 
 API_KEY = "benchmark-key"
 PROVIDER = "veo_3_1"

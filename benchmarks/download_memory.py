@@ -29,9 +29,9 @@ from pathlib import Path
 import anyio
 from mcp import Client
 
-from server.app import create_server
-from server.config import Settings
-from server.sandbox import Sandbox
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.server.sandbox import Sandbox
 
 MB = 1_000_000
 API_KEY = "benchmark-key"

@@ -27,8 +27,8 @@ from pathlib import Path
 import anyio
 import httpx2
 
-from server.sandbox import Sandbox
-from tools.download import download
+from heygen_video_mcp.server.sandbox import Sandbox
+from heygen_video_mcp.tools.download import download
 
 MB = 1_000_000
 MIB = 1024 * 1024

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import server
+from heygen_video_mcp import server
 
 # The floor of a tool call: the smallest server the SDK makes, one no-op tool, started the same way.
 BARE_SERVER = '''\
@@ -36,7 +36,7 @@ def console_script() -> str:
 
 
 def code_under_test() -> str:
-    """Where the server's code comes from (PYTHONPATH can point at another checkout) and its git state."""
+    """Where the server's code comes from (the checkout this interpreter has installed) and its git state."""
     root = Path(server.__file__).resolve().parent.parent
     try:
         head = subprocess.run(

@@ -45,9 +45,9 @@ from harness import BARE_SERVER, code_under_test, console_script
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from server.sandbox import Sandbox
-from tools.library import SUBMIT_UNCERTAIN, SUBMITTING, Library
-from tools.providers import PROVIDER_VALUES
+from heygen_video_mcp.server.sandbox import Sandbox
+from heygen_video_mcp.tools.library import SUBMIT_UNCERTAIN, SUBMITTING, Library
+from heygen_video_mcp.tools.providers import PROVIDER_VALUES
 
 API_KEY = "benchmark-key"
 EXECUTIONS = "/v1/workflows/executions"

@@ -14,10 +14,10 @@ from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
-from tools.errors import InvalidInput
-from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_PROVIDER
-from tools.request import VideoRequest
-from tools.results import AppState
+from heygen_video_mcp.tools.errors import InvalidInput
+from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_PROVIDER
+from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.results import AppState
 
 _FLOW = f"""Then run it:
 1. Call generate_video with the prompt you wrote, aspect_ratio {{aspect_ratio}} and provider {{provider}}.

@@ -8,14 +8,14 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from server.config import Settings
-    from tools.library import Library
+    from heygen_video_mcp.server.config import Settings
+    from heygen_video_mcp.tools.library import Library
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sandbox"]:  # its own options and --help
-        from server.sandbox.__main__ import main as sandbox_main
+        from heygen_video_mcp.server.sandbox.__main__ import main as sandbox_main
 
         sandbox_main(argv[1:])
         return 0
@@ -39,15 +39,15 @@ def _command(argv: list[str]) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    from server.demo import run_demo
+    from heygen_video_mcp.server.demo import run_demo
 
     return run_demo(settings, prompt=args.prompt)
 
 
 def _settings() -> Settings | None:
     """The settings from the environment, with logging set up; None (and why, on stderr) if they are bad."""
-    from server.config import ConfigError, settings_from_env
-    from server.logs import configure_logging
+    from heygen_video_mcp.server.config import ConfigError, settings_from_env
+    from heygen_video_mcp.server.logs import configure_logging
 
     try:
         settings = settings_from_env()
@@ -70,8 +70,8 @@ def serve() -> int:
     library = settings.library()
     check = _Migration(library)
 
-    from server.app import create_server
-    from tools.errors import LibraryError
+    from heygen_video_mcp.server.app import create_server
+    from heygen_video_mcp.tools.errors import LibraryError
 
     server = create_server(settings, library=library)
     try:

@@ -13,13 +13,20 @@ import anyio
 import httpx2
 from mcp.server.mcpserver import MCPServer
 
-import prompts
-from server.config import WAIT_CAP_SECONDS, Settings
-from tools import check_status, download_video, generate_video, list_providers, list_videos, wait_for_video
-from tools.client import HeyGenClient
-from tools.jobs import JobSettings, VideoJobs
-from tools.library import Library
-from tools.results import AppState
+from heygen_video_mcp import prompts
+from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
+from heygen_video_mcp.tools import (
+    check_status,
+    download_video,
+    generate_video,
+    list_providers,
+    list_videos,
+    wait_for_video,
+)
+from heygen_video_mcp.tools.client import HeyGenClient
+from heygen_video_mcp.tools.jobs import JobSettings, VideoJobs
+from heygen_video_mcp.tools.library import Library
+from heygen_video_mcp.tools.results import AppState
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
 Flow: write a detailed shot description -> generate_video -> wait_for_video (call again while done is

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
-from tools.deadline import WAIT_MARGIN
-from tools.download import DEFAULT_MAX_BYTES
-from tools.library import Library
+from heygen_video_mcp.tools.deadline import WAIT_MARGIN
+from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES
+from heygen_video_mcp.tools.library import Library
 
 DEFAULT_BASE_URL: Final = "https://api.heygen.com"
 # Clients cut a tool call off near 60 s and calls over ~30 s are unreliable. Every call ends by its own

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from server.config import DEFAULT_BASE_URL, ENV, Settings
+from heygen_video_mcp.server.config import DEFAULT_BASE_URL, ENV, Settings
 
 
 class DemoFailed(Exception):
@@ -36,7 +36,7 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
     with ExitStack() as stack:
         env = {k: v for k, v in os.environ.items() if k not in ENV}
         if settings.api_key is None:
-            from server.sandbox import Sandbox
+            from heygen_video_mcp.server.sandbox import Sandbox
 
             logging.getLogger("uvicorn").setLevel(logging.WARNING)
             # A render that outlasts two bounded waits shows how the assistant keeps calling wait_for_video.
@@ -70,7 +70,7 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
 
 
 async def _drive(env: dict[str, str], prompt: str, provider: str) -> int:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "server"], env=env)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "heygen_video_mcp.server"], env=env)
     async with Client(params) as client:
         tools = await client.list_tools()
         print(f"Connected to the server over stdio; tools: {', '.join(t.name for t in tools.tools)}")

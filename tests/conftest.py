@@ -14,9 +14,9 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from server.app import create_server
-from server.config import Settings
-from server.sandbox import Sandbox
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.server.sandbox import Sandbox
 
 API_KEY = "sk-test-7f3a9c2e1b5d4e6f8a0b"
 

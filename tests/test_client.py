@@ -12,9 +12,9 @@ import anyio
 import httpx2
 import pytest
 
-from server.sandbox import Fault, Sandbox
-from tools import errors
-from tools.client import RETRY_AFTER_CAP, HeyGenClient, Wire
+from heygen_video_mcp.server.sandbox import Fault, Sandbox
+from heygen_video_mcp.tools import errors
+from heygen_video_mcp.tools.client import RETRY_AFTER_CAP, HeyGenClient, Wire
 
 from .conftest import API_KEY
 

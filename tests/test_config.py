@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigError, Settings, settings_from_env
-from server.logs import RedactKey
+from heygen_video_mcp.server.config import ConfigError, Settings, settings_from_env
+from heygen_video_mcp.server.logs import RedactKey
 
 
 def test_defaults_need_nothing() -> None:

@@ -16,10 +16,10 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ResourceLink
 
-from server.app import create_server
-from server.config import Settings
-from server.sandbox import Fault, Sandbox
-from server.sandbox.app import HTML_PAGE
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.server.sandbox import Fault, Sandbox
+from heygen_video_mcp.server.sandbox.app import HTML_PAGE
 from tests.conftest import MakeSettings, data_of, text_of
 
 pytestmark = pytest.mark.anyio

@@ -1,4 +1,4 @@
-"""tools.download.download against a small real HTTP host on 127.0.0.1 that each test scripts.
+"""heygen_video_mcp.tools.download.download against a small real HTTP host on 127.0.0.1 that each test scripts.
 
 The host controls what a storage host can get wrong: Content-Length, chunking, cut-offs, stalls, Range and
 redirects. A saved file is always the whole video; an interrupted download resumes; bytes that are not the
@@ -26,9 +26,9 @@ import anyio
 import httpx2
 import pytest
 
-from server.sandbox.mp4 import iter_mp4, mp4_bytes
-from tools.download import DEFAULT_MAX_BYTES, download
-from tools.errors import DownloadFailed, LinkExpired
+from heygen_video_mcp.server.sandbox.mp4 import iter_mp4, mp4_bytes
+from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, download
+from heygen_video_mcp.tools.errors import DownloadFailed, LinkExpired
 
 pytestmark = pytest.mark.anyio
 

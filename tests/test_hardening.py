@@ -17,9 +17,9 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, TextResourceContents
 
-from server.app import create_server
-from server.sandbox import Fault, Sandbox
-from tools.answer import answer
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.sandbox import Fault, Sandbox
+from heygen_video_mcp.tools.answer import answer
 
 from .conftest import MakeSettings, data_of, text_of
 from .test_stdio import server_params

@@ -19,13 +19,13 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, TextResourceContents
 
-from server.app import create_server
-from server.config import Settings
-from server.sandbox import Fault, Sandbox
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.server.sandbox import Fault, Sandbox
+from heygen_video_mcp.tools.client import Execution
+from heygen_video_mcp.tools.library import MIGRATIONS, Library
+from heygen_video_mcp.tools.request import VideoRequest
 from tests.conftest import MakeSettings, data_of, run_together, text_of, wait_together
-from tools.client import Execution
-from tools.library import MIGRATIONS, Library
-from tools.request import VideoRequest
 
 pytestmark = pytest.mark.anyio
 

@@ -23,13 +23,13 @@ import anyio
 import pytest
 from mcp import Client
 
-from server.app import create_server
-from server.config import Settings
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.tools.client import Execution
+from heygen_video_mcp.tools.errors import LibraryError
+from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library
+from heygen_video_mcp.tools.request import VideoRequest
 from tests.conftest import MakeSettings, data_of, run_together, text_of
-from tools.client import Execution
-from tools.errors import LibraryError
-from tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library
-from tools.request import VideoRequest
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +58,7 @@ import random, sys
 from pathlib import Path
 import anyio
 from tests.conftest import wait_together
-from tools.library import Library
+from heygen_video_mcp.tools.library import Library
 
 owner, barrier, database, count = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 library = Library(database)
@@ -369,7 +369,7 @@ async def test_deleted_library_is_recreated_with_one_warning(
             Path(f"{library.path}{suffix}").unlink(missing_ok=True)
     else:
         shutil.rmtree(library.path.parent)
-    with caplog.at_level(logging.WARNING, logger="tools.library"):
+    with caplog.at_level(logging.WARNING, logger="heygen_video_mcp.tools.library"):
         assert await library.jobs() == []
         job = await new_job(library, 2)
         assert await library.get(execution_id="node-gw-2") == job
@@ -399,7 +399,7 @@ async def test_library_that_was_never_there_is_created_without_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     library = Library(tmp_path / "fresh" / "library.sqlite3")  # nobody called migrate()
-    with caplog.at_level(logging.WARNING, logger="tools.library"):
+    with caplog.at_level(logging.WARNING, logger="heygen_video_mcp.tools.library"):
         assert (await new_job(library)).status == "submitted"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 

@@ -20,15 +20,15 @@ import httpx2
 import pytest
 from mcp import Client
 
-from server.app import create_server
-from server.config import Settings
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.tools.client import HeyGenClient
+from heygen_video_mcp.tools.errors import LibraryError
+from heygen_video_mcp.tools.library import MIGRATIONS, Library
+from heygen_video_mcp.tools.request import VideoRequest
 from tests.conftest import API_KEY, REPO, MakeSettings, data_of, text_of
 from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
 from tests.test_stdio import console_script
-from tools.client import HeyGenClient
-from tools.errors import LibraryError
-from tools.library import MIGRATIONS, Library
-from tools.request import VideoRequest
 
 pytestmark = pytest.mark.anyio
 
@@ -86,10 +86,10 @@ from mcp.server.mcpserver import MCPServer
 before = set(sys.modules)
 MCPServer.run = lambda self, transport="stdio": print(json.dumps(sorted(set(sys.modules) - before)))
 
-from server.__main__ import main
+from heygen_video_mcp.server.__main__ import main
 sys.exit(main([]))
 """
-OURS = ("server", "tools", "prompts")
+OURS = ("heygen_video_mcp",)
 LIBRARY = ("sqlite3", "_sqlite3")  # the library file is checked before serving
 
 
@@ -108,7 +108,7 @@ def test_the_stdio_path_loads_nothing_the_sdk_does_not(tmp_path: Path) -> None:
     added = loaded_by_the_stdio_path(tmp_path, HEYGEN_OUTPUT_DIR=str(tmp_path / "videos"))
     extra = [name for name in added if name.split(".")[0] not in OURS + LIBRARY]
     assert extra == [], f"the stdio path imports {extra}, which a bare MCPServer does not"
-    assert "sqlite3" in added and "server.app" in added  # it did get as far as serving
+    assert "sqlite3" in added and "heygen_video_mcp.server.app" in added  # it did get as far as serving
 
 
 def test_the_videos_folder_is_looked_up_only_when_no_output_folder_is_set(tmp_path: Path) -> None:

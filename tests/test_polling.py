@@ -9,8 +9,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from server.app import create_server
-from server.sandbox import Sandbox
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.sandbox import Sandbox
 
 from .conftest import MakeSettings, data_of
 

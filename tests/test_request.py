@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from tools.client import normalise_status
-from tools.download import clean_filename, default_filename
-from tools.errors import InvalidInput
-from tools.request import MAX_PROMPT_CHARS, VideoRequest, checked_execution_id
+from heygen_video_mcp.tools.client import normalise_status
+from heygen_video_mcp.tools.download import clean_filename, default_filename
+from heygen_video_mcp.tools.errors import InvalidInput
+from heygen_video_mcp.tools.request import MAX_PROMPT_CHARS, VideoRequest, checked_execution_id
 
 BASE: dict[str, Any] = {"prompt": "A fox runs through snow", "provider": "veo_3_1", "aspect_ratio": "16:9"}
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from server.sandbox import Fault, Sandbox
-from server.sandbox.__main__ import main as sandbox_main
-from server.sandbox.__main__ import render_seconds as parse_render_seconds
-from server.sandbox.mp4 import escape, iter_mp4, mp4_bytes
+from heygen_video_mcp.server.sandbox import Fault, Sandbox
+from heygen_video_mcp.server.sandbox.__main__ import main as sandbox_main
+from heygen_video_mcp.server.sandbox.__main__ import render_seconds as parse_render_seconds
+from heygen_video_mcp.server.sandbox.mp4 import escape, iter_mp4, mp4_bytes
 
 KEY = "sandbox-key"
 CREATE = "/v1/workflows/executions"

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from server.sandbox import Sandbox
+from heygen_video_mcp.server.sandbox import Sandbox
 
 from .conftest import API_KEY, data_of, text_of
 from .test_tools import BAD_INPUTS, FAULTS, TOOLS, check_bad_input, check_fault, check_prompts

@@ -11,10 +11,10 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import ResourceLink
 
-from server.app import create_server
-from server.config import WAIT_CAP_SECONDS
-from server.sandbox import Fault, Sandbox
-from tools.providers import PROVIDER_VALUES
+from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.config import WAIT_CAP_SECONDS
+from heygen_video_mcp.server.sandbox import Fault, Sandbox
+from heygen_video_mcp.tools.providers import PROVIDER_VALUES
 
 from .conftest import API_KEY, MakeSettings, data_of, text_of
 

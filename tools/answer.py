@@ -12,9 +12,9 @@ import anyio
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from tools import errors
-from tools.errors import HeyGenError
-from tools.request import EXECUTION_ID_RE
+from heygen_video_mcp.tools import errors
+from heygen_video_mcp.tools.errors import HeyGenError
+from heygen_video_mcp.tools.request import EXECUTION_ID_RE
 
 logger = logging.getLogger(__name__)
 

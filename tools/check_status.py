@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
-from tools.answer import answer
-from tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
+from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
 not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path

@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 import anyio
 import httpx2
 
-from tools import deadline, errors
+from heygen_video_mcp.tools import deadline, errors
 
 logger = logging.getLogger(__name__)
 

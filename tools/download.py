@@ -19,10 +19,10 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import httpx2
 
-from tools import mp4check
-from tools.errors import DownloadFailed, InvalidInput, LinkExpired
-from tools.partfile import PartFile, Writer, publish
-from tools.publichost import check_url, refuse_private
+from heygen_video_mcp.tools import mp4check
+from heygen_video_mcp.tools.errors import DownloadFailed, InvalidInput, LinkExpired
+from heygen_video_mcp.tools.partfile import PartFile, Writer, publish
+from heygen_video_mcp.tools.publichost import check_url, refuse_private
 
 DEFAULT_MAX_BYTES: Final = 2 * 1024**3
 CHUNK: Final = 1024 * 1024

@@ -9,8 +9,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from tools.answer import answer
-from tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
+from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = """Save a completed HeyGen video as an MP4 on this computer and return its absolute path.
 Finished videos are already saved automatically into the output folder; use this to save a copy elsewhere

@@ -8,10 +8,15 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from tools.answer import answer
-from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDER_VALUES
-from tools.request import MAX_PROMPT_CHARS, VideoRequest
-from tools.results import AppState, VideoResult, state, tool_result, video_result
+from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.providers import (
+    COMMON_ASPECT_RATIOS,
+    DEFAULT_ASPECT_RATIO,
+    DEFAULT_PROVIDER,
+    PROVIDER_VALUES,
+)
+from heygen_video_mcp.tools.request import MAX_PROMPT_CHARS, VideoRequest
+from heygen_video_mcp.tools.results import AppState, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
 

@@ -21,13 +21,13 @@ from typing import Final
 import anyio
 from anyio.abc import TaskGroup
 
-from tools import deadline, errors
-from tools.client import HeyGenClient, Wire
-from tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
-from tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
-from tools.pacer import Pacer
-from tools.request import VideoRequest, checked_execution_id
-from tools.schedule import Estimate
+from heygen_video_mcp.tools import deadline, errors
+from heygen_video_mcp.tools.client import HeyGenClient, Wire
+from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
+from heygen_video_mcp.tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
+from heygen_video_mcp.tools.pacer import Pacer
+from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id
+from heygen_video_mcp.tools.schedule import Estimate
 
 logger = logging.getLogger(__name__)
 

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import anyio
 import anyio.to_thread
 
-from tools.errors import LibraryError
+from heygen_video_mcp.tools.errors import LibraryError
 
 if TYPE_CHECKING:
-    from tools.client import Execution
-    from tools.request import VideoRequest
+    from heygen_video_mcp.tools.client import Execution
+    from heygen_video_mcp.tools.request import VideoRequest
 
 T = TypeVar("T")
 

@@ -8,8 +8,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDERS, ProviderInfo
-from tools.results import AppState
+from heygen_video_mcp.tools.providers import (
+    COMMON_ASPECT_RATIOS,
+    DEFAULT_ASPECT_RATIO,
+    DEFAULT_PROVIDER,
+    PROVIDERS,
+    ProviderInfo,
+)
+from heygen_video_mcp.tools.results import AppState
 
 DESCRIPTION = """List HeyGen's 13 video providers (value, name, description), marking the default (highest
 quality) and the fast ones, plus the common aspect ratios. Use it to pick generate_video's provider when the

@@ -10,11 +10,11 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tools.answer import answer
-from tools.errors import InvalidInput
-from tools.library import Library
-from tools.request import EXECUTION_ID_RE
-from tools.results import JOB_STATUSES, AppState, VideoResult, render, state, video_result
+from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.errors import InvalidInput
+from heygen_video_mcp.tools.library import Library
+from heygen_video_mcp.tools.request import EXECUTION_ID_RE
+from heygen_video_mcp.tools.results import JOB_STATUSES, AppState, VideoResult, render, state, video_result
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.

@@ -13,7 +13,7 @@ from typing import BinaryIO, Final
 
 import anyio
 
-from tools.errors import DownloadFailed
+from heygen_video_mcp.tools.errors import DownloadFailed
 
 # Chunks waiting for the writer thread: enough to ride out a slow write, few enough to bound memory.
 QUEUED: Final = 3

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from tools.errors import DownloadFailed
+from heygen_video_mcp.tools.errors import DownloadFailed
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from tools.errors import InvalidInput
-from tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
+from heygen_video_mcp.tools.errors import InvalidInput
+from heygen_video_mcp.tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
 
 # The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most.
 MAX_PROMPT_CHARS: Final = 5000

@@ -12,9 +12,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.client import TERMINAL
-from tools.jobs import VideoJobs, completed_without_url
-from tools.library import Job
+from heygen_video_mcp.tools.client import TERMINAL
+from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
+from heygen_video_mcp.tools.library import Job
 
 
 @dataclass(frozen=True)

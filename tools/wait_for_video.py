@@ -8,9 +8,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from tools.answer import answer, error_result
-from tools.deadline import WAIT_MARGIN
-from tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
+from heygen_video_mcp.tools.answer import answer, error_result
+from heygen_video_mcp.tools.deadline import WAIT_MARGIN
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
 call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).

@@ -12,7 +12,7 @@ from types import TracebackType
 
 import uvicorn
 
-from server.sandbox.app import Aborted, Fault, Job, RecordedRequest, RenderSeconds, SandboxApp
+from heygen_video_mcp.server.sandbox.app import Aborted, Fault, Job, RecordedRequest, RenderSeconds, SandboxApp
 
 __all__ = ["Fault", "Job", "RecordedRequest", "RenderSeconds", "Sandbox"]
 

@@ -1,4 +1,4 @@
-"""Run the sandbox on its own: python -m server.sandbox --port 8000 --api-key KEY."""
+"""Run the sandbox on its own: python -m heygen_video_mcp.server.sandbox --port 8000 --api-key KEY."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import contextlib
 import sys
 import threading
 
-from server.sandbox import RenderSeconds, Sandbox
-from server.sandbox.app import render_range
+from heygen_video_mcp.server.sandbox import RenderSeconds, Sandbox
+from heygen_video_mcp.server.sandbox.app import render_range
 
 
 def render_seconds(text: str) -> RenderSeconds:

@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Path
 from starlette.types import Message, Receive, Scope, Send
 
-from server.sandbox.mp4 import iter_mp4, mp4_bytes
-from tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDER_VALUES, parse_aspect_ratio
+from heygen_video_mcp.server.sandbox.mp4 import iter_mp4, mp4_bytes
+from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDER_VALUES, parse_aspect_ratio
 
 Route = Literal["create", "status", "video", "other"]
 FaultRoute = Literal["create", "status", "video"]

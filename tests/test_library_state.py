@@ -30,6 +30,7 @@ from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library, script
 from heygen_video_mcp.tools.request import VideoRequest
 from tests.conftest import MakeSettings, data_of, run_together, text_of
+from tests.test_library import submit
 
 pytestmark = pytest.mark.anyio
 
@@ -599,3 +600,29 @@ def test_exactly_one_process_wins_each_claim(tmp_path: Path) -> None:
     assert sorted(n for wins in won.values() for n in wins) == list(range(1, count + 1))
     holders = {job_id: holder for job_id, holder in sql(library.path, "SELECT id, download_owner FROM jobs")}
     assert all(holders[n] == owner for owner, wins in won.items() for n in wins)
+
+
+# --- the schema, in the file ----------------------------------------------------------------------------------
+
+
+async def test_schema_version_and_wal_after_the_server_ran(client: Client, settings: Settings) -> None:
+    await submit(client)
+    db = sqlite3.connect(settings.library_file)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+    finally:
+        db.close()
+
+
+async def test_restart_does_not_rerun_migrations(settings: Settings, mode: str) -> None:
+    for _ in range(2):
+        async with Client(create_server(settings), mode=mode) as client:
+            await submit(client, allow_duplicate=True)
+    db = sqlite3.connect(settings.library_file)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 2
+    finally:
+        db.close()

@@ -106,7 +106,8 @@ async def test_every_tool_prompt_and_fault_over_stdio(sandbox: Sandbox, tmp_path
             await check_fault(client, sandbox, route, fault, hint)
 
         catalog = data_of(await client.call_tool("list_providers", {}))
-        assert len(catalog["providers"]) == 13
+        # The contract's 13 model providers, and HeyGen's v3 Video Agent.
+        assert len(catalog["providers"]) == 14 and catalog["providers"][-1]["backend"] == "video_agent"
         job = data_of(
             await client.call_tool("generate_video", {"prompt": "Steam rising from a cup, macro, soft light"})
         )

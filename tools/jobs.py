@@ -183,7 +183,7 @@ class VideoJobs:
 
     async def _post(self, job: Job, request: VideoRequest, wire: Wire) -> Job:
         try:
-            execution = await self.client.create_execution(request.api_input(), wire)
+            execution = await self.client.submit(request, wire)
         except errors.HeyGenError as exc:
             await self._record_refusal(job, str(exc), uncertain=exc.maybe_accepted)
             raise
@@ -200,8 +200,9 @@ class VideoJobs:
         except errors.LibraryError as exc:
             # The paid id must not vanish with a locked or broken library: keep it in the log and answer.
             logger.warning(
-                "HeyGen created execution %s for the prompt %r, but the library could not record it: %s",
+                "HeyGen created execution %s (session %s) for the prompt %r, but the library could not record it: %s",
                 execution.execution_id,
+                execution.session_id,
                 request.prompt,
                 exc,
             )
@@ -211,6 +212,8 @@ class VideoJobs:
                 execution_id=execution.execution_id,
                 status=execution.status,
                 heygen_status=execution.heygen_status,
+                video_id=execution.video_id,
+                session_id=execution.session_id,
                 updated_at=now,
             )
 

@@ -111,6 +111,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX jobs_completed_render ON jobs (provider, aspect_ratio, created_at)
         WHERE status = 'completed' AND prompt != '' AND execution_id IS NOT NULL;
     """,
+    # The Video Agent's session id, which HeyGen gives only when the job is created. Which API a job is on
+    # needs no column: a Video Agent job's execution_id is "video_agent:<video_id>" (tools/routes.py).
+    """
+    ALTER TABLE jobs ADD COLUMN session_id TEXT;
+    """,
 )
 
 
@@ -138,6 +143,7 @@ class Job:
     download_retry_at: float | None = None  # unix time before which no automatic save starts
     download_owner: str | None = None  # the claim on saving the video: whose, and until when
     download_lease: float | None = None
+    session_id: str | None = None  # the Video Agent's session (tools/routes.py)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -547,7 +553,10 @@ class Library:
                 # The library was deleted while the request was out: keep the paid id, as an adopted job.
                 row = db.execute("SELECT id FROM jobs WHERE execution_id = ?", (execution.execution_id,)).fetchone()
                 return _apply(db, _adopt(db, execution) if row is None else row["id"], execution)
-            db.execute("UPDATE jobs SET execution_id = ? WHERE id = ?", (execution.execution_id, job_id))
+            db.execute(
+                "UPDATE jobs SET execution_id = ?, session_id = ? WHERE id = ?",
+                (execution.execution_id, execution.session_id, job_id),
+            )
             return _apply(db, job_id, execution)
 
         return await self._run(work)
@@ -838,8 +847,9 @@ def _adopt(db: sqlite3.Connection, execution: Execution) -> int:
     """A row for an execution we have no record of, so that it can be listed and followed."""
     now = time.time()
     cursor = db.execute(
-        "INSERT INTO jobs (execution_id, prompt, status, created_at, updated_at) VALUES (?, '', ?, ?, ?)",
-        (execution.execution_id, execution.status, now, now),
+        "INSERT INTO jobs (execution_id, session_id, prompt, status, created_at, updated_at) "
+        "VALUES (?, ?, '', ?, ?, ?)",
+        (execution.execution_id, execution.session_id, execution.status, now, now),
     )
     return _lastrowid(cursor)
 

@@ -173,3 +173,19 @@ async def test_the_video_agent_waits_out_heygens_read_lag(make_settings: MakeSet
             assert first["status"] == "submitted" and not first["done"]
             done = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
             assert data_of(done)["status"] == "completed", text_of(done)
+
+
+async def test_a_video_agent_video_is_found_by_its_bare_video_id_too(client: Client, sandbox: Sandbox) -> None:
+    """The model may pass the video_id field of a result instead of its execution_id: the library knows it."""
+    job = data_of(await client.call_tool("generate_video", AGENT))
+    bare = job["video_id"]
+    assert job["execution_id"] == f"video_agent:{bare}"
+    for tool in ("wait_for_video", "check_status", "download_video"):
+        result = await client.call_tool(tool, {"execution_id": bare})
+        assert not result.is_error, (tool, text_of(result))
+        assert data_of(result)["execution_id"] == job["execution_id"], tool
+    assert data_of(result)["local_path"]
+    # An id the library does not know stays HeyGen's to answer: no v3 read is made for it.
+    reads = sandbox.count("status")
+    unknown = await client.call_tool("check_status", {"execution_id": "node-gw-unknown"})
+    assert data_of(unknown)["status"] == "not_found" and sandbox.count("status") == reads + 1

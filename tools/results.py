@@ -54,6 +54,11 @@ def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
         if options and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
             del prop["anyOf"]
             prop["type"] = [o["type"] for o in options]
+        elif options and len(options) == 2 and options[1] == {"type": "null"} and set(options[0]) == {"enum", "type"}:
+            # A Literal or None: the same, with null among the allowed values.
+            del prop["anyOf"]
+            prop["type"] = [options[0]["type"], "null"]
+            prop["enum"] = [*options[0]["enum"], None]
 
 
 class VideoResult(BaseModel):

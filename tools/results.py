@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
-from heygen_video_mcp.tools.routes import Backend, backend_of
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ class VideoResult(BaseModel):
         "'video_agent:<video_id>' for a Video Agent video. Null only while HeyGen's answer to the submission "
         "is pending or was lost."
     )
-    backend: Backend | None = Field(
-        None,
+    backend: Backend = Field(
+        "executions",
         description="Which HeyGen API makes it: executions (a provider model's clip) or video_agent (HeyGen's v3 "
         "Video Agent, a produced video).",
     )
@@ -126,10 +126,9 @@ def video_result(
     )
 
 
-def _requested_backend(job: Job) -> Backend | None:
-    if job.provider is None:
-        return None
-    return "video_agent" if job.provider == "video_agent" else "executions"
+def _requested_backend(job: Job) -> Backend:
+    """The API of a submission without an id yet (every job with an id says it in the id)."""
+    return "video_agent" if job.provider == VIDEO_AGENT else "executions"
 
 
 def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> str:

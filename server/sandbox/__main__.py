@@ -7,7 +7,7 @@ import contextlib
 import sys
 import threading
 
-from heygen_video_mcp.server.sandbox import RenderSeconds, Sandbox
+from heygen_video_mcp.server.sandbox import CannotListen, RenderSeconds, Sandbox
 from heygen_video_mcp.server.sandbox.app import render_range
 
 
@@ -22,7 +22,7 @@ def render_seconds(text: str) -> RenderSeconds:
     return value
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="heygen-video-mcp sandbox",
         description=__doc__,
@@ -65,7 +65,12 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
     )
-    with sandbox:
+    try:
+        sandbox.start()
+    except CannotListen as exc:
+        print(f"heygen-video-mcp sandbox: {exc}; choose another --port (0 picks a free one).", file=sys.stderr)
+        return 2
+    try:
         print(sandbox.base_url, flush=True)
         print(
             f"HeyGen sandbox: set HEYGEN_API_BASE_URL={sandbox.base_url} HEYGEN_API_KEY={sandbox.api_key}",
@@ -74,7 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+    finally:
+        sandbox.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import PromptReference, ResourceTemplateReference
+from mcp.types import Prompt, PromptReference, Resource, ResourceTemplate, ResourceTemplateReference
 
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, PROVIDER_VALUES
@@ -86,7 +86,8 @@ async def test_resources_and_prompts_carry_titles_and_descriptions(client: Clien
     prompts = (await client.list_prompts()).prompts
     assert {r.uri for r in resources} == {"heygen://providers", "heygen://videos"}
     assert [t.uri_template for t in templates] == ["heygen://videos/{execution_id}"]
-    for item in (*resources, *templates, *prompts):
+    items: list[Resource | ResourceTemplate | Prompt] = [*resources, *templates, *prompts]
+    for item in items:
         assert item.title and item.description and len(item.description) > 30, item.name
     for prompt in prompts:
         for argument in prompt.arguments or []:

@@ -14,7 +14,7 @@ from mcp.types import Prompt, PromptReference, Resource, ResourceTemplate, Resou
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, PROVIDER_VALUES
 
-from .conftest import MakeSettings, data_of
+from .conftest import REPO, MakeSettings, data_of
 
 pytestmark = pytest.mark.anyio
 
@@ -122,3 +122,18 @@ async def test_prompt_arguments_with_fixed_values_offer_completions(client: Clie
 
 async def test_completions_are_announced(client: Client) -> None:
     assert client.server_capabilities.completions is not None
+
+
+async def test_following_a_video_is_read_only_at_heygen(client: Client) -> None:
+    """check_status and wait_for_video spend and change nothing at HeyGen; the README says they save the
+    finished video to the output folder as they see it."""
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    for name in ("check_status", "wait_for_video"):
+        hints = tools[name].annotations
+        assert hints is not None
+        assert hints.read_only_hint is True and hints.destructive_hint is not True and hints.idempotent_hint is True
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (
+        "read-only in the MCP sense" in readme
+        and "saved to the output folder (`HEYGEN_OUTPUT_DIR`) as it is seen" in readme
+    )

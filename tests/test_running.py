@@ -97,6 +97,16 @@ def test_a_port_in_use_is_one_line_not_a_traceback() -> None:
     ]
 
 
+def test_an_address_not_of_this_machine_is_one_line() -> None:
+    # 192.0.2.1 is reserved for documentation: no machine has it, and binding to it sends nothing.
+    done = run_script("sandbox", "--host", "192.0.2.1", "--port", "0")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "heygen-video-mcp sandbox: cannot listen on 192.0.2.1:0: Cannot assign requested address; "
+        "use --host 127.0.0.1 (this machine)."
+    ]
+
+
 def test_a_sandbox_in_a_program_reports_a_port_in_use() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken, pytest.raises(OSError, match="already in use"):
         Sandbox(port=taken.getsockname()[1]).start()

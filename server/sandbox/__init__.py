@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -32,15 +33,26 @@ QUIET_ABORTS = QuietAborts()
 
 
 class CannotListen(OSError):
-    """The sandbox's address is taken (or not this machine's): said in one sentence, with no traceback."""
+    """The sandbox's port is taken (`in_use`), or its address is not this machine's: said in one sentence."""
+
+    def __init__(self, message: str, *, in_use: bool) -> None:
+        super().__init__(message)
+        self.in_use = in_use
 
 
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound here rather than by uvicorn so that a port in use is an error to catch."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
-        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        if os.name == "posix":  # as uvicorn does: a port left in TIME_WAIT by a sandbox just stopped is free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen()
     except OSError as exc:
-        raise CannotListen(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}") from None
+        sock.close()
+        message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise CannotListen(message, in_use=exc.errno == errno.EADDRINUSE) from None
+    return sock
 
 
 class Sandbox(SandboxApp):

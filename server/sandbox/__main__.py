@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sandbox.start()
     except CannotListen as exc:
-        print(f"heygen-video-mcp sandbox: {exc}; choose another --port (0 picks a free one).", file=sys.stderr)
+        advice = "choose another --port (0 picks a free one)" if exc.in_use else "use --host 127.0.0.1 (this machine)"
+        print(f"heygen-video-mcp sandbox: {exc}; {advice}.", file=sys.stderr)
         return 2
     try:
         print(sandbox.base_url, flush=True)

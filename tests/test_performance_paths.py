@@ -114,7 +114,7 @@ def test_the_stdio_path_loads_nothing_the_sdk_does_not(tmp_path: Path) -> None:
 def test_the_videos_folder_is_looked_up_only_when_no_output_folder_is_set(tmp_path: Path) -> None:
     added = loaded_by_the_stdio_path(tmp_path)
     extra = {name.split(".")[0] for name in added} - set(OURS + LIBRARY)
-    assert extra == {"platformdirs"}
+    assert extra == set()
     assert (tmp_path / "home" / "Videos" / "HeyGen" / "heygen-library.sqlite3").is_file()
 
 

@@ -94,8 +94,17 @@ class VideoResult(BaseModel):
     error: str | None = Field(None, description="HeyGen's message when the job failed.")
     duplicate: bool = Field(False, description="True when an identical recent request was reused, not resent.")
     waited_seconds: float | None = Field(None, description="How long wait_for_video waited in this call.")
-    submitted_at: str | None = Field(None, description="When the job was submitted (ISO 8601, UTC).")
+    submitted_at: str | None = Field(
+        None,
+        description="When this server submitted the job (ISO 8601 with its zone, UTC); null for a job it did not "
+        "submit, whose submission time it cannot know.",
+    )
     next_step: str = Field(description="What to do next.")
+
+
+def iso_time(timestamp: float) -> str:
+    """The one time format of every result and resource: ISO 8601 in UTC, with its zone, to the second."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def video_result(
@@ -121,7 +130,8 @@ def video_result(
         error=job.error,
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
-        submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
+        # A job this server did not submit (looked up by id) has no prompt; its row's time is when it was seen.
+        submitted_at=iso_time(job.created_at) if job.prompt else None,
         next_step=_next_step(job, status, duplicate, saving),
     )
 
@@ -200,7 +210,12 @@ def render(result: VideoResult, *, request: bool = True) -> str:
     else:
         title = f"Execution {result.execution_id}"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
-    asked = (("Prompt", result.prompt), ("Provider", result.provider), ("Aspect ratio", result.aspect_ratio))
+    asked = (
+        ("Prompt", result.prompt),
+        ("Provider", result.provider),
+        ("Aspect ratio", result.aspect_ratio),
+        ("Submitted", result.submitted_at),
+    )
     for label, value in (
         *(asked if request else ()),
         ("Error", result.error),

@@ -53,7 +53,7 @@ def _settings() -> Settings | None:
     except ConfigError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return None
-    configure_logging(settings.api_key, settings.log_level)
+    configure_logging(settings.api_key, settings.log_level, database_url=settings.database_url)
     return settings
 
 

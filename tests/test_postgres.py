@@ -17,9 +17,11 @@ import anyio
 import psycopg
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import ConfigError, settings_from_env
+from heygen_video_mcp.server.logs import configure_logging
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.errors import LibraryError
@@ -151,6 +153,20 @@ def test_the_database_url_is_a_secret_setting(postgres: PostgresServer) -> None:
         settings_from_env({"HEYGEN_DATABASE_URL": f"mysql://heygen:{PASSWORD}@127.0.0.1/heygen"})
     assert "HEYGEN_DATABASE_URL" in str(raised.value) and "postgresql://" in str(raised.value)
     assert PASSWORD not in str(raised.value)
+
+
+def test_the_log_is_scrubbed_of_the_database_password(capsys: pytest.CaptureFixture[str]) -> None:
+    url = SecretStr(f"postgresql://heygen:{WRONG_PASSWORD}@127.0.0.1:5432/heygen")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging(None, "INFO", database_url=url)
+        logging.getLogger("psycopg.pool").warning("could not connect with %s", url.get_secret_value())
+    finally:
+        root.handlers[:], root.level = handlers, level
+    logged = capsys.readouterr().err
+    assert "could not connect with postgresql://heygen:<redacted>@127.0.0.1:5432/heygen" in logged
+    assert WRONG_PASSWORD not in logged
 
 
 # --- replicas on one database ------------------------------------------------------------------------------------

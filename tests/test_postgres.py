@@ -227,6 +227,33 @@ async def test_a_dropped_connection_is_replaced(library: Library, database_url: 
     assert [j.id for j in await library.jobs()] == [job]
 
 
+async def test_a_write_waits_for_a_short_lock_and_other_tenants_do_not(library: Library, database_url: str) -> None:
+    alice, bob = library.for_tenant("alice"), library.for_tenant("bob")
+    kite = VideoRequest.checked(prompt="A kite over a windy beach", provider="veo3_fast", aspect_ratio="1:1")
+    reservation = await alice.reserve(kite, window=600, allow_duplicate=False)
+    blocker = psycopg.connect(database_url)  # a transaction holding alice's job for a moment
+    blocker.execute("SELECT id FROM jobs FOR UPDATE")
+    finished: list[str] = []
+
+    async def record_alices_answer() -> None:
+        await alice.submitted(reservation.job.id, Execution("node-gw-late", "submitted", "submitted"))
+        finished.append("alice")
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(record_alices_answer)  # waits for the row, holding alice's write lock
+            await anyio.sleep(0.2)
+            other = await bob.reserve(kite, window=600, allow_duplicate=False)  # bob does not wait for alice
+            finished.append("bob")
+            assert not other.existing
+            blocker.close()
+    finally:
+        blocker.close()
+    assert finished == ["bob", "alice"]
+    job = await alice.get(execution_id="node-gw-late")
+    assert job is not None and job.id == reservation.job.id
+
+
 async def test_a_paid_id_the_database_cannot_record_goes_to_the_log(
     make_settings: MakeSettings, database_url: str, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

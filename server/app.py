@@ -15,7 +15,7 @@ from mcp.server.mcpserver import MCPServer
 
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
-from heygen_video_mcp.server.player import TOOL_META, player
+from heygen_video_mcp.server.player import TOOL_META, player_extension
 from heygen_video_mcp.tools import (
     check_status,
     download_video,
@@ -112,7 +112,7 @@ def create_server(
         instructions=INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
-        extensions=[player(settings.api_base_url)],
+        extensions=[player_extension(settings.api_base_url)],
     )
     generate_video.register(server)
     # Hosts with MCP Apps show these two tools' results in the player page; others ignore the binding.

@@ -20,7 +20,7 @@ TOOL_META: Final[dict[str, Any]] = {"ui": {"resourceUri": PLAYER_URI}}
 HEYGEN_VIDEO_ORIGINS: Final = ("https://*.heygen.ai", "https://*.heygen.com")
 
 
-def player(api_base_url: str) -> Apps:
+def player_extension(api_base_url: str) -> Apps:
     """The MCP Apps extension with the player page, allowed to play videos from HeyGen and `api_base_url`."""
     base = urlsplit(api_base_url)
     origins = [*HEYGEN_VIDEO_ORIGINS, f"{base.scheme}://{base.netloc}"]

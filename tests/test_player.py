@@ -194,7 +194,8 @@ def test_the_player_plays_the_video_in_a_browser(settings: Settings, sandbox: Sa
         for words in ("Your HeyGen video", PROMPT, "veo_3_1", "9:16", video["local_path"], "expires"):
             assert words in shown["text"], words
 
-        browser.evaluate("document.querySelector('video').play().then(() => true)", view)  # the user presses play
+        # The user presses play; a video that cannot play shows in its state (and the page's words) below.
+        browser.evaluate("document.querySelector('video').play().catch(() => null)", view)
 
         def played() -> dict[str, Any] | None:
             state: dict[str, Any] = browser.evaluate(VIDEO_STATE, view)

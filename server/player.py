@@ -4,7 +4,7 @@ the same text and resource link as before: the results do not change, only the t
 
 from __future__ import annotations
 
-from importlib.resources import files
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -27,7 +27,8 @@ def player_extension(api_base_url: str) -> Apps:
     apps = Apps()
     apps.add_html_resource(
         PLAYER_URI,
-        files("heygen_video_mcp.server").joinpath("player.html").read_text(encoding="utf-8"),
+        # Beside this module (package data); read as a plain file, which costs the server's start no imports.
+        Path(__file__).with_name("player.html").read_text(encoding="utf-8"),
         name="video-player",
         title="HeyGen video player",
         description="Plays a finished video with its prompt, provider, aspect ratio and a download link.",

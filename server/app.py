@@ -28,7 +28,8 @@ from heygen_video_mcp.tools.results import AppState
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
 Flow: write a detailed shot description -> generate_video -> wait_for_video (call again while done is
-false; renders take minutes) -> give the user the saved file's path. Every generate_video costs the user
+false; renders take minutes) -> give the user the saved file's path. For several videos at once (shots of a
+storyboard, takes), generate_videos -> wait_for_videos. Every generate_video costs the user
 HeyGen credits; identical repeats within minutes are reused, not re-bought. list_videos finds past videos."""
 
 

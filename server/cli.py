@@ -101,7 +101,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Output) -> int
         async with running_jobs(settings, settings.library(), on_bytes=out.bar.saved) as jobs:
             try:
                 return await command(jobs, args, settings, out)
-            except (HeyGenError, TimeoutError) as exc:
+            except Exception as exc:  # HeyGen's faults, a timeout, or a bug: a reason and an exit code, not a traceback
                 return out.failed(exc, args.command, execution_id)
     except HeyGenError as exc:  # the library could not be opened
         return out.failed(exc, args.command, execution_id)
@@ -138,7 +138,7 @@ async def _generate(jobs: VideoJobs, args: argparse.Namespace, settings: Setting
         outcome = await jobs.submit(args.request, allow_duplicate=args.allow_duplicate)
     job, execution_id = outcome.job, outcome.job.execution_id
     if not args.wait or execution_id is None:
-        return out.video(video_result(job, duplicate=outcome.duplicate, saving=jobs.saving(job)))
+        return out.video(video_result(job, duplicate=outcome.duplicate, saving=jobs.saving(job)), waited=args.wait)
     job = (await jobs.wait(execution_id, args.timeout, out.bar.render)).job
     if job.status == "completed" and job.video_url and not job.local_path:
         job = await jobs.save(execution_id)  # the whole save, however long: the user asked for the file
@@ -178,7 +178,7 @@ class Bar:
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
 
-    def _task(self, name: str) -> tuple[Progress, TaskID]:
+    def _task(self, name: str, key: str) -> tuple[Progress, TaskID]:
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
         if self._progress is None:
@@ -190,19 +190,19 @@ class Bar:
                 console=self._console,
             )
             self._progress.start()
-        if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(name, total=None, detail="")
-        return self._progress, self._tasks[name]
+        if key not in self._tasks:
+            self._tasks[key] = self._progress.add_task(name, total=None, detail="")
+        return self._progress, self._tasks[key]
 
     async def render(self, status: str, elapsed: float, total: float, message: str) -> None:
-        progress, task = self._task("render")
+        progress, task = self._task("render", "render")
         ended = status not in ("submitted", "processing")
         progress.update(task, total=total, completed=total if ended else min(elapsed, total), detail=message)
 
     def saved(self, execution_id: str, done: int, total: int | None) -> None:
         from rich.filesize import decimal
 
-        progress, task = self._task("download")
+        progress, task = self._task("download", execution_id)  # `list` may save several
         size = f"{decimal(done)} of {decimal(total)}" if total else decimal(done)
         progress.update(task, total=total, completed=done, detail=size)
 
@@ -239,6 +239,9 @@ class Output:
         if went_wrong(result):
             self.say(_why(result))
             return FAILED
+        if waited and not result.done and result.execution_id is None:
+            self.say("HeyGen has not answered yet. Run the same command again in a few seconds: it finds this job.")
+            return STILL_RENDERING
         if waited and not result.done:
             self.say(f"still {result.status}; the render goes on: heygen-video-mcp status {result.execution_id}")
             return STILL_RENDERING

@@ -30,7 +30,9 @@ INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, See
 Flow: write a detailed shot description -> generate_video -> wait_for_video (call again while done is
 false; renders take minutes) -> give the user the saved file's path. For several videos at once (shots of a
 storyboard, takes), generate_videos -> wait_for_videos. Every generate_video costs the user
-HeyGen credits; identical repeats within minutes are reused, not re-bought. list_videos finds past videos."""
+HeyGen credits; identical repeats within minutes are reused, not re-bought. list_videos finds past videos.
+provider="video_agent" is HeyGen's v3 Video Agent (a produced video with an avatar presenter, about $0.033/s);
+if the model providers' v1 API answers as retired, offer it to the user, never switch without asking."""
 
 
 def _version() -> str:

@@ -27,9 +27,10 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library
+from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library, script
 from heygen_video_mcp.tools.request import VideoRequest
 from tests.conftest import MakeSettings, data_of, run_together, text_of
+from tests.test_library import submit
 
 pytestmark = pytest.mark.anyio
 
@@ -465,7 +466,7 @@ async def test_rows_with_unknown_columns_are_still_read(tmp_path: Path) -> None:
 def first_release_file(path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     try:
-        db.executescript(MIGRATIONS[0])
+        db.executescript(script(MIGRATIONS[0], "sqlite"))
         db.execute("PRAGMA user_version = 1")
         db.execute(
             "INSERT INTO jobs (execution_id, prompt, status, created_at, updated_at) "
@@ -486,7 +487,7 @@ async def test_library_of_the_first_release_is_upgraded_in_place(tmp_path: Path)
     assert job.download_attempts == 0 and job.download_retry_at is None
     indexes = [name for (_, name, *_) in sql(path, "PRAGMA index_list(jobs)")]
     columns = {name: [c for (_, _, c) in sql(path, f"PRAGMA index_info({name})")] for name in indexes}
-    assert ["status", "created_at"] in columns.values(), columns
+    assert ["tenant", "status", "created_at"] in columns.values(), columns
 
 
 # --- listing submissions whose answer is pending or lost ----------------------------------------------------
@@ -599,3 +600,29 @@ def test_exactly_one_process_wins_each_claim(tmp_path: Path) -> None:
     assert sorted(n for wins in won.values() for n in wins) == list(range(1, count + 1))
     holders = {job_id: holder for job_id, holder in sql(library.path, "SELECT id, download_owner FROM jobs")}
     assert all(holders[n] == owner for owner, wins in won.items() for n in wins)
+
+
+# --- the schema, in the file ----------------------------------------------------------------------------------
+
+
+async def test_schema_version_and_wal_after_the_server_ran(client: Client, settings: Settings) -> None:
+    await submit(client)
+    db = sqlite3.connect(settings.library_file)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+    finally:
+        db.close()
+
+
+async def test_restart_does_not_rerun_migrations(settings: Settings, mode: str) -> None:
+    for _ in range(2):
+        async with Client(create_server(settings), mode=mode) as client:
+            await submit(client, allow_duplicate=True)
+    db = sqlite3.connect(settings.library_file)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 2
+    finally:
+        db.close()

@@ -35,7 +35,18 @@ _ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
     errors.InvalidInput: (False, "Fix the argument as the message says and call again; nothing was sent to HeyGen."),
     errors.MissingApiKey: (False, "Tell the user how to add HEYGEN_API_KEY, as the message says."),
     errors.AuthenticationFailed: (False, "Tell the user HeyGen rejected the API key and how to replace it."),
+    errors.EndpointRetired: (
+        False,
+        "Tell the user HeyGen has retired this API, and ask whether to make the video with "
+        'provider="video_agent" instead (a different kind of video, with its own cost); do not switch without '
+        "asking. Calling again will not help.",
+    ),
     errors.EndpointNotFound: (False, "Tell the user to check HEYGEN_API_BASE_URL; calling again will not help."),
+    errors.InsufficientCredits: (
+        False,
+        "Tell the user their HeyGen account needs more credits; nothing was charged. Try again once they have "
+        "added some.",
+    ),
     errors.BadRequest: (False, "Change the request as HeyGen's message says, then call again."),
     errors.DuplicateUncertain: (
         False,

@@ -12,7 +12,8 @@ from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, s
 
 DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
 not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path
-of the MP4 saved on this computer. To follow a render until it finishes, prefer wait_for_video."""
+of the MP4 saved on this computer. Takes the execution_id exactly as generate_video returned it (a Video Agent
+video's is "video_agent:<video_id>"). To follow a render until it finishes, prefer wait_for_video."""
 
 
 async def check_status(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
+from heygen_video_mcp.tools.routes import Backend, backend_of
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ def state(ctx: Context[AppState, Any]) -> AppState:
 
 ExecutionId = Annotated[
     str,
-    Field(description="The execution_id that generate_video returned, like 'node-gw-v1d2e3o4'."),
+    Field(
+        description="The execution_id that generate_video returned, as it was: like 'node-gw-v1d2e3o4', or "
+        "'video_agent:<video_id>' for a Video Agent video."
+    ),
 ]
 
 
@@ -56,8 +60,17 @@ class VideoResult(BaseModel):
     model_config = ConfigDict(json_schema_extra=_nullable_as_type_lists)
 
     execution_id: str | None = Field(
-        description="HeyGen's id for this job: keep it to follow or fetch the video. Null only while HeyGen's "
-        "answer to the submission is pending or was lost."
+        description="The id to follow or fetch this video with, in every tool: HeyGen's execution id, or "
+        "'video_agent:<video_id>' for a Video Agent video. Null only while HeyGen's answer to the submission "
+        "is pending or was lost."
+    )
+    backend: Backend | None = Field(
+        None,
+        description="Which HeyGen API makes it: executions (a provider model's clip) or video_agent (HeyGen's v3 "
+        "Video Agent, a produced video).",
+    )
+    session_id: str | None = Field(
+        None, description="The Video Agent session that made it (HeyGen gives it only at creation)."
     )
     status: JobStatus = Field(
         description="submitted, processing, completed, failed or not_found as HeyGen says; submitting while its "
@@ -87,6 +100,8 @@ def video_result(
     saving = saving and status == "completed" and not job.local_path
     return VideoResult(
         execution_id=job.execution_id,
+        backend=backend_of(job.execution_id) if job.execution_id else _requested_backend(job),
+        session_id=job.session_id,
         status=status,
         done=status in TERMINAL,
         prompt=job.prompt or None,
@@ -104,6 +119,12 @@ def video_result(
         submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
         next_step=_next_step(job, status, duplicate, saving),
     )
+
+
+def _requested_backend(job: Job) -> Backend | None:
+    if job.provider is None:
+        return None
+    return "video_agent" if job.provider == "video_agent" else "executions"
 
 
 def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> str:
@@ -166,7 +187,14 @@ def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> st
 def render(result: VideoResult, *, request: bool = True) -> str:
     """The readable text of a result; `request=False` leaves out what was asked for (prompt, provider, aspect
     ratio), which the caller of a tool about one job knows and the structured content carries."""
-    title = f"Execution {result.execution_id}" if result.execution_id else "Submission (no execution id yet)"
+    if result.execution_id is None:
+        title = "Submission (no execution id yet)"
+    elif result.backend == "video_agent":
+        title = f"Video Agent video {result.execution_id}" + (
+            f" (session {result.session_id})" if result.session_id else ""
+        )
+    else:
+        title = f"Execution {result.execution_id}"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
     asked = (("Prompt", result.prompt), ("Provider", result.provider), ("Aspect ratio", result.aspect_ratio))
     for label, value in (

@@ -51,6 +51,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     generate.add_argument("--aspect-ratio", default=DEFAULT_ASPECT_RATIO, help="W:H, e.g. 16:9, 9:16, 1:1")
     generate.add_argument("--reference-image-url", help="an image to animate (public http(s) URL)")
     generate.add_argument("--tail-image-url", help="an image to end on (public http(s) URL)")
+    generate.add_argument("--config", help='provider overrides as a JSON object, e.g. \'{"avatar_id": "..."}\'')
     generate.add_argument("--allow-duplicate", action="store_true", help="buy it again even if just made")
     generate.add_argument("--wait", action="store_true", help="follow the render with a progress bar and save it")
     generate.add_argument(
@@ -122,6 +123,7 @@ def _check(args: argparse.Namespace) -> None:
             aspect_ratio=args.aspect_ratio,
             reference_image_url=args.reference_image_url,
             tail_image_url=args.tail_image_url,
+            config=_config(args.config),
         )
         if not args.timeout > 0:
             raise InvalidInput(f"--timeout must be a number of seconds above 0, such as {WAIT_SECONDS:g}.")
@@ -129,6 +131,20 @@ def _check(args: argparse.Namespace) -> None:
         check_filters(args.status, args.limit, args.query)
     else:
         args.execution_id = checked_execution_id(args.execution_id)
+
+
+def _config(text: str | None) -> dict[str, Any] | None:
+    from heygen_video_mcp.tools.errors import InvalidInput
+
+    if text is None:
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        raise InvalidInput(f'--config must be a JSON object such as \'{{"avatar_id": "..."}}\'; got {text[:60]!r}.')
+    return config
 
 
 async def _generate(jobs: VideoJobs, args: argparse.Namespace, settings: Settings, out: Output) -> int:

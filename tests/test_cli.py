@@ -46,7 +46,18 @@ def parsed(done: subprocess.CompletedProcess[str]) -> Any:
 
 
 def test_generate_wait_saves_the_video_with_a_progress_bar(run: Run, sandbox: Sandbox, tmp_path: Path) -> None:
-    done = run("generate", PROMPT, "--aspect-ratio", "9:16", "--provider", "ltx_distilled", "--wait", "--json")
+    done = run(
+        "generate",
+        PROMPT,
+        "--aspect-ratio",
+        "9:16",
+        "--provider",
+        "ltx_distilled",
+        "--config",
+        '{"seed": 7}',
+        "--wait",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     video = parsed(done)
     assert video["status"] == "completed" and video["execution_id"] in sandbox.jobs
@@ -57,6 +68,7 @@ def test_generate_wait_saves_the_video_with_a_progress_bar(run: Run, sandbox: Sa
         "prompt": PROMPT,
         "provider": "ltx_distilled",
         "aspect_ratio": "9:16",
+        "config": {"seed": 7},
     }
     # Not a terminal: the bar is drawn once, as it ended: the render, then the saved bytes.
     lines = done.stderr.splitlines()
@@ -65,6 +77,15 @@ def test_generate_wait_saves_the_video_with_a_progress_bar(run: Run, sandbox: Sa
     assert "━" in render and "100%" in render and "completed after" in render
     assert "100%" in saved and " of " in saved and "B" in saved
     assert API_KEY not in done.stdout + done.stderr
+
+
+def test_a_video_agent_video_is_made_and_saved_the_same_way(run: Run, sandbox: Sandbox) -> None:
+    done = run("generate", PROMPT, "--provider", "video_agent", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    video = parsed(done)
+    assert video["execution_id"].startswith("video_agent:") and video["status"] == "completed"
+    assert Path(video["local_path"]).read_bytes() == sandbox.video_bytes(video["video_id"])
+    assert parsed(run("status", video["execution_id"], "--json"))["local_path"] == video["local_path"]
 
 
 def test_the_bar_moves_live_on_a_terminal(run: Run) -> None:
@@ -119,6 +140,8 @@ def test_status_list_download_and_providers(run: Run, sandbox: Sandbox, tmp_path
         (["generate", PROMPT, "--provider", "veo4"], "ltx_distilled"),
         (["generate", PROMPT, "--aspect-ratio", "wide"], "16:9"),
         (["generate", PROMPT, "--wait", "--timeout", "0"], "--timeout"),
+        (["generate", PROMPT, "--config", "[1, 2]"], "--config must be a JSON object"),
+        (["generate", PROMPT, "--config", "{nope"], "--config must be a JSON object"),
         (["status", "../../etc"], "not a HeyGen execution id"),
         (["download", "a/b"], "not a HeyGen execution id"),
         (["download", "node-gw-1", "--filename", "../x.mp4"], "plain file name"),

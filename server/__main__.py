@@ -38,13 +38,13 @@ def _command(argv: list[str]) -> int:
 
     cli.add_commands(sub)
     args = parser.parse_args(argv)
-    if args.command not in ("demo", *cli.COMMANDS):
+    if args.command in cli.COMMANDS:
+        return cli.run(args)
+    if args.command != "demo":
         return serve()
     settings = _settings()
     if settings is None:
         return 2
-    if args.command in cli.COMMANDS:
-        return cli.run(args, settings)
     from heygen_video_mcp.server.demo import run_demo
 
     return run_demo(settings, prompt=args.prompt)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -74,11 +73,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     sub.add_parser("providers", parents=[common], help="HeyGen's video providers and aspect ratios")
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    if "HEYGEN_LOG_LEVEL" not in os.environ:
-        # A terminal shows warnings; the server's INFO log would run through the progress bar.
-        logging.getLogger().setLevel(logging.WARNING)
+def run(args: argparse.Namespace) -> int:
+    from heygen_video_mcp.server.config import ConfigError, settings_from_env
+    from heygen_video_mcp.server.logs import configure_logging
+
     out = Output(as_json=args.json)
+    try:
+        settings = settings_from_env()
+    except ConfigError as exc:
+        return out.failed(exc, args.command, None)
+    # A terminal shows warnings unless asked for more: the server's INFO log would run through the progress bar.
+    configure_logging(settings.api_key, settings.log_level if "HEYGEN_LOG_LEVEL" in os.environ else "WARNING")
     try:
         return anyio.run(_run, args, settings, out)
     except KeyboardInterrupt:
@@ -289,11 +294,16 @@ class Output:
         return 0
 
     def failed(self, exc: Exception, action: str, execution_id: str | None) -> int:
+        from heygen_video_mcp.server.config import ConfigError
         from heygen_video_mcp.tools.answer import ErrorResult, failure
         from heygen_video_mcp.tools.errors import InvalidInput, MissingApiKey
 
         self.bar.stop()
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, ConfigError):
+            error = ErrorResult(
+                error="invalid_configuration", message=str(exc), execution_id=None, retryable=False, next_step=""
+            )
+        elif isinstance(exc, TimeoutError):
             error = ErrorResult(
                 error="timed_out",
                 message=f"{action} ran out of time; nothing was lost. Try again in a moment.",
@@ -306,7 +316,7 @@ class Output:
         if self.as_json:
             self._json(_public_error(error))
         self.say(error.message)
-        return BAD_INPUT if isinstance(exc, InvalidInput | MissingApiKey) else FAILED
+        return BAD_INPUT if isinstance(exc, InvalidInput | MissingApiKey | ConfigError) else FAILED
 
 
 def _public(result: VideoResult) -> dict[str, Any]:

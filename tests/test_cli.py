@@ -161,6 +161,12 @@ def test_bad_input_exits_2_with_the_reason_and_sends_nothing(
     assert sandbox.requests == []
 
 
+def test_bad_configuration_exits_2_naming_the_variable(run: Run) -> None:
+    done = run("list", "--json", HEYGEN_POLL_INTERVAL="soon")
+    assert done.returncode == 2 and "HEYGEN_POLL_INTERVAL" in done.stderr
+    assert parsed(done)["error"] == "invalid_configuration" and "HEYGEN_POLL_INTERVAL" in parsed(done)["message"]
+
+
 def test_a_failed_render_exits_1_with_heygens_reason(run: Run, sandbox: Sandbox) -> None:
     sandbox.next_outcome("failed", message="Prompt rejected by content moderation")
     done = run("generate", PROMPT, "--wait", "--json")

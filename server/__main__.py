@@ -1,5 +1,6 @@
 """Command line: `heygen-video-mcp` serves MCP over stdio (what desktop apps start); `heygen-video-mcp demo`
-runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox."""
+runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox; `generate`,
+`status`, `list`, `download` and `providers` make and manage videos from a terminal (server/cli.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,12 @@ def _command(argv: list[str]) -> int:
     demo = sub.add_parser("demo", help="generate a video end to end through this server over stdio")
     demo.add_argument("--prompt", help="the video prompt")
     sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
+    from heygen_video_mcp.server import cli
+
+    cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in cli.COMMANDS:
+        return cli.run(args)
     if args.command != "demo":
         return serve()
     settings = _settings()

@@ -83,6 +83,7 @@ import json, sys
 import mcp.server.mcpserver, mcp.server.stdio
 from mcp.server.mcpserver import MCPServer
 
+MCPServer("bare")  # a bare server is built too: the SDK then sets up logging (with rich, when installed)
 before = set(sys.modules)
 MCPServer.run = lambda self, transport="stdio": print(json.dumps(sorted(set(sys.modules) - before)))
 

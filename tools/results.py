@@ -262,7 +262,13 @@ def structured(result: VideoResult) -> dict[str, Any]:
     return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in _ALWAYS}
 
 
+def went_wrong(result: VideoResult) -> bool:
+    """A failed or unknown job, or a video that came back without a URL."""
+    return result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
+
+
 def tool_result(result: VideoResult) -> CallToolResult:
-    """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
-    is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
-    return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=is_error)
+    """A job that went wrong is an error result for the model."""
+    return CallToolResult(
+        content=video_content(result), structured_content=structured(result), is_error=went_wrong(result)
+    )

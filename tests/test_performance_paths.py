@@ -8,6 +8,7 @@ The timings themselves are in benchmarks/cold_start.py and benchmarks/check_stat
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sqlite3
@@ -19,13 +20,24 @@ from typing import Any, ClassVar
 import httpx2
 import pytest
 from mcp import Client
+from pydantic import TypeAdapter
 
+from heygen_video_mcp import prompts
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.tools import (
+    check_status,
+    download_video,
+    generate_video,
+    list_providers,
+    list_videos,
+    wait_for_video,
+)
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library import MIGRATIONS, Library
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.results import VideoResult
 from tests.conftest import API_KEY, REPO, MakeSettings, data_of, text_of
 from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
 from tests.test_stdio import console_script
@@ -74,6 +86,45 @@ async def test_a_client_never_used_closes_without_being_built(counted: list[http
     client = HeyGenClient(api_key=API_KEY, base_url="http://127.0.0.1:9", timeout=httpx2.Timeout(1.0))
     await client.aclose()
     assert counted == []
+
+
+# The functions the SDK derives the tools' and prompts' schemas from, reading each signature three times.
+SIGNATURES = (
+    generate_video.generate_video,
+    check_status.check_status,
+    wait_for_video.wait_for_video,
+    download_video.download_video,
+    list_videos.list_videos,
+    list_providers.list_providers,
+    prompts.cinematic_video,
+    prompts.animate_product_photo,
+    prompts.social_vertical_video,
+)
+
+
+def test_tool_and_prompt_signatures_hold_objects_not_strings() -> None:
+    """Annotations written as strings (`from __future__ import annotations`) would be evaluated again, Field
+    objects and all, each time the SDK reads a signature at start-up."""
+    for fn in SIGNATURES:
+        strings = {name: a for name, a in inspect.get_annotations(fn).items() if isinstance(a, str)}
+        assert strings == {}, f"{fn.__name__} has annotations as strings: {strings}"
+
+
+async def test_the_video_tools_list_the_schema_pydantic_derives(client: Client) -> None:
+    """VideoResult's schema is derived once at start-up and copied: every tool that returns it lists exactly
+    what pydantic derives afresh (here for a subclass of the same name, which has no copy yet)."""
+    fresh = TypeAdapter(type("VideoResult", (VideoResult,), {})).json_schema()
+    tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+    for name in ("generate_video", "check_status", "wait_for_video", "download_video"):
+        assert tools[name] == fresh, name
+    listed = tools["list_videos"]
+    assert listed is not None and listed["$defs"]["VideoResult"] == fresh
+
+
+def test_the_schema_made_once_is_handed_out_as_copies() -> None:
+    first = TypeAdapter(VideoResult).json_schema()
+    first["properties"]["status"]["enum"].append("changed")
+    assert "changed" not in TypeAdapter(VideoResult).json_schema()["properties"]["status"]["enum"]
 
 
 # What a bare MCPServer script imports before it serves stdio, then what our serve path adds to it until the

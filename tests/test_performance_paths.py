@@ -142,6 +142,7 @@ sys.exit(main([]))
 """
 OURS = ("heygen_video_mcp",)
 LIBRARY = ("sqlite3", "_sqlite3")  # the library file is checked before serving
+BUILT_IN = ("gc",)  # compiled into the interpreter: start-up turns the collector off
 
 
 def loaded_by_the_stdio_path(tmp_path: Path, **env: str) -> list[str]:
@@ -157,16 +158,52 @@ def loaded_by_the_stdio_path(tmp_path: Path, **env: str) -> list[str]:
 
 def test_the_stdio_path_loads_nothing_the_sdk_does_not(tmp_path: Path) -> None:
     added = loaded_by_the_stdio_path(tmp_path, HEYGEN_OUTPUT_DIR=str(tmp_path / "videos"))
-    extra = [name for name in added if name.split(".")[0] not in OURS + LIBRARY]
+    extra = [name for name in added if name.split(".")[0] not in OURS + LIBRARY + BUILT_IN]
     assert extra == [], f"the stdio path imports {extra}, which a bare MCPServer does not"
     assert "sqlite3" in added and "heygen_video_mcp.server.app" in added  # it did get as far as serving
 
 
 def test_the_videos_folder_is_looked_up_only_when_no_output_folder_is_set(tmp_path: Path) -> None:
     added = loaded_by_the_stdio_path(tmp_path)
-    extra = {name.split(".")[0] for name in added} - set(OURS + LIBRARY)
+    extra = {name.split(".")[0] for name in added} - set(OURS + LIBRARY + BUILT_IN)
     assert extra == {"platformdirs"}
     assert (tmp_path / "home" / "Videos" / "HeyGen" / "heygen-library.sqlite3").is_file()
+
+
+# Reports, when the serve path logs that it is about to serve, the collections made since main() started.
+GC = """
+import gc, json, logging, os, sys
+
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
+
+
+class Report(logging.Handler):
+    def emit(self, record):
+        if record.getMessage() == "serving MCP over stdio":
+            state = {"collections": collections[start:], "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+            print(json.dumps(state), flush=True)
+            os._exit(0)
+
+
+logging.getLogger("heygen_video_mcp.server.__main__").addHandler(Report())
+from heygen_video_mcp.server.__main__ import main
+
+start = len(collections)
+main([])
+"""
+
+
+def test_start_up_collects_no_garbage_and_serves_with_its_objects_frozen(tmp_path: Path) -> None:
+    """Loading the SDK and building the tools runs without the cyclic collector (its passes would find almost
+    nothing to free); serving runs with it, and its collections skip what start-up made."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "XDG_"))}
+    env |= {"HEYGEN_API_KEY": API_KEY, "HEYGEN_OUTPUT_DIR": str(tmp_path / "videos"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", GC], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    assert state["collections"] == []
+    assert state["enabled"] is True and state["frozen"] > 50_000
 
 
 def test_a_damaged_library_still_stops_the_console_script_by_name(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.server.sandbox import Sandbox
 from heygen_video_mcp.tools import (
     check_status,
     download_video,
@@ -222,6 +223,34 @@ def test_a_damaged_library_still_stops_the_console_script_by_name(tmp_path: Path
     )
     assert done.returncode == 2, done.stderr
     assert str(library) in done.stderr and "mv " in done.stderr and "Traceback" not in done.stderr
+
+
+# --- a status read ------------------------------------------------------------------------------------------
+
+
+class Traced(httpx2.AsyncHTTPTransport):
+    """The real transport, noting which requests carry an httpcore trace hook."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[tuple[str, bool]] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append((request.method, "trace" in request.extensions))
+        return await super().handle_async_request(request)
+
+
+async def test_only_a_submission_is_traced_on_its_way_out(sandbox: Sandbox) -> None:
+    """A submission must know whether its bytes left (a lost answer then blocks a blind resend); a status
+    read is retried either way, so it goes without the trace hook, which awaits at every step of a request."""
+    transport = Traced()
+    client = HeyGenClient(api_key=API_KEY, base_url=sandbox.base_url, timeout=httpx2.Timeout(2.0), transport=transport)
+    try:
+        execution = await client.create_execution(request("traced").api_input())
+        await client.get_execution(execution.execution_id)
+    finally:
+        await client.aclose()
+    assert transport.requests == [("POST", True), ("GET", False)]
 
 
 # --- a status read that changes nothing ---------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """generate_videos: submit several prompts in one call, each checked and guarded against duplicates alone."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer

@@ -1,7 +1,5 @@
 """list_providers: the catalog, as a tool and as a resource. Needs no API key."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer

@@ -1,7 +1,5 @@
 """list_videos: the local library of every job this computer submitted, as a tool and as resources."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any, Final
 

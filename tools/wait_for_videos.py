@@ -1,7 +1,5 @@
 """wait_for_videos: follow several renders in one bounded call, with one progress for them all."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
@@ -16,6 +17,11 @@ from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
+
+if TYPE_CHECKING:
+    from pydantic import GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,19 @@ class VideoResult(BaseModel):
         "submit, whose submission time it cannot know.",
     )
     next_step: str = Field(description="What to do next.")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler, /) -> JsonSchemaValue:
+        """Made once per class and mode, then copied: four tools publish this schema and list_videos nests it,
+        and pydantic would derive it five times at start-up (about 1 ms each). It has no aliases and no
+        nested models, so nothing else that varies between those derivations can change it."""
+        key = (cls, handler.mode)
+        if key not in _SCHEMAS:
+            _SCHEMAS[key] = super().__get_pydantic_json_schema__(core_schema, handler)
+        return copy.deepcopy(_SCHEMAS[key])
+
+
+_SCHEMAS: dict[tuple[type[VideoResult], str], JsonSchemaValue] = {}
 
 
 def iso_time(timestamp: float) -> str:
@@ -262,7 +281,13 @@ def structured(result: VideoResult) -> dict[str, Any]:
     return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in _ALWAYS}
 
 
+def went_wrong(result: VideoResult) -> bool:
+    """A failed or unknown job, or a video that came back without a URL."""
+    return result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
+
+
 def tool_result(result: VideoResult) -> CallToolResult:
-    """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
-    is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
-    return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=is_error)
+    """A job that went wrong is an error result for the model."""
+    return CallToolResult(
+        content=video_content(result), structured_content=structured(result), is_error=went_wrong(result)
+    )

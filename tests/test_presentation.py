@@ -84,7 +84,7 @@ async def test_resources_and_prompts_carry_titles_and_descriptions(client: Clien
     resources = (await client.list_resources()).resources
     templates = (await client.list_resource_templates()).resource_templates
     prompts = (await client.list_prompts()).prompts
-    assert {r.uri for r in resources} == {"heygen://providers", "heygen://videos"}
+    assert {r.uri for r in resources} == {"heygen://providers", "heygen://videos", "ui://heygen-video/player.html"}
     assert [t.uri_template for t in templates] == ["heygen://videos/{execution_id}"]
     items: list[Resource | ResourceTemplate | Prompt] = [*resources, *templates, *prompts]
     for item in items:

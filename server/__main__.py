@@ -89,11 +89,16 @@ def serve() -> int:
     settings = _settings()
     if settings is None:
         return 2
-    library = settings.library()
+    from heygen_video_mcp.tools.errors import LibraryError
+
+    try:
+        library = settings.library()
+    except LibraryError as exc:  # HEYGEN_DATABASE_URL without the PostgreSQL driver installed
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return 2
     check = _Migration(library)
 
     from heygen_video_mcp.server.app import create_server
-    from heygen_video_mcp.tools.errors import LibraryError
 
     server = create_server(settings, library=library)
     try:

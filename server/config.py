@@ -134,5 +134,8 @@ def model_from_env(model: type[M], env: Mapping[str, str], environ: Mapping[str,
         return model.model_validate(values)
     except ValidationError as exc:
         names = {field: name for name, field in env.items()}
-        problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(
+            f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
+        )
         raise ConfigError(f"Invalid configuration: {problems}") from None

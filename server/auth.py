@@ -1,5 +1,5 @@
 """Who is calling: bearer tokens checked through the MCP SDK's token-verifier hook. The caller's tenant is
-the static token's name, or the OAuth access token's subject (`sub`)."""
+the static token's name, or the OAuth access token's subject (`sub`); see tools/tenancy.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 if TYPE_CHECKING:
     from jwt import PyJWK
 
-DEFAULT_TENANT: Final = "default"
 # Asymmetric algorithms only: a token signed with the public key as an HMAC secret, or with "none", never passes.
 ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_SECONDS: Final = 30  # clock skew between this server and the issuer
@@ -83,6 +82,9 @@ class JwtAccessTokens:
             )
         except jwt.PyJWTError as exc:
             logger.info("refused an access token: %s", exc)
+            return None
+        if not isinstance(claims["sub"], str) or not claims["sub"]:
+            logger.info("refused an access token without a subject")
             return None
         scope = claims.get("scope")
         return AccessToken(

@@ -33,10 +33,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from heygen_video_mcp.server.auth import DEFAULT_TENANT, AnyOf, JwtAccessTokens, StaticTokens
+from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
 from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settings
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
 from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
+from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -71,11 +72,20 @@ def token_verifier(http: HttpSettings, tenants: Mapping[str, Tenant]) -> TokenVe
     then OAuth access tokens when an issuer is configured; None when nothing is configured."""
     static = {name: t.token.get_secret_value() for name, t in tenants.items() if t.token is not None}
     if http.token is not None:
-        static[DEFAULT_TENANT] = http.token.get_secret_value()
+        static[OWN] = http.token.get_secret_value()
     verifiers: list[TokenVerifier] = [StaticTokens(static)] if static else []
     if http.issuer and http.jwks_url and http.resource_url:
         verifiers.append(JwtAccessTokens(issuer=http.issuer, jwks_url=http.jwks_url, audience=http.resource_url))
     return AnyOf(verifiers) if verifiers else None
+
+
+def tenancy(http: HttpSettings, tenants: Mapping[str, Tenant]) -> Tenancy:
+    return Tenancy(
+        keys={name: t.heygen_api_key.get_secret_value() for name, t in tenants.items() if t.heygen_api_key},
+        daily_renders={name: t.daily_renders for name, t in tenants.items() if t.daily_renders is not None},
+        default_daily_renders=http.tenant_daily_renders,
+        allow_caller_keys=http.allow_caller_keys,
+    )
 
 
 def metadata_routes(http: HttpSettings) -> tuple[list[Route], AnyHttpUrl | None]:
@@ -200,7 +210,7 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     except LibraryError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    app, drain = build_app(create_server(settings, library=library), http, tenants)
+    app, drain = build_app(create_server(settings, library=library, tenancy=tenancy(http, tenants)), http, tenants)
     # Streams end when this server says so (after the calls in flight), not on the signal itself.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
     config = uvicorn.Config(

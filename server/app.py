@@ -30,7 +30,7 @@ from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.jobs import JobSettings, VideoJobs
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.results import AppState
-from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message
+from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
 Flow: write a detailed shot description -> generate_video -> wait_for_video (call again while done is
@@ -88,7 +88,7 @@ def create_server(
             poll_interval=settings.poll_interval,
             duplicate_window=settings.duplicate_window,
             download=settings.download,
-            output_dir=settings.output_dir / tenant if tenant else settings.output_dir,
+            output_dir=settings.output_dir / tenant_folder(tenant) if tenant else settings.output_dir,
             not_found_grace=settings.not_found_grace,
             reads_per_second=settings.max_reads_per_second,
             max_video_bytes=settings.max_video_bytes,

@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
 from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settings
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
+from heygen_video_mcp.server.logs import RedactKey
 from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
@@ -99,6 +100,15 @@ def metadata_routes(http: HttpSettings) -> tuple[list[Route], AnyHttpUrl | None]
     if all(route.path != bare for route in routes):
         routes += [Route(bare, endpoint=route.endpoint, methods=["GET", "OPTIONS"]) for route in routes[:1]]
     return routes, build_resource_metadata_url(resource)
+
+
+def hide_secrets(http: HttpSettings, tenants: Mapping[str, Tenant]) -> None:
+    """Scrub every configured token and tenant key from the log, as HEYGEN_API_KEY already is."""
+    secrets = [http.token] + [s for t in tenants.values() for s in (t.token, t.heygen_api_key)]
+    for secret in secrets:
+        if secret is not None:
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(RedactKey(secret.get_secret_value()))
 
 
 class Drain:
@@ -204,6 +214,7 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
             file=sys.stderr,
         )
         return 2
+    hide_secrets(http, tenants)
     library = settings.library()
     try:
         library.migrate()

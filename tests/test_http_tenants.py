@@ -113,10 +113,17 @@ async def test_an_access_tokens_subject_is_its_tenant(sandbox: Sandbox, tmp_path
             "HEYGEN_MCP_ISSUER": issuer.url,
             "HEYGEN_MCP_JWKS_URL": issuer.jwks_url,
             "HEYGEN_MCP_RESOURCE_URL": RESOURCE,
+            "HEYGEN_ALLOW_CALLER_KEYS": "true",
         }
         with serve_tenants(sandbox, tmp_path, text, **env) as server:
             async with connect(server.url, mode, token=issuer.token("alice@example.com")) as alice:
                 job = data_of(await alice.call_tool("generate_video", {"prompt": "Snow on a quiet station"}))
+            # A subject is not a path: its videos stay inside the output folder.
+            escape = {"X-HeyGen-Api-Key": API_KEY}
+            async with connect(server.url, mode, token=issuer.token("../../escape"), **escape) as odd:
+                made = data_of(await odd.call_tool("generate_video", {"prompt": "A lighthouse at dusk"}))
+                video = data_of(await odd.call_tool("wait_for_video", {"execution_id": made["execution_id"]}))
+                assert Path(video["local_path"]).resolve().is_relative_to((tmp_path / "videos").resolve())
             async with connect(server.url, mode, token=issuer.token("mallory@example.com")) as mallory:
                 result = await mallory.call_tool("check_status", {"execution_id": job["execution_id"]})
                 assert result.is_error and "Snow" not in text_of(result)

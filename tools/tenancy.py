@@ -7,6 +7,7 @@ server's own user: stdio mode, an HTTP server without sign-in, and HEYGEN_MCP_TO
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -24,6 +25,14 @@ def caller_tenant() -> str:
     """The signed-in caller's tenant (the SDK keeps the verified token in a context variable per request)."""
     token = get_access_token()
     return (token.subject or token.client_id) if token is not None else OWN
+
+
+def tenant_folder(tenant: str) -> str:
+    """A folder name for the tenant's videos: its name when that is plain, otherwise a plain version of it
+    with a digest, so no subject ("../x", "a/b") can name a path outside the output folder."""
+    plain = re.sub(r"[^A-Za-z0-9@._-]", "_", tenant)[:64]
+    plain = f"_{plain[1:]}" if plain.startswith(".") else plain  # never ".", "..", or a hidden folder
+    return plain if plain == tenant else f"{plain}-{hashlib.sha256(tenant.encode()).hexdigest()[:10]}"
 
 
 def callers(library: Library) -> Library:

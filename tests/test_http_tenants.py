@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
 
@@ -16,6 +17,7 @@ from heygen_video_mcp.server.sandbox import Sandbox
 from .conftest import API_KEY, data_of, text_of
 from .httpserver import HttpServer, connect, http_server
 from .issuer import RESOURCE, running_issuer
+from .test_http import INITIALIZE, MCP_HEADERS
 from .test_http_auth import ALICE, BOB, tenants_file
 
 pytestmark = pytest.mark.anyio
@@ -128,3 +130,19 @@ async def test_an_access_tokens_subject_is_its_tenant(sandbox: Sandbox, tmp_path
                 result = await mallory.call_tool("check_status", {"execution_id": job["execution_id"]})
                 assert result.is_error and "Snow" not in text_of(result)
                 assert data_of(await mallory.call_tool("list_videos", {}))["count"] == 0
+
+
+async def test_a_session_cannot_be_borrowed_by_another_tenant(sandbox: Sandbox, tmp_path: Path) -> None:
+    text = tenants(alice={"token": ALICE}, bob={"token": BOB})
+    with serve_tenants(sandbox, tmp_path, text) as server:
+        async with httpx2.AsyncClient() as http:
+            as_alice = MCP_HEADERS | {"Authorization": f"Bearer {ALICE}"}
+            opened = await http.post(server.url, json=INITIALIZE, headers=as_alice)
+            session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+            listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+            borrowed = await http.post(
+                server.url, json=listing, headers=MCP_HEADERS | session | {"Authorization": f"Bearer {BOB}"}
+            )
+            own = await http.post(server.url, json=listing, headers=as_alice | session)
+    assert borrowed.status_code == 404
+    assert own.status_code == 200

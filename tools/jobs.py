@@ -38,6 +38,8 @@ SaveProgress = Callable[[str, int, int | None], None]
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
+# Jobs not counted against a daily budget (adopted ids, not made here) that may sit among the newest.
+_BUDGET_SLACK: Final = 50
 # list_videos refreshes at most this many unfinished jobs, this many at once, skipping any this server read
 # in the last few seconds.
 _REFRESH_LIMIT: Final = 10
@@ -69,7 +71,8 @@ class JobSettings:
     private_video_hosts: bool = False
     # How long a call that sees a finished video waits for its save before answering "saving".
     save_grace: float = 1.5
-    reads_per_second: float = 50.0  # status reads for the whole process
+    reads_per_second: float = 50.0  # status reads for the whole process (for one tenant, in remote mode)
+    daily_renders: int | None = None  # new submissions a UTC day (remote mode's tenants), None: no limit
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ class VideoJobs:
 
     async def submit(self, request: VideoRequest, *, allow_duplicate: bool = False) -> Outcome:
         if not self.client.has_api_key:
-            raise errors.MissingApiKey()
+            raise errors.MissingApiKey(self.client.missing_key)
+        if self.settings.daily_renders is not None:
+            await self._check_budget(self.settings.daily_renders)
         while True:
             reservation = await self.library.reserve(
                 request, window=self.settings.duplicate_window, allow_duplicate=allow_duplicate
@@ -152,6 +157,21 @@ class VideoJobs:
                     "anyway, call generate_video again with allow_duplicate=true."
                 )
             return Outcome(job, duplicate=True)  # still SUBMITTING here means its answer is on the way
+
+    async def _check_budget(self, budget: int) -> None:
+        """Refuse, before anything is recorded or sent, a submission past today's (UTC) budget. Counted from
+        the library: the submissions this server made today that may have bought a video."""
+        now = time.time()
+        midnight = now // 86400 * 86400
+        recent = await self.library.jobs(limit=budget + _BUDGET_SLACK, include_unsent=True)
+        used = sum(1 for job in recent if job.created_at >= midnight and job.prompt)
+        if used >= budget:
+            hours, rest = divmod(int(midnight + 86400 - now), 3600)
+            raise errors.BudgetExhausted(
+                f"Your daily budget on this server is {budget} new video{'s' if budget != 1 else ''}, and today's "
+                f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min. Nothing was sent to HeyGen; "
+                "videos already made stay available through list_videos."
+            )
 
     async def _send(self, job: Job, request: VideoRequest) -> Job:
         """Post in the background and wait for the answer within the caller's deadline. A caller that leaves

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
@@ -17,6 +17,7 @@ from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
+from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
 
 if TYPE_CHECKING:
     from pydantic import GetJsonSchemaHandler
@@ -26,16 +27,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AppState:
-    """What the server's lifespan holds: the job logic and its one HTTP client."""
+    """What the server's lifespan holds: the job logic (the server's own user's, and the tenants')."""
 
     jobs: VideoJobs
     wait_seconds: float
     wait_cap: float
     call_seconds: float
+    tenants: Tenants | None = None
 
 
 def state(ctx: Context[AppState, Any]) -> AppState:
-    return ctx.request_context.lifespan_context
+    """The state as the caller sees it: with its tenant's job logic (see tools/tenancy.py)."""
+    app = ctx.request_context.lifespan_context
+    tenant = caller_tenant()
+    headers = ctx.headers  # None on stdio
+    offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
+    if app.tenants is None or (tenant == OWN and offered is None):
+        return app
+    return replace(app, jobs=app.tenants.jobs(tenant, offered))
 
 
 ExecutionId = Annotated[

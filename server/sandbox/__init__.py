@@ -11,12 +11,78 @@ import time
 from types import TracebackType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from heygen_video_mcp.server.sandbox.app import Aborted, Fault, Job, RecordedRequest, RenderSeconds, SandboxApp
 
-__all__ = ["Fault", "Job", "RecordedRequest", "RenderSeconds", "Sandbox"]
+__all__ = ["Fault", "Job", "RecordedRequest", "RenderSeconds", "Sandbox", "ServedApp"]
 
 START_TIMEOUT = 10.0
+
+
+class ServedApp:
+    """An ASGI app served by uvicorn in a daemon thread on `host` (port 0: any free port), for the sandbox
+    and for tests; `base_url` once started."""
+
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app, self.host, self.port = app, host, port
+        self.base_url = ""
+        self._server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> ServedApp:
+        """Serve in the background; returns once the socket accepts connections."""
+        # log_config=None and log_level=None leave the host process's logging alone.
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            interface="asgi3",
+            loop="asyncio",
+            http="h11",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            log_level=None,
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="served-app", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                server.should_exit = True
+                thread.join()
+                raise RuntimeError(f"could not listen on {self.host}:{self.port}")
+            time.sleep(0.01)
+        self._server, self.thread = server, thread
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://{self.host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        """Shut uvicorn down and join its thread; a no-op when not running."""
+        if self._server is None or self.thread is None:
+            return
+        self._server.should_exit = True
+        self.thread.join(timeout=START_TIMEOUT)
+        if self.thread.is_alive():
+            self._server.force_exit = True
+            self.thread.join()
+        self._server = self.thread = None
+
+    def __enter__(self) -> ServedApp:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class QuietAborts(logging.Filter):
@@ -64,58 +130,32 @@ class Sandbox(SandboxApp):
         )
         self.host = host
         self.port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedApp | None = None
 
     def start(self) -> Sandbox:
         """Serve in the background; returns once the socket accepts connections."""
-        if self._thread is not None:
+        if self._served is not None:
             raise RuntimeError("sandbox already started")
         logger = logging.getLogger("uvicorn.error")
         if QUIET_ABORTS not in logger.filters:
             logger.addFilter(QUIET_ABORTS)
-        # log_config=None and log_level=None leave the host process's logging alone.
-        config = uvicorn.Config(
-            self,
-            host=self.host,
-            port=self.port,
-            interface="asgi3",
-            loop="asyncio",
-            http="h11",
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            log_level=None,
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="heygen-sandbox", daemon=True)
         self._closing = False
-        thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join()
-                raise RuntimeError(f"sandbox could not listen on {self.host}:{self.port}")
-            time.sleep(0.01)
-        self._server, self._thread = server, thread
-        port = server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://{self.host}:{port}"
+        self._served = ServedApp(self, host=self.host, port=self.port).start()
+        self.base_url = self._served.base_url
         return self
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread serving the sandbox, while it runs."""
+        return self._served.thread if self._served else None
 
     def stop(self) -> None:
         """Shut uvicorn down and join its thread; a no-op when not running."""
-        if self._server is None or self._thread is None:
+        if self._served is None:
             return
         self._closing = True
-        self._server.should_exit = True
-        self._thread.join(timeout=START_TIMEOUT)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join()
-        self._server = self._thread = None
+        self._served.stop()
+        self._served = None
 
     def __enter__(self) -> Sandbox:
         return self.start()

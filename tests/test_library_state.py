@@ -27,7 +27,7 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library
+from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library, script
 from heygen_video_mcp.tools.request import VideoRequest
 from tests.conftest import MakeSettings, data_of, run_together, text_of
 
@@ -465,7 +465,7 @@ async def test_rows_with_unknown_columns_are_still_read(tmp_path: Path) -> None:
 def first_release_file(path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     try:
-        db.executescript(MIGRATIONS[0])
+        db.executescript(script(MIGRATIONS[0], "sqlite"))
         db.execute("PRAGMA user_version = 1")
         db.execute(
             "INSERT INTO jobs (execution_id, prompt, status, created_at, updated_at) "
@@ -486,7 +486,7 @@ async def test_library_of_the_first_release_is_upgraded_in_place(tmp_path: Path)
     assert job.download_attempts == 0 and job.download_retry_at is None
     indexes = [name for (_, name, *_) in sql(path, "PRAGMA index_list(jobs)")]
     columns = {name: [c for (_, _, c) in sql(path, f"PRAGMA index_info({name})")] for name in indexes}
-    assert ["status", "created_at"] in columns.values(), columns
+    assert ["tenant", "status", "created_at"] in columns.values(), columns
 
 
 # --- listing submissions whose answer is pending or lost ----------------------------------------------------

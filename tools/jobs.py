@@ -22,7 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from heygen_video_mcp.tools import deadline, errors
-from heygen_video_mcp.tools.client import HeyGenClient, Wire
+from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
 from heygen_video_mcp.tools.pacer import Pacer
@@ -266,6 +266,9 @@ class VideoJobs:
             pending.done.set()
 
     async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
+        if await self.library.foreign(execution_id):
+            # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
+            return await self.library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
         execution = await self.client.get_execution(execution_id)
         self._read_at[execution_id] = time.time()

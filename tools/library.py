@@ -9,10 +9,15 @@ reads take no lock, and a status that did not change is not written again. Every
 the file at the path with the one the pool has open (one stat), so a library deleted or replaced under the
 server is noticed and its connections reopened. Whatever SQLite says reaches the user as a LibraryError
 naming the file and what to do, not a traceback.
+
+Every job belongs to a tenant ('' is the single user of stdio mode). A Library is one tenant's view
+(for_tenant() makes another over the same store): its reads, writes and duplicate guard see only that
+tenant's jobs, and an execution id recorded only under other tenants is `foreign` to it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -57,13 +62,33 @@ _BACKOFF_MAX: Final = 0.5
 # Idle connections kept open; more are opened while more operations run at once, and closed after.
 _POOL_IDLE: Final = 4
 
+
 # `PRAGMA user_version` counts the migrations applied. A file with more than we know was written by a newer
 # release whose layout may mean something else: refused, and left untouched. A file at our version with
 # columns we do not know is used: rows are read by name (unknown columns skipped) and every INSERT names its
 # columns. So a later release may add a nullable or defaulted column without a migration (creating it if
 # PRAGMA table_info lacks it), and this one keeps working on the file; anything else is a migration.
-# Append only: a migration that has shipped never changes.
-MIGRATIONS: Final[tuple[str, ...]] = (
+# Append only: a migration that has shipped never changes. One that the databases spell differently is a
+# Dialects; a plain string is run as it is on both.
+@dataclass(frozen=True)
+class Dialects:
+    sqlite: str
+    postgres: str
+
+
+Migration = str | Dialects
+
+# The indexes of a tenant's listing, duplicate guard and render times, after the tenant migration.
+_TENANT_INDEXES: Final = """
+    CREATE INDEX jobs_execution ON jobs (execution_id);
+    CREATE INDEX jobs_fingerprint ON jobs (tenant, fingerprint, created_at);
+    CREATE INDEX jobs_created ON jobs (tenant, created_at);
+    CREATE INDEX jobs_status_created ON jobs (tenant, status, created_at);
+    CREATE INDEX jobs_completed_render ON jobs (tenant, provider, aspect_ratio, created_at)
+        WHERE status = 'completed' AND prompt != '' AND execution_id IS NOT NULL;
+"""
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
     """
     CREATE TABLE jobs (
         id INTEGER PRIMARY KEY,
@@ -111,7 +136,78 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX jobs_completed_render ON jobs (provider, aspect_ratio, created_at)
         WHERE status = 'completed' AND prompt != '' AND execution_id IS NOT NULL;
     """,
+    # Tenants (remote mode): every job belongs to one; '' is the single user of stdio mode. Execution ids are
+    # unique per tenant. SQLite cannot drop the old UNIQUE (execution_id), so it rebuilds both tables (the
+    # status changes keep their order: rowid); PostgreSQL alters the constraint in place.
+    Dialects(
+        sqlite="""
+        CREATE TABLE jobs_new (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL DEFAULT '',
+            execution_id TEXT,
+            fingerprint TEXT,
+            prompt TEXT NOT NULL,
+            provider TEXT,
+            aspect_ratio TEXT,
+            reference_image_url TEXT,
+            tail_image_url TEXT,
+            config TEXT,
+            status TEXT NOT NULL,
+            heygen_status TEXT,
+            error TEXT,
+            video_url TEXT,
+            video_id TEXT,
+            asset_id TEXT,
+            local_path TEXT,
+            download_error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            download_owner TEXT,
+            download_lease REAL,
+            download_attempts INTEGER NOT NULL DEFAULT 0,
+            download_retry_at REAL,
+            UNIQUE (tenant, execution_id)
+        );
+        INSERT INTO jobs_new (id, execution_id, fingerprint, prompt, provider, aspect_ratio, reference_image_url,
+            tail_image_url, config, status, heygen_status, error, video_url, video_id, asset_id, local_path,
+            download_error, created_at, updated_at, download_owner, download_lease, download_attempts,
+            download_retry_at)
+        SELECT id, execution_id, fingerprint, prompt, provider, aspect_ratio, reference_image_url,
+            tail_image_url, config, status, heygen_status, error, video_url, video_id, asset_id, local_path,
+            download_error, created_at, updated_at, download_owner, download_lease, download_attempts,
+            download_retry_at FROM jobs;
+        CREATE TABLE status_changes_new (
+            job_id INTEGER NOT NULL REFERENCES jobs_new (id),
+            status TEXT NOT NULL,
+            error TEXT,
+            at REAL NOT NULL
+        );
+        INSERT INTO status_changes_new (rowid, job_id, status, error, at)
+            SELECT rowid, job_id, status, error, at FROM status_changes;
+        DROP TABLE status_changes;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_new RENAME TO jobs;
+        ALTER TABLE status_changes_new RENAME TO status_changes;
+        CREATE INDEX status_changes_job ON status_changes (job_id, at);
+        """
+        + _TENANT_INDEXES,
+        postgres="""
+        ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+        ALTER TABLE jobs DROP CONSTRAINT jobs_execution_id_key;
+        ALTER TABLE jobs ADD CONSTRAINT jobs_tenant_execution_id_key UNIQUE (tenant, execution_id);
+        DROP INDEX jobs_fingerprint;
+        DROP INDEX jobs_created;
+        DROP INDEX jobs_status_created;
+        DROP INDEX jobs_completed_render;
+        """
+        + _TENANT_INDEXES,
+    ),
 )
+
+
+def script(migration: Migration, dialect: str) -> str:
+    """The statements of one migration for "sqlite" or "postgres"."""
+    return migration if isinstance(migration, str) else getattr(migration, dialect)
 
 
 @dataclass(frozen=True)
@@ -138,6 +234,7 @@ class Job:
     download_retry_at: float | None = None  # unix time before which no automatic save starts
     download_owner: str | None = None  # the claim on saving the video: whose, and until when
     download_lease: float | None = None
+    tenant: str = ""  # whose job: '' is the single user of stdio mode
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -169,10 +266,10 @@ class _Connection(sqlite3.Connection):
     writing: bool = False  # inside a write transaction (BEGIN IMMEDIATE)
 
 
-class Library:
-    def __init__(self, path: Path, *, lock_timeout: float = 10.0, write_timeout: float = 15.0) -> None:
-        """`lock_timeout`: how long migrate() waits for another process's write lock at start;
-        `write_timeout`: how long an operation keeps retrying a busy library before it gives up."""
+class _SQLiteStore:
+    """The file and its pooled connections, shared by every tenant's view of the library."""
+
+    def __init__(self, path: Path, *, lock_timeout: float, write_timeout: float) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
         self.write_timeout = write_timeout
@@ -189,9 +286,6 @@ class Library:
         self._sidecars: tuple[FileId | None, FileId | None] | None = None
         # Idle connections are closed when the library is, or at the latest when it is collected.
         self._finalizer = weakref.finalize(self, _close_all, self._pool)
-
-    def __repr__(self) -> str:
-        return f"Library({str(self.path)!r})"
 
     @property
     def migrated(self) -> bool:
@@ -270,8 +364,8 @@ class Library:
         self._refuse_newer(version)
         if not write:
             raise _NeedsWrite
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in filter(str.strip, script.split(";")):
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script(migration, "sqlite").split(";")):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
         return True
@@ -447,7 +541,7 @@ class Library:
         self._seen = True
         return result
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True, by_key: bool = False) -> T:
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True, by_key: bool = False) -> T:
         """Run `fn` in one transaction (BEGIN IMMEDIATE when writing), retrying while the library is busy for
         up to `write_timeout` seconds. A failed attempt rolled back, so running `fn` again is safe. A read
         `by_key` (an indexed lookup of one job) is first tried without leaving the event loop (_read_here)."""
@@ -495,6 +589,44 @@ class Library:
             )
         return LibraryError(f"The video library {self.path} could not be used (SQLite: {exc}).")
 
+
+class Library:
+    """The library as one tenant sees it: every read and write is limited to that tenant's jobs. Views made
+    by for_tenant() share one store (file or database, pool, migrations) with the library they came from."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 10.0, write_timeout: float = 15.0) -> None:
+        """`lock_timeout`: how long migrate() waits for another process's write lock at start;
+        `write_timeout`: how long an operation keeps retrying a busy library before it gives up."""
+        self._store = _SQLiteStore(path, lock_timeout=lock_timeout, write_timeout=write_timeout)
+        self.tenant = ""  # '' is the single user of a stdio server
+
+    def __repr__(self) -> str:
+        who = f", tenant={self.tenant!r}" if self.tenant else ""
+        return f"Library({str(self.path)!r}{who})"
+
+    def for_tenant(self, name: str) -> Library:
+        """A view of the same store that reads and writes only `name`'s jobs."""
+        view = copy.copy(self)
+        view.tenant = name
+        return view
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    @property
+    def migrated(self) -> bool:
+        """Whether migrate() has succeeded in this process: the store was checked and is at our schema."""
+        return self._store.migrated
+
+    def migrate(self) -> None:
+        """At start: create or upgrade the schema, refusing a newer or corrupt store. Raises LibraryError."""
+        self._store.migrate()
+
+    def close(self) -> None:
+        """Close the idle connections (at shutdown). The library stays usable: it reopens on demand."""
+        self._store.close()
+
     async def reserve(self, request: VideoRequest, *, window: float, allow_duplicate: bool) -> Reservation:
         """Atomically find an identical recent submission or record a new one as in flight.
 
@@ -502,25 +634,27 @@ class Library:
         together cannot both decide they are first.
         """
         fingerprint = request.fingerprint()
+        tenant = self.tenant
 
         def work(db: sqlite3.Connection) -> Reservation:
             now = time.time()
             if window > 0 and not allow_duplicate:
                 # A refused submission bought nothing, and a failed render is worth retrying as it was.
                 row = db.execute(
-                    "SELECT * FROM jobs WHERE fingerprint = ? AND created_at >= ? "
+                    "SELECT * FROM jobs WHERE tenant = ? AND fingerprint = ? AND created_at >= ? "
                     "AND status NOT IN (?, 'failed', 'not_found') ORDER BY created_at DESC LIMIT 1",
-                    (fingerprint, now - window, SUBMIT_FAILED),
+                    (tenant, fingerprint, now - window, SUBMIT_FAILED),
                 ).fetchone()
                 if row is not None:
                     if row["status"] == SUBMITTING and now - row["created_at"] > STALE_SUBMISSION_SECONDS:
                         _set_status(db, row["id"], SUBMIT_UNCERTAIN, "the submitting process stopped", now)
-                        row = _row(db, row["id"])
+                        row = _row(db, row["id"], tenant)
                     return Reservation(Job.from_row(row), existing=True)
             cursor = db.execute(
-                "INSERT INTO jobs (fingerprint, prompt, provider, aspect_ratio, reference_image_url, "
-                "tail_image_url, config, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (tenant, fingerprint, prompt, provider, aspect_ratio, reference_image_url, "
+                "tail_image_url, config, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    tenant,
                     fingerprint,
                     request.prompt,
                     request.provider,
@@ -535,68 +669,88 @@ class Library:
             )
             job_id = _lastrowid(cursor)
             _log_change(db, job_id, SUBMITTING, None, now)
-            return Reservation(Job.from_row(_row(db, job_id)), existing=False)
+            return Reservation(Job.from_row(_row(db, job_id, tenant)), existing=False)
 
-        return await self._run(work)
+        return await self._store.run(work)
 
     async def submitted(self, job_id: int, execution: Execution) -> Job:
         """Record HeyGen's answer to our submission (retried while the library is busy: it names a paid job)."""
+        tenant = self.tenant
 
         def work(db: sqlite3.Connection) -> Job:
-            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ? AND tenant = ?", (job_id, tenant)).fetchone() is None:
                 # The library was deleted while the request was out: keep the paid id, as an adopted job.
-                row = db.execute("SELECT id FROM jobs WHERE execution_id = ?", (execution.execution_id,)).fetchone()
-                return _apply(db, _adopt(db, execution) if row is None else row["id"], execution)
+                row = _by_execution_id(db, execution.execution_id, tenant)
+                return _apply(db, _adopt(db, execution, tenant) if row is None else row["id"], execution, tenant)
             db.execute("UPDATE jobs SET execution_id = ? WHERE id = ?", (execution.execution_id, job_id))
-            return _apply(db, job_id, execution)
+            return _apply(db, job_id, execution, tenant)
 
-        return await self._run(work)
+        return await self._store.run(work)
 
     async def submit_failed(self, job_id: int, error: str, *, uncertain: bool) -> Job:
-        def work(db: sqlite3.Connection) -> Job:
-            _row(db, job_id)  # gone with a deleted library: say so, rather than break a foreign key
-            _set_status(db, job_id, SUBMIT_UNCERTAIN if uncertain else SUBMIT_FAILED, error, time.time())
-            return Job.from_row(_row(db, job_id))
+        tenant = self.tenant
 
-        return await self._run(work)
+        def work(db: sqlite3.Connection) -> Job:
+            _row(db, job_id, tenant)  # gone with a deleted library: say so, rather than break a foreign key
+            _set_status(db, job_id, SUBMIT_UNCERTAIN if uncertain else SUBMIT_FAILED, error, time.time())
+            return Job.from_row(_row(db, job_id, tenant))
+
+        return await self._store.run(work)
 
     async def observed(self, execution: Execution, *, unchanged_at: float | None = None) -> Job:
         """Record what HeyGen said about an execution; one not submitted from here is adopted. An answer that
         changes nothing is only read: no write lock, no write. `unchanged_at` is when the job was last seen
         as stored (unix time): a change is dated halfway between then and now, its likeliest moment, so
         render times learned from the library are not late by half a polling gap."""
+        tenant = self.tenant
 
         def work(db: sqlite3.Connection) -> Job:
-            row = db.execute("SELECT * FROM jobs WHERE execution_id = ?", (execution.execution_id,)).fetchone()
+            row = _by_execution_id(db, execution.execution_id, tenant)
             if row is None and execution.status == "not_found":
                 return _unrecorded(execution)  # a mistyped id is not a video worth listing
             if row is not None and not _changes(row, execution):
                 return Job.from_row(row)
             _need_write(db)
-            job_id = _adopt(db, execution) if row is None else row["id"]
-            return _apply(db, job_id, execution, unchanged_at=unchanged_at)
+            job_id = _adopt(db, execution, tenant) if row is None else row["id"]
+            return _apply(db, job_id, execution, tenant, unchanged_at=unchanged_at)
 
-        return await self._run(work, write=False, by_key=True)
+        return await self._store.run(work, write=False, by_key=True)
 
     async def saved(self, job_id: int, *, local_path: str | None, download_error: str | None) -> Job:
+        tenant = self.tenant
+
         def work(db: sqlite3.Connection) -> Job:
             db.execute(
-                "UPDATE jobs SET local_path = coalesce(?, local_path), download_error = ?, updated_at = ? WHERE id = ?",
-                (local_path, download_error, time.time(), job_id),
+                "UPDATE jobs SET local_path = coalesce(?, local_path), download_error = ?, updated_at = ? "
+                "WHERE id = ? AND tenant = ?",
+                (local_path, download_error, time.time(), job_id, tenant),
             )
-            return Job.from_row(_row(db, job_id))
+            return Job.from_row(_row(db, job_id, tenant))
 
-        return await self._run(work)
+        return await self._store.run(work)
 
     async def get(self, *, job_id: int | None = None, execution_id: str | None = None) -> Job | None:
+        tenant = self.tenant
+
         def work(db: sqlite3.Connection) -> Job | None:
             if job_id is not None:
-                row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                row = db.execute("SELECT * FROM jobs WHERE id = ? AND tenant = ?", (job_id, tenant)).fetchone()
             else:
-                row = db.execute("SELECT * FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+                row = _by_execution_id(db, execution_id, tenant)
             return None if row is None else Job.from_row(row)
 
-        return await self._run(work, write=False, by_key=True)
+        return await self._store.run(work, write=False, by_key=True)
+
+    async def foreign(self, execution_id: str) -> bool:
+        """Whether this execution id is recorded only under other tenants. Such an id answers as unknown: the
+        job layer neither asks HeyGen about it nor adopts it, so no tenant learns of another's videos."""
+        tenant = self.tenant
+
+        def work(db: sqlite3.Connection) -> bool:
+            rows = db.execute("SELECT tenant FROM jobs WHERE execution_id = ?", (execution_id,)).fetchall()
+            return bool(rows) and all(row["tenant"] != tenant for row in rows)
+
+        return await self._store.run(work, write=False, by_key=True)
 
     async def jobs(
         self, *, status: str | None = None, limit: int = 20, query: str | None = None, include_unsent: bool = False
@@ -609,11 +763,11 @@ class Library:
         """
 
         def work(db: sqlite3.Connection) -> list[Job]:
-            where: list[str] = ["execution_id IS NOT NULL"]
-            args: list[Any] = []
+            where: list[str] = ["tenant = ?", "execution_id IS NOT NULL"]
+            args: list[Any] = [self.tenant]
             if include_unsent or status in (SUBMITTING, SUBMIT_UNCERTAIN):
-                where = ["(execution_id IS NOT NULL OR status IN (?, ?))"]
-                args = [SUBMITTING, SUBMIT_UNCERTAIN]
+                where[1] = "(execution_id IS NOT NULL OR status IN (?, ?))"
+                args += [SUBMITTING, SUBMIT_UNCERTAIN]
             if status is not None:
                 where.append("status = ?")
                 args.append(status)
@@ -626,13 +780,13 @@ class Library:
             ).fetchall()
             return [Job.from_row(row) for row in rows]
 
-        return await self._run(work, write=False)
+        return await self._store.run(work, write=False)
 
     async def render_durations(self, provider: str | None, aspect_ratio: str | None, *, limit: int = 20) -> list[float]:
         """How long the newest `limit` completed jobs that this server submitted with this provider and aspect
         ratio (None: any) took: seconds from submission to their first `completed` status, newest first."""
-        where = ["j.status = 'completed'", "j.prompt != ''", "j.execution_id IS NOT NULL"]
-        args: list[Any] = []
+        where = ["j.tenant = ?", "j.status = 'completed'", "j.prompt != ''", "j.execution_id IS NOT NULL"]
+        args: list[Any] = [self.tenant]
         for column, value in (("provider", provider), ("aspect_ratio", aspect_ratio)):
             if value is not None:
                 where.append(f"j.{column} = ?")
@@ -650,16 +804,18 @@ class Library:
             rows = db.execute(query, (*args, max(limit, 0))).fetchall()
             return [row["completed_at"] - row["created_at"] for row in rows]
 
-        return await self._run(work, write=False)
+        return await self._store.run(work, write=False)
 
     async def history(self, job_id: int) -> list[tuple[str, float, str | None]]:
         def work(db: sqlite3.Connection) -> list[tuple[str, float, str | None]]:
             rows = db.execute(
-                "SELECT status, at, error FROM status_changes WHERE job_id = ? ORDER BY at, rowid", (job_id,)
+                "SELECT s.status, s.at, s.error FROM status_changes s JOIN jobs j ON j.id = s.job_id "
+                "WHERE s.job_id = ? AND j.tenant = ? ORDER BY s.at, s.rowid",
+                (job_id, self.tenant),
             ).fetchall()
             return [(row["status"], row["at"], row["error"]) for row in rows]
 
-        return await self._run(work, write=False)
+        return await self._store.run(work, write=False)
 
     # --- saving the video: one process at a time ------------------------------------------------------------
 
@@ -671,8 +827,9 @@ class Library:
 
         def work(db: sqlite3.Connection) -> bool:
             row = db.execute(
-                "SELECT local_path, download_owner, download_lease, download_retry_at FROM jobs WHERE id = ?",
-                (job_id,),
+                "SELECT local_path, download_owner, download_lease, download_retry_at FROM jobs "
+                "WHERE id = ? AND tenant = ?",
+                (job_id, self.tenant),
             ).fetchone()
             now = time.time()
             if row is None or (row["local_path"] and Path(row["local_path"]).is_file()):
@@ -686,19 +843,19 @@ class Library:
             )
             return True
 
-        return await self._run(work)
+        return await self._store.run(work)
 
     async def renew_download(self, job_id: int, owner: str, lease: float) -> bool:
         """Extend `owner`'s claim by `lease` seconds from now; False if another owner has taken it over."""
 
         def work(db: sqlite3.Connection) -> bool:
             cursor = db.execute(
-                "UPDATE jobs SET download_lease = ? WHERE id = ? AND download_owner = ?",
-                (time.time() + lease, job_id, owner),
+                "UPDATE jobs SET download_lease = ? WHERE id = ? AND tenant = ? AND download_owner = ?",
+                (time.time() + lease, job_id, self.tenant, owner),
             )
             return cursor.rowcount == 1
 
-        return await self._run(work)
+        return await self._store.run(work)
 
     async def finish_download(
         self, job_id: int, owner: str, *, local_path: str | None, error: str | None, retry_at: float | None
@@ -708,9 +865,11 @@ class Library:
         back-off to `retry_at`, but only while the claim is still ours (or no one's): a process that lost its
         claim to an expired lease must not overwrite the state of the one now trying."""
 
+        tenant = self.tenant
+
         def work(db: sqlite3.Connection) -> Job:
             now = time.time()
-            ours = _row(db, job_id)["download_owner"] in (None, owner)
+            ours = _row(db, job_id, tenant)["download_owner"] in (None, owner)
             if local_path is not None:
                 db.execute(
                     "UPDATE jobs SET local_path = ?, download_error = NULL, download_attempts = 0, "
@@ -725,9 +884,9 @@ class Library:
                 )
             if ours:
                 db.execute("UPDATE jobs SET download_owner = NULL, download_lease = NULL WHERE id = ?", (job_id,))
-            return Job.from_row(_row(db, job_id))
+            return Job.from_row(_row(db, job_id, tenant))
 
-        return await self._run(work)
+        return await self._store.run(work)
 
 
 class _Miss:
@@ -826,20 +985,28 @@ def _transaction(db: sqlite3.Connection, *, write: bool) -> Iterator[None]:
     db.execute("COMMIT")
 
 
-def _row(db: sqlite3.Connection, job_id: int) -> sqlite3.Row:
-    row: sqlite3.Row | None = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+def _row(db: sqlite3.Connection, job_id: int, tenant: str) -> sqlite3.Row:
+    """A job of this tenant that must be there (its id came from this view)."""
+    row: sqlite3.Row | None = db.execute("SELECT * FROM jobs WHERE id = ? AND tenant = ?", (job_id, tenant)).fetchone()
     if row is None:  # the library was deleted (and made again) while this job was being worked on
         path = db.execute("PRAGMA database_list").fetchone()["file"]
         raise LibraryError(f"Job {job_id} is no longer in the video library {path}: was the file replaced?")
     return row
 
 
-def _adopt(db: sqlite3.Connection, execution: Execution) -> int:
+def _by_execution_id(db: sqlite3.Connection, execution_id: str | None, tenant: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM jobs WHERE tenant = ? AND execution_id = ?", (tenant, execution_id)
+    ).fetchone()
+    return row
+
+
+def _adopt(db: sqlite3.Connection, execution: Execution, tenant: str) -> int:
     """A row for an execution we have no record of, so that it can be listed and followed."""
     now = time.time()
     cursor = db.execute(
-        "INSERT INTO jobs (execution_id, prompt, status, created_at, updated_at) VALUES (?, '', ?, ?, ?)",
-        (execution.execution_id, execution.status, now, now),
+        "INSERT INTO jobs (tenant, execution_id, prompt, status, created_at, updated_at) VALUES (?, ?, '', ?, ?, ?)",
+        (tenant, execution.execution_id, execution.status, now, now),
     )
     return _lastrowid(cursor)
 
@@ -874,8 +1041,10 @@ def _changes(before: sqlite3.Row, execution: Execution) -> bool:
     )
 
 
-def _apply(db: sqlite3.Connection, job_id: int, execution: Execution, *, unchanged_at: float | None = None) -> Job:
-    before = _row(db, job_id)
+def _apply(
+    db: sqlite3.Connection, job_id: int, execution: Execution, tenant: str, *, unchanged_at: float | None = None
+) -> Job:
+    before = _row(db, job_id, tenant)
     if not _changes(before, execution):
         # Nothing new (HeyGen forgets old executions, too; a completed record stays completed): not written.
         return Job.from_row(before)
@@ -898,7 +1067,7 @@ def _apply(db: sqlite3.Connection, job_id: int, execution: Execution, *, unchang
             job_id,
         ),
     )
-    return Job.from_row(_row(db, job_id))
+    return Job.from_row(_row(db, job_id, tenant))
 
 
 def _unrecorded(execution: Execution) -> Job:

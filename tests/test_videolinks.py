@@ -33,14 +33,14 @@ class Saved:
 
 
 class Tenants:
-    """One library per tenant under one video folder, as a remote server keeps them."""
+    """One library shared by every tenant, each seeing its own jobs, under one video folder."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.libraries: dict[str, Library] = {}
+        self.store = Library(root / "library.sqlite3")
 
     def library(self, tenant: str) -> Library:
-        return self.libraries.setdefault(tenant, Library(self.root / tenant / "library.sqlite3"))
+        return self.store.for_tenant(tenant)
 
     async def lookup(self, tenant: str, execution_id: str) -> Path | None:
         job = await self.library(tenant).get(execution_id=execution_id)
@@ -51,8 +51,7 @@ class Tenants:
 def tenants(tmp_path: Path) -> Iterator[Tenants]:
     found = Tenants(tmp_path / "videos")
     yield found
-    for library in found.libraries.values():
-        library.close()
+    found.store.close()
 
 
 async def make_video(make_settings: MakeSettings, tenants: Tenants, tenant: str) -> Saved:

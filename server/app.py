@@ -7,6 +7,7 @@ import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import anyio
@@ -27,6 +28,9 @@ from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.jobs import JobSettings, VideoJobs
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.results import AppState
+
+if TYPE_CHECKING:
+    from heygen_video_mcp.server.videolinks import VideoLinks
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
 Flow: write a detailed shot description -> generate_video -> wait_for_video (call again while done is
@@ -54,11 +58,16 @@ def _is_private(url: str) -> bool:
 
 
 def create_server(
-    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, library: Library | None = None
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    library: Library | None = None,
+    links: VideoLinks | None = None,
 ) -> MCPServer[AppState]:
     """The server, its library (`library`, or the one `settings` names) checked at the start of each lifespan
     unless it already was in this process (the command line checks it while the SDK loads). The HTTP
-    client is built on the first request to HeyGen, not at start."""
+    client is built on the first request to HeyGen, not at start. With `links` (remote mode), results
+    hand out saved videos as links signed by it, not as paths on this machine."""
     library = library or settings.library()
 
     @asynccontextmanager
@@ -94,6 +103,8 @@ def create_server(
                         wait_seconds=settings.wait_seconds,
                         wait_cap=WAIT_CAP_SECONDS,
                         call_seconds=settings.call_seconds,
+                        sign_link=links.sign if links else None,
+                        public_url=links.public_url if links else None,
                     )
                 finally:
                     # A submission already sent gets its answer recorded before the server goes; a save

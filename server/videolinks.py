@@ -22,19 +22,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import EXECUTION_ID_RE
 
 logger = logging.getLogger(__name__)
 
 SECRET_ENV: Final = "HEYGEN_MCP_URL_SECRET"  # noqa: S105 (the variable's name)
 SECONDS_ENV: Final = "HEYGEN_MCP_URL_SECONDS"
+PUBLIC_URL_ENV: Final = "HEYGEN_MCP_PUBLIC_URL"
 DEFAULT_SECONDS: Final = 3600
 MIN_SECRET_CHARS: Final = 32
 PATH: Final = "/videos"
@@ -57,9 +59,11 @@ class VideoLinks:
         root: Path,
         lookup: Lookup,
         seconds: int = DEFAULT_SECONDS,
+        public_url: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secret = secret
+        self.public_url = public_url
         self._root = root.resolve()
         self._lookup = lookup
         self.seconds = seconds
@@ -135,8 +139,19 @@ def _refuse(status: int, message: str) -> Response:
     return PlainTextResponse(message, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def library_lookup(library: Library) -> Lookup:
+    """Finds a saved video in the tenant's own view of `library`."""
+
+    async def lookup(tenant: str, execution_id: str) -> Path | None:
+        job = await library.for_tenant(tenant).get(execution_id=execution_id)
+        return Path(job.local_path) if job and job.local_path else None
+
+    return lookup
+
+
 def links_from_env(environ: Mapping[str, str], *, root: Path, lookup: Lookup) -> VideoLinks:
-    """VideoLinks with the secret and lifetime the environment gives; without a secret, one made now."""
+    """VideoLinks with the secret, lifetime and public URL the environment gives; without a secret, one made
+    now. Without a public URL, links use the address each caller reached the server at."""
     text = environ.get(SECRET_ENV, "").strip()
     if text and len(text) < MIN_SECRET_CHARS:
         raise LinkConfigError(
@@ -156,4 +171,7 @@ def links_from_env(environ: Mapping[str, str], *, root: Path, lookup: Lookup) ->
         raise LinkConfigError(
             f"{SECONDS_ENV} must be a whole number of seconds from 60 to 604800, not {seconds_text[:20]!r}"
         )
-    return VideoLinks(secret, root=root, lookup=lookup, seconds=int(seconds_text))
+    public_url = environ.get(PUBLIC_URL_ENV, "").strip().rstrip("/") or None
+    if public_url and (urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).netloc):
+        raise LinkConfigError(f"{PUBLIC_URL_ENV} must be the server's http:// or https:// address, not {public_url!r}")
+    return VideoLinks(secret, root=root, lookup=lookup, seconds=int(seconds_text), public_url=public_url)

@@ -13,11 +13,12 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
+from mcp.types import ResourceLink
 from starlette.applications import Starlette
 
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.sandbox import Sandbox, ServedApp
-from heygen_video_mcp.server.videolinks import LinkConfigError, VideoLinks, links_from_env
+from heygen_video_mcp.server.videolinks import LinkConfigError, VideoLinks, library_lookup, links_from_env
 from heygen_video_mcp.tools.library import Library
 
 from .conftest import MakeSettings, data_of
@@ -39,12 +40,10 @@ class Tenants:
         self.root = root
         self.store = Library(root / "library.sqlite3")
 
+        self.lookup = library_lookup(self.store)
+
     def library(self, tenant: str) -> Library:
         return self.store.for_tenant(tenant)
-
-    async def lookup(self, tenant: str, execution_id: str) -> Path | None:
-        job = await self.library(tenant).get(execution_id=execution_id)
-        return Path(job.local_path) if job and job.local_path else None
 
 
 @pytest.fixture
@@ -191,3 +190,31 @@ def test_bad_configuration_is_named(tenants: Tenants) -> None:
         links_from_env({"HEYGEN_MCP_URL_SECRET": "short"}, root=tenants.root, lookup=tenants.lookup)
     with pytest.raises(LinkConfigError, match="from 60 to 604800"):
         links_from_env({"HEYGEN_MCP_URL_SECONDS": "5"}, root=tenants.root, lookup=tenants.lookup)
+    with pytest.raises(LinkConfigError, match="HEYGEN_MCP_PUBLIC_URL must be"):
+        links_from_env({"HEYGEN_MCP_PUBLIC_URL": "videos.example.com"}, root=tenants.root, lookup=tenants.lookup)
+
+
+@pytest.mark.anyio
+async def test_remote_results_carry_a_link_instead_of_a_path(
+    make_settings: MakeSettings, tenants: Tenants, sandbox: Sandbox
+) -> None:
+    # The link server's address is the public URL the results use (as behind a proxy, HEYGEN_MCP_PUBLIC_URL).
+    links = VideoLinks(SECRET, root=tenants.root, lookup=tenants.lookup)
+    with ServedApp(Starlette(routes=links.routes())) as served, httpx2.Client() as http:
+        links.public_url = served.base_url
+        settings = make_settings(output_dir=tenants.root / "acme")
+        server = create_server(settings, library=tenants.library("acme"), links=links)
+        async with Client(server) as client:
+            job = data_of(await client.call_tool("generate_video", {"prompt": "Fog rolling over a harbour"}))
+            assert "video_link" in job and job["video_link"] is None and "local_path" not in job
+            eid = job["execution_id"]
+            await client.call_tool("wait_for_video", {"execution_id": eid})
+            result = await client.call_tool("download_video", {"execution_id": eid})
+        video = data_of(result)
+        assert "local_path" not in video and str(tenants.root) not in str(result.content)
+        assert video["video_link"].startswith(f"{served.base_url}/videos/acme/{eid}.mp4?")
+        assert video["video_link_expires"] and video["video_link"] in video["next_step"]
+        resource = [b for b in result.content if isinstance(b, ResourceLink)]
+        assert [str(r.uri) for r in resource] == [video["video_link"]] and resource[0].mime_type == "video/mp4"
+        body = sandbox.video_bytes(sandbox.jobs[eid].video_id)
+        assert http.get(video["video_link"]).content == body

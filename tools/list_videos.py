@@ -14,7 +14,7 @@ from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import EXECUTION_ID_RE
-from heygen_video_mcp.tools.results import JOB_STATUSES, AppState, VideoResult, render, state, video_result
+from heygen_video_mcp.tools.results import JOB_STATUSES, AppState, VideoResult, links, render, state, video_result
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.
@@ -58,7 +58,8 @@ async def list_videos(
         if query is not None and len(query) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
         jobs = await app.jobs.list(status=status, limit=limit, query=query)
-        videos = [video_result(job, saving=app.jobs.saving(job)) for job in jobs]
+        caller = links(ctx)
+        videos = [video_result(job, saving=app.jobs.saving(job), links=caller) for job in jobs]
         text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
         result = VideoList(videos=videos, count=len(videos))
         return CallToolResult(

@@ -1,5 +1,6 @@
 """The remote mode run locally, for tests, benchmarks and CI: replicas of the console script serving
-streamable HTTP and nginx in front of them, all on 127.0.0.1, all child processes that `stop()` ends.
+streamable HTTP and nginx in front of them, all on 127.0.0.1, all child processes that `stop()` ends;
+`remote_client` is an MCP client of them.
 
 Each child writes its log to a file in a folder the caller owns, so a failure can show the log's tail."""
 
@@ -13,9 +14,15 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Final
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 START_SECONDS: Final = 30.0
 STOP_SECONDS: Final = 10.0
@@ -206,3 +213,53 @@ class Nginx(Child):
         log = self.folder / "access.log"
         lines = log.read_text().splitlines() if log.exists() else []
         return [line.rsplit(" ", 1)[-1] for line in lines]
+
+
+class RemoteStack:
+    """`count` replicas started with `env` (which holds HEYGEN_MCP_TOKEN) behind one nginx, logs in `folder`."""
+
+    def __init__(self, command: str, env: Mapping[str, str], folder: Path, *, count: int = 2) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.token = env.get("HEYGEN_MCP_TOKEN", "")
+        self.replicas = [Replica(command, env, log=folder / f"replica-{n}.log") for n in range(count)]
+        self.nginx = Nginx([], folder / "nginx")
+
+    @property
+    def url(self) -> str:
+        return f"{self.nginx.base_url}/mcp"
+
+    def start(self) -> RemoteStack:
+        try:
+            for replica in self.replicas:
+                replica.start()
+            self.nginx.upstreams = [r.port for r in self.replicas]
+            self.nginx.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.nginx.stop()
+        for replica in self.replicas:
+            replica.stop()
+
+    def __enter__(self) -> RemoteStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+@asynccontextmanager
+async def remote_client(url: str, token: str, *, read_seconds: float = 90) -> AsyncIterator[Client]:
+    """An MCP client of the remote server sending the bearer token. It speaks the 2026-07-28 era, where each
+    call is one HTTP request, so a proxy may send each call to another replica."""
+    timeout = httpx2.Timeout(30, read=read_seconds)
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client

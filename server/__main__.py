@@ -1,4 +1,5 @@
-"""Command line: `heygen-video-mcp` serves MCP over stdio (what desktop apps start); `heygen-video-mcp demo`
+"""Command line: `heygen-video-mcp` serves MCP over stdio (what desktop apps start), `heygen-video-mcp serve
+--transport streamable-http` over HTTP for a team (see server/http.py); `heygen-video-mcp demo`
 runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox."""
 
 from __future__ import annotations
@@ -29,11 +30,16 @@ def _command(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="heygen-video-mcp", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="serve MCP over stdio (the default)")
+    serve_cmd = sub.add_parser("serve", help="serve MCP over stdio (the default) or streamable HTTP")
+    serve_cmd.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    serve_cmd.add_argument("--host", help="address to listen on (HTTP; default 127.0.0.1, or HEYGEN_MCP_HOST)")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (HTTP; default 8000, or HEYGEN_MCP_PORT)")
     demo = sub.add_parser("demo", help="generate a video end to end through this server over stdio")
     demo.add_argument("--prompt", help="the video prompt")
     sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.transport == "streamable-http":
+        return _serve_http(args.host, args.port)
     if args.command != "demo":
         return serve()
     settings = _settings()
@@ -58,6 +64,22 @@ def _settings() -> Settings | None:
     return settings
 
 
+def _serve_http(host: str | None, port: int | None) -> int:
+    from heygen_video_mcp.server.config import ConfigError
+    from heygen_video_mcp.server.http import serve_http
+    from heygen_video_mcp.server.httpsettings import http_settings_from_env
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    try:
+        http = http_settings_from_env(host=host, port=port)
+    except ConfigError as exc:
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return 2
+    return serve_http(settings, http)
+
+
 def serve() -> int:
     """Serve MCP over stdio. A library that cannot be used stops the server with its message, not a
     traceback; it is checked (the whole file, see Library.migrate) in a thread while the MCP SDK loads,
@@ -67,11 +89,16 @@ def serve() -> int:
     settings = _settings()
     if settings is None:
         return 2
-    library = settings.library()
+    from heygen_video_mcp.tools.errors import LibraryError
+
+    try:
+        library = settings.library()
+    except LibraryError as exc:  # HEYGEN_DATABASE_URL without the PostgreSQL driver installed
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return 2
     check = _Migration(library)
 
     from heygen_video_mcp.server.app import create_server
-    from heygen_video_mcp.tools.errors import LibraryError
 
     server = create_server(settings, library=library)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -41,6 +41,8 @@ class Settings(BaseModel, frozen=True):
     max_retries: int = Field(3, ge=0, le=10)
     output_dir: Path = Field(default_factory=default_output_dir)
     library_path: Path | None = None
+    # The library in PostgreSQL instead (remote mode, shared by replicas). A secret: it may hold a password.
+    database_url: SecretStr | None = None
     library_lock_seconds: float = Field(10.0, gt=0, le=300)
     download: bool = True
     duplicate_window: float = Field(600.0, ge=0)
@@ -59,6 +61,17 @@ class Settings(BaseModel, frozen=True):
             raise ValueError(f"must be an http:// or https:// URL such as {DEFAULT_BASE_URL}, not {value[:60]!r}")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the value: it may carry a password.
+        scheme = urlsplit(value.get_secret_value()).scheme if value is not None else "postgresql"
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "must be a postgresql:// URL such as postgresql://user:password@db.example.com:5432/heygen"
+            )
+        return value
+
     @field_validator("api_key")
     @classmethod
     def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
@@ -73,6 +86,9 @@ class Settings(BaseModel, frozen=True):
         return self.library_path or self.output_dir / "heygen-library.sqlite3"
 
     def library(self) -> Library:
+        """The SQLite file, or the PostgreSQL database when database_url is set."""
+        if self.database_url is not None:
+            return Library.postgres(self.database_url.get_secret_value(), lock_timeout=self.library_lock_seconds)
         return Library(self.library_file, lock_timeout=self.library_lock_seconds)
 
 
@@ -88,6 +104,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_MAX_RETRIES": "max_retries",
     "HEYGEN_OUTPUT_DIR": "output_dir",
     "HEYGEN_LIBRARY_PATH": "library_path",
+    "HEYGEN_DATABASE_URL": "database_url",
     "HEYGEN_LIBRARY_LOCK_SECONDS": "library_lock_seconds",
     "HEYGEN_DOWNLOAD": "download",
     "HEYGEN_DUPLICATE_WINDOW_SECONDS": "duplicate_window",
@@ -98,16 +115,24 @@ ENV: Final[dict[str, str]] = {
 }
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class ConfigError(Exception):
     pass
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    return model_from_env(Settings, ENV, environ)
+
+
+def model_from_env(model: type[M], env: Mapping[str, str], environ: Mapping[str, str] | None = None) -> M:
+    """`model` from the variables `env` maps to its fields; a ConfigError names every bad variable."""
     environ = os.environ if environ is None else environ
-    values = {field: environ[name].strip() for name, field in ENV.items() if environ.get(name, "").strip()}
+    values = {field: environ[name].strip() for name, field in env.items() if environ.get(name, "").strip()}
     try:
-        return Settings.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
-        names = {field: name for name, field in ENV.items()}
+        names = {field: name for name, field in env.items()}
         problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"Invalid configuration: {problems}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import sys
 from typing import TYPE_CHECKING, Final
@@ -37,6 +38,7 @@ from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from heygen_video_mcp.server.videolinks import VideoLinks
     from heygen_video_mcp.tools.results import AppState
 
 MCP_PATH: Final = "/mcp"
@@ -95,8 +97,11 @@ class Drain:
             await self._idle.wait()
 
 
-def build_app(server: MCPServer[AppState], http: HttpSettings) -> tuple[Starlette, Drain]:
-    """The ASGI app: /healthz, and /mcp behind the bearer check when authentication is configured."""
+def build_app(
+    server: MCPServer[AppState], http: HttpSettings, links: VideoLinks | None = None
+) -> tuple[Starlette, Drain]:
+    """The ASGI app: /healthz, the saved videos at signed links (their signature is their credential: a
+    video player cannot send a token), and /mcp behind the bearer check when authentication is configured."""
     inner = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         transport_security=transport_security(http),
@@ -117,7 +122,7 @@ def build_app(server: MCPServer[AppState], http: HttpSettings) -> tuple[Starlett
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), Mount("/", app=mcp_app)]
+    routes = [Route("/healthz", healthz, methods=["GET"]), *(links.routes() if links else []), Mount("/", app=mcp_app)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lambda _: server.session_manager.run())
     return app, drain
 
@@ -154,6 +159,7 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     """Serve until SIGTERM/SIGINT. Refuses (exit 2, one line on stderr) to listen beyond this machine
     without authentication."""
     from heygen_video_mcp.server.app import create_server
+    from heygen_video_mcp.server.videolinks import LinkConfigError, library_lookup, links_from_env
     from heygen_video_mcp.tools.errors import LibraryError
 
     if not is_loopback(http.host) and token_verifier(http) is None:
@@ -166,10 +172,11 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     library = settings.library()
     try:
         library.migrate()
-    except LibraryError as exc:
+        links = links_from_env(os.environ, root=settings.output_dir, lookup=library_lookup(library))
+    except (LibraryError, LinkConfigError) as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    app, drain = build_app(create_server(settings, library=library), http)
+    app, drain = build_app(create_server(settings, library=library, links=links), http, links)
     # Streams end when this server says so (after the calls in flight), not on the signal itself.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
     config = uvicorn.Config(

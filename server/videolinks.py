@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import anyio
 from starlette.requests import Request
@@ -73,8 +73,8 @@ class VideoLinks:
         """A link to this tenant's saved video, valid for `seconds`, under `base_url` (the server's URL as
         its callers reach it), and when it expires."""
         expires = math.ceil(self._clock() + self.seconds)
-        query = f"expires={expires}&sig={self._mac(tenant, execution_id, expires)}"
-        url = f"{base_url.rstrip('/')}{PATH}/{quote(tenant, safe='')}/{execution_id}.mp4?{query}"
+        query = urlencode({"tenant": tenant, "expires": expires, "sig": self._mac(tenant, execution_id, expires)})
+        url = f"{base_url.rstrip('/')}{PATH}/{execution_id}.mp4?{query}"
         return url, datetime.fromtimestamp(expires, UTC)
 
     def _mac(self, tenant: str, execution_id: str, expires: int) -> str:
@@ -84,15 +84,15 @@ class VideoLinks:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def routes(self) -> list[Route]:
-        return [Route(PATH + "/{tenant:path}/{name}", self._serve, methods=["GET", "HEAD"])]
+        return [Route(PATH + "/{name}", self._serve, methods=["GET", "HEAD"])]
 
     async def _serve(self, request: Request) -> Response:
-        tenant, name = request.path_params["tenant"], request.path_params["name"]
+        name, tenant = request.path_params["name"], request.query_params.get("tenant", "")
         execution_id = name.removesuffix(".mp4")
         expires_text = request.query_params.get("expires", "")
         signature = request.query_params.get("sig", "")
         if not (name.endswith(".mp4") and EXECUTION_ID_RE.match(execution_id)):
-            return _refuse(404, "There is no video at this address.")
+            return _refuse(404, "Not found: there is no video at this address.")
         expires = int(expires_text) if expires_text.isascii() and expires_text.isdigit() else -1
         if expires < 0 or not hmac.compare_digest(signature, self._mac(tenant, execution_id, expires)):
             return _refuse(

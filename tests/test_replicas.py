@@ -1,4 +1,4 @@
-"""Two replicas of the console script (streamable HTTP) behind nginx on one library: a video is made from
+"""Two replicas of the console script (streamable HTTP) behind nginx on one PostgreSQL: a video is made from
 generate to download with calls landing on both, and one replica killed while a wait is in flight."""
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from .test_stdio import console_script
 pytestmark = pytest.mark.anyio
 
 
-def replica_env(sandbox: Sandbox, folder: Path, **extra: str) -> dict[str, str]:
+def replica_env(sandbox: Sandbox, folder: Path, database_url: str, **extra: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")} | {
         "HEYGEN_API_KEY": API_KEY,
         "HEYGEN_API_BASE_URL": sandbox.base_url,
         "HEYGEN_OUTPUT_DIR": str(folder / "videos"),
-        "HEYGEN_LIBRARY_PATH": str(folder / "library.sqlite3"),
+        "HEYGEN_DATABASE_URL": database_url,
         "HEYGEN_MCP_TOKEN": secrets.token_urlsafe(32),
         "HEYGEN_MCP_URL_SECRET": secrets.token_urlsafe(32),
         "HEYGEN_POLL_INTERVAL": "0.5",
@@ -52,9 +52,9 @@ def sandbox8() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def stack(sandbox8: Sandbox, tmp_path: Path) -> Iterator[RemoteStack]:
+def stack(sandbox8: Sandbox, tmp_path: Path, database_url: str) -> Iterator[RemoteStack]:
     need_nginx()
-    with RemoteStack(console_script(), replica_env(sandbox8, tmp_path), tmp_path / "stack") as started:
+    with RemoteStack(console_script(), replica_env(sandbox8, tmp_path, database_url), tmp_path / "stack") as started:
         yield started
 
 

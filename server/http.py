@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -21,7 +22,9 @@ import uvicorn
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,9 +34,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from heygen_video_mcp.server.auth import DEFAULT_TENANT, StaticTokens
-from heygen_video_mcp.server.config import CALL_CAP_SECONDS, Settings
+from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
+from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settings
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
+from heygen_video_mcp.server.logs import RedactKey
+from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
+from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -64,10 +70,47 @@ def transport_security(http: HttpSettings) -> TransportSecuritySettings:
     )
 
 
-def token_verifier(http: HttpSettings) -> TokenVerifier | None:
-    if http.token is None:
-        return None
-    return StaticTokens({DEFAULT_TENANT: http.token.get_secret_value()})
+def token_verifier(http: HttpSettings, tenants: Mapping[str, Tenant]) -> TokenVerifier | None:
+    """The bearer check: static tokens (HEYGEN_MCP_TOKEN for the default tenant, and the tenants file's),
+    then OAuth access tokens when an issuer is configured; None when nothing is configured."""
+    static = {name: t.token.get_secret_value() for name, t in tenants.items() if t.token is not None}
+    if http.token is not None:
+        static[OWN] = http.token.get_secret_value()
+    verifiers: list[TokenVerifier] = [StaticTokens(static)] if static else []
+    if http.issuer and http.jwks_url and http.resource_url:
+        verifiers.append(JwtAccessTokens(issuer=http.issuer, jwks_url=http.jwks_url, audience=http.resource_url))
+    return AnyOf(verifiers) if verifiers else None
+
+
+def tenancy(http: HttpSettings, tenants: Mapping[str, Tenant]) -> Tenancy:
+    return Tenancy(
+        keys={name: t.heygen_api_key.get_secret_value() for name, t in tenants.items() if t.heygen_api_key},
+        daily_renders={name: t.daily_renders for name, t in tenants.items() if t.daily_renders is not None},
+        default_daily_renders=http.tenant_daily_renders,
+        allow_caller_keys=http.allow_caller_keys,
+    )
+
+
+def metadata_routes(http: HttpSettings) -> tuple[list[Route], AnyHttpUrl | None]:
+    """RFC 9728 protected-resource metadata, at the path-suffixed address for /mcp and at the bare one, and
+    that address for 401 answers to name; nothing without OAuth."""
+    if not (http.issuer and http.resource_url):
+        return [], None
+    resource = AnyHttpUrl(http.resource_url)
+    routes = create_protected_resource_routes(resource, [AnyHttpUrl(http.issuer)])
+    bare = "/.well-known/oauth-protected-resource"
+    if all(route.path != bare for route in routes):
+        routes += [Route(bare, endpoint=route.endpoint, methods=["GET", "OPTIONS"]) for route in routes[:1]]
+    return routes, build_resource_metadata_url(resource)
+
+
+def hide_secrets(http: HttpSettings, tenants: Mapping[str, Tenant]) -> None:
+    """Scrub every configured token and tenant key from the log, as HEYGEN_API_KEY already is."""
+    secrets = [http.token] + [s for t in tenants.values() for s in (t.token, t.heygen_api_key)]
+    for secret in secrets:
+        if secret is not None:
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(RedactKey(secret.get_secret_value()))
 
 
 class Drain:
@@ -98,10 +141,10 @@ class Drain:
 
 
 def build_app(
-    server: MCPServer[AppState], http: HttpSettings, links: VideoLinks | None = None
+    server: MCPServer[AppState], http: HttpSettings, tenants: Mapping[str, Tenant], links: VideoLinks | None = None
 ) -> tuple[Starlette, Drain]:
-    """The ASGI app: /healthz, the saved videos at signed links (their signature is their credential: a
-    video player cannot send a token), and /mcp behind the bearer check when authentication is configured."""
+    """The ASGI app: /healthz, the OAuth metadata, the saved videos at signed links (their signature is their
+    credential: a video player cannot send a token), and /mcp behind the bearer check when one is configured."""
     inner = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         transport_security=transport_security(http),
@@ -111,9 +154,10 @@ def build_app(
     drain = Drain(inner)
     mcp_app: ASGIApp = drain
     middleware: list[Middleware] = []
-    verifier = token_verifier(http)
+    metadata, metadata_url = metadata_routes(http)
+    verifier = token_verifier(http, tenants)
     if verifier is not None:
-        mcp_app = RequireAuthMiddleware(drain, required_scopes=[])
+        mcp_app = RequireAuthMiddleware(drain, required_scopes=[], resource_metadata_url=metadata_url)
         middleware = [
             Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
             Middleware(AuthContextMiddleware),
@@ -122,7 +166,12 @@ def build_app(
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), *(links.routes() if links else []), Mount("/", app=mcp_app)]
+    routes = [
+        *metadata,
+        Route("/healthz", healthz, methods=["GET"]),
+        *(links.routes() if links else []),
+        Mount("/", app=mcp_app),
+    ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lambda _: server.session_manager.run())
     return app, drain
 
@@ -162,13 +211,19 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     from heygen_video_mcp.server.videolinks import LinkConfigError, library_lookup, links_from_env
     from heygen_video_mcp.tools.errors import LibraryError
 
-    if not is_loopback(http.host) and token_verifier(http) is None:
+    try:
+        tenants = load_tenants(http.tenants_file) if http.tenants_file else {}
+    except ConfigError as exc:
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return 2
+    if not is_loopback(http.host) and token_verifier(http, tenants) is None:
         print(
-            f"heygen-video-mcp: refusing to serve on {http.host} without authentication; "
-            "set HEYGEN_MCP_TOKEN, or bind to 127.0.0.1",
+            f"heygen-video-mcp: refusing to serve on {http.host} without authentication; set HEYGEN_MCP_TOKEN "
+            "(or HEYGEN_MCP_TENANTS_FILE, or HEYGEN_MCP_ISSUER), or bind to 127.0.0.1",
             file=sys.stderr,
         )
         return 2
+    hide_secrets(http, tenants)
     library = settings.library()
     try:
         library.migrate()
@@ -176,7 +231,8 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     except (LibraryError, LinkConfigError) as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    app, drain = build_app(create_server(settings, library=library, links=links), http, links)
+    server = create_server(settings, library=library, tenancy=tenancy(http, tenants), links=links)
+    app, drain = build_app(server, http, tenants, links)
     # Streams end when this server says so (after the calls in flight), not on the signal itself.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
     config = uvicorn.Config(

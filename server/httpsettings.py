@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from heygen_video_mcp.server.config import model_from_env
+from heygen_video_mcp.server.tenantfile import check_token
 
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 # Enough for any tool call this server takes (prompts are at most a few thousand characters).
 DEFAULT_MAX_BODY: Final = 256 * 1024
-MIN_TOKEN_CHARS: Final = 16
 
 
 def is_loopback(host: str) -> bool:
@@ -33,6 +35,14 @@ class HttpSettings(BaseModel, frozen=True):
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(DEFAULT_MAX_BODY, ge=1024, le=64 * 1024 * 1024)
+    tenants_file: Path | None = None
+    # OAuth 2.1 resource server: access tokens are JWTs from `issuer`, signed with a key of `jwks_url`,
+    # for the audience `resource_url` (this server's /mcp as clients reach it).
+    issuer: str | None = None
+    jwks_url: str | None = None
+    resource_url: str | None = None
+    allow_caller_keys: bool = False
+    tenant_daily_renders: int | None = Field(None, ge=0)
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
@@ -41,18 +51,36 @@ class HttpSettings(BaseModel, frozen=True):
 
     @field_validator("token")
     @classmethod
-    def _long_random(cls, value: SecretStr | None) -> SecretStr | None:
-        secret = value.get_secret_value() if value is not None else ""
-        if len(secret) < MIN_TOKEN_CHARS or not (secret.isascii() and secret.isprintable()) or " " in secret:
-            raise ValueError(
-                f"must be at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces; make one with "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
+    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_token(value.get_secret_value())
         return value
 
+    @field_validator("issuer", "jwks_url", "resource_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        # Keys and tokens are trusted from these: plain http only on this machine.
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if not parts.netloc or not (
+            parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or ""))
+        ):
+            raise ValueError(f"must be an https:// URL (http:// only for localhost), not {value[:80]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _oauth_complete(self) -> HttpSettings:
+        given = [self.issuer, self.jwks_url, self.resource_url]
+        if any(given) and not all(given):
+            raise ValueError(
+                "OAuth needs all three of HEYGEN_MCP_ISSUER, HEYGEN_MCP_JWKS_URL and HEYGEN_MCP_RESOURCE_URL"
+            )
+        return self
+
     @property
-    def authenticates(self) -> bool:
-        return self.token is not None
+    def oauth(self) -> bool:
+        return self.issuer is not None
 
 
 # Environment variable -> setting. Documented in the README's "Remote mode" section.
@@ -63,6 +91,12 @@ HTTP_ENV: Final[dict[str, str]] = {
     "HEYGEN_MCP_ALLOWED_HOSTS": "allowed_hosts",
     "HEYGEN_MCP_ALLOWED_ORIGINS": "allowed_origins",
     "HEYGEN_MCP_MAX_BODY_BYTES": "max_body_bytes",
+    "HEYGEN_MCP_TENANTS_FILE": "tenants_file",
+    "HEYGEN_MCP_ISSUER": "issuer",
+    "HEYGEN_MCP_JWKS_URL": "jwks_url",
+    "HEYGEN_MCP_RESOURCE_URL": "resource_url",
+    "HEYGEN_ALLOW_CALLER_KEYS": "allow_caller_keys",
+    "HEYGEN_TENANT_DAILY_RENDERS": "tenant_daily_renders",
 }
 
 

@@ -30,6 +30,21 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(params=["veo_3_1", "video_agent"], ids=["executions", "video_agent"])
+def provider(request: pytest.FixtureRequest) -> str:
+    """Both HeyGen APIs this server makes videos with: a model provider on the executions API, and the Video
+    Agent. The end-to-end flows run over each."""
+    param: str = request.param
+    return param
+
+
+def sent(provider: str, prompt: str, aspect_ratio: str = "16:9") -> dict[str, Any]:
+    """What HeyGen receives for a plain request: the executions API's `input`, or the Video Agent's body."""
+    if provider == "video_agent":
+        return {"prompt": prompt, "orientation": {"16:9": "landscape", "9:16": "portrait"}[aspect_ratio]}
+    return {"prompt": prompt, "provider": provider, "aspect_ratio": aspect_ratio}
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(api_key=API_KEY, render_seconds=0.6, submitted_seconds=0.15, video_seconds=1.0) as sb:

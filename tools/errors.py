@@ -6,13 +6,16 @@
     ├── APIStatusError               HeyGen answered with an HTTP error status (.status_code, .request_id)
     │   ├── BadRequest               400 / 422
     │   ├── AuthenticationFailed     401 / 403
+    │   ├── InsufficientCredits      402: the HeyGen account lacks credits; nothing was made
     │   ├── EndpointNotFound         404 / 405 / 410 on the route itself: HEYGEN_API_BASE_URL is wrong
+    │   │   └── EndpointRetired      the v1 executions route answers as gone or retired: offer video_agent
     │   ├── RateLimited              429, after our bounded retries
     │   └── ServerFault              5xx, after our bounded retries
     ├── APIConnectionFailed          no usable answer (refused, reset, cut off)
     │   └── APITimedOut              no answer in time
     ├── UnexpectedResponse           an answer that is not the JSON the contract describes
     ├── DuplicateUncertain           an identical earlier submission may or may not have created a job
+    ├── BudgetExhausted              the tenant's daily render budget is used up; nothing was sent
     ├── DownloadFailed               the finished video could not be saved
     │   └── LinkExpired              the temporary video URL no longer works
     └── LibraryError                 the local library file cannot be used (newer, corrupt, locked, unwritable)
@@ -40,9 +43,10 @@ class InvalidInput(HeyGenError):
 
 
 class MissingApiKey(HeyGenError):
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "HEYGEN_API_KEY is not set, so this server cannot reach HeyGen. Create a key at "
+            message
+            or "HEYGEN_API_KEY is not set, so this server cannot reach HeyGen. Create a key at "
             "https://app.heygen.com/settings (API tab) and add it to this MCP server's environment in your "
             'client config, e.g. "env": {"HEYGEN_API_KEY": "<your key>"} in claude_desktop_config.json, '
             "then restart the client. list_providers works without a key."
@@ -65,7 +69,15 @@ class AuthenticationFailed(APIStatusError):
     pass
 
 
+class InsufficientCredits(APIStatusError):
+    pass
+
+
 class EndpointNotFound(APIStatusError):
+    pass
+
+
+class EndpointRetired(EndpointNotFound):
     pass
 
 
@@ -90,6 +102,10 @@ class UnexpectedResponse(HeyGenError):
 
 
 class DuplicateUncertain(HeyGenError):
+    pass
+
+
+class BudgetExhausted(HeyGenError):
     pass
 
 

@@ -1,7 +1,5 @@
 """list_videos: the local library of every job this computer submitted, as a tool and as resources."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any, Final
 
@@ -14,7 +12,17 @@ from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import EXECUTION_ID_RE
-from heygen_video_mcp.tools.results import JOB_STATUSES, AppState, VideoResult, links, render, state, video_result
+from heygen_video_mcp.tools.results import (
+    JOB_STATUSES,
+    AppState,
+    VideoResult,
+    iso_time,
+    links,
+    render,
+    state,
+    video_result,
+)
+from heygen_video_mcp.tools.tenancy import callers
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.
@@ -31,6 +39,16 @@ class VideoList(BaseModel):
 
 MAX_LIMIT: Final = 200
 MAX_QUERY_CHARS: Final = 200
+
+
+def check_filters(status: str | None, limit: int, query: str | None) -> None:
+    """What list_videos and the command line's `list` accept; InvalidInput says what is valid."""
+    if status is not None and status not in JOB_STATUSES:
+        raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+    if query is not None and len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
 
 
 async def list_videos(
@@ -51,12 +69,7 @@ async def list_videos(
     app = state(ctx)
 
     async def work() -> CallToolResult:
-        if status is not None and status not in JOB_STATUSES:
-            raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
-        if query is not None and len(query) > MAX_QUERY_CHARS:
-            raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
+        check_filters(status, limit, query)
         jobs = await app.jobs.list(status=status, limit=limit, query=query)
         caller = links(ctx)
         videos = [video_result(job, saving=app.jobs.saving(job), links=caller) for job in jobs]
@@ -77,7 +90,7 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         annotations=ToolAnnotations(title="List my videos", read_only_hint=True, open_world_hint=True),
     )
 
-    # Resources read the library as stored; only the tool contacts HeyGen.
+    # Resources read the library as stored, the caller's jobs only; only the tool contacts HeyGen.
     @server.resource(
         "heygen://videos",
         name="videos",
@@ -86,7 +99,7 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         mime_type="application/json",
     )
     async def videos() -> str:
-        jobs = await library.jobs(limit=50, include_unsent=True)
+        jobs = await callers(library).jobs(limit=50, include_unsent=True)
         return VideoList(videos=[video_result(j) for j in jobs], count=len(jobs)).model_dump_json(indent=2)
 
     @server.resource(
@@ -97,8 +110,9 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         mime_type="application/json",
     )
     async def video(execution_id: str) -> str:
-        job = await library.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
+        mine = callers(library)
+        job = await mine.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
         if job is None:
             raise ResourceNotFoundError(f"No video with execution id {execution_id[:60]!r} in the library.")
-        history = [{"status": s, "at": at, "error": error} for s, at, error in await library.history(job.id)]
+        history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await mine.history(job.id)]
         return json.dumps({"video": video_result(job).model_dump(mode="json"), "history": history}, indent=2)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
@@ -16,6 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
+from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
+
+if TYPE_CHECKING:
+    from pydantic import GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
 
 # A signed link to a saved video for a remote caller: (base_url, tenant, execution_id) -> (url, expiry).
 SignLink = Callable[[str, str, str], tuple[str, datetime]]
@@ -23,19 +31,27 @@ SignLink = Callable[[str, str, str], tuple[str, datetime]]
 
 @dataclass(frozen=True)
 class AppState:
-    """What the server's lifespan holds: the job logic and its one HTTP client; in remote mode, how saved
-    videos are handed out (signed links under `public_url`, or under the URL each caller used)."""
+    """What the server's lifespan holds: the job logic (the server's own user's, and the tenants'); in remote
+    mode, how saved videos are handed out (signed links under `public_url`, or under the URL each caller used)."""
 
     jobs: VideoJobs
     wait_seconds: float
     wait_cap: float
     call_seconds: float
+    tenants: Tenants | None = None
     sign_link: SignLink | None = None
     public_url: str | None = None
 
 
 def state(ctx: Context[AppState, Any]) -> AppState:
-    return ctx.request_context.lifespan_context
+    """The state as the caller sees it: with its tenant's job logic (see tools/tenancy.py)."""
+    app = ctx.request_context.lifespan_context
+    tenant = caller_tenant()
+    headers = ctx.headers  # None on stdio
+    offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
+    if app.tenants is None or (tenant == OWN and offered is None):
+        return app
+    return replace(app, jobs=app.tenants.jobs(tenant, offered))
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,10 @@ def links(ctx: Context[AppState, Any]) -> Links | None:
 
 ExecutionId = Annotated[
     str,
-    Field(description="The execution_id that generate_video returned, like 'node-gw-v1d2e3o4'."),
+    Field(
+        description="The execution_id that generate_video returned, as it was: like 'node-gw-v1d2e3o4', or "
+        "'video_agent:<video_id>' for a Video Agent video."
+    ),
 ]
 
 
@@ -76,14 +95,28 @@ def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
         if options and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
             del prop["anyOf"]
             prop["type"] = [o["type"] for o in options]
+        elif options and len(options) == 2 and options[1] == {"type": "null"} and set(options[0]) == {"enum", "type"}:
+            # A Literal or None: the same, with null among the allowed values.
+            del prop["anyOf"]
+            prop["type"] = [options[0]["type"], "null"]
+            prop["enum"] = [*options[0]["enum"], None]
 
 
 class VideoResult(BaseModel):
     model_config = ConfigDict(json_schema_extra=_nullable_as_type_lists)
 
     execution_id: str | None = Field(
-        description="HeyGen's id for this job: keep it to follow or fetch the video. Null only while HeyGen's "
-        "answer to the submission is pending or was lost."
+        description="The id to follow or fetch this video with, in every tool: HeyGen's execution id, or "
+        "'video_agent:<video_id>' for a Video Agent video. Null only while HeyGen's answer to the submission "
+        "is pending or was lost."
+    )
+    backend: Backend = Field(
+        "executions",
+        description="Which HeyGen API makes it: executions (a provider model's clip) or video_agent (HeyGen's v3 "
+        "Video Agent, a produced video).",
+    )
+    session_id: str | None = Field(
+        None, description="The Video Agent session that made it (HeyGen gives it only at creation)."
     )
     status: JobStatus = Field(
         description="submitted, processing, completed, failed or not_found as HeyGen says; submitting while its "
@@ -108,10 +141,32 @@ class VideoResult(BaseModel):
     error: str | None = Field(None, description="HeyGen's message when the job failed.")
     duplicate: bool = Field(False, description="True when an identical recent request was reused, not resent.")
     waited_seconds: float | None = Field(None, description="How long wait_for_video waited in this call.")
-    submitted_at: str | None = Field(None, description="When the job was submitted (ISO 8601, UTC).")
+    submitted_at: str | None = Field(
+        None,
+        description="When this server submitted the job (ISO 8601 with its zone, UTC); null for a job it did not "
+        "submit, whose submission time it cannot know.",
+    )
     next_step: str = Field(description="What to do next.")
     # Remote: the saved file is a link (video_link), and a path on the server means nothing to the caller.
     _remote: bool = PrivateAttr(False)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler, /) -> JsonSchemaValue:
+        """Made once per class and mode, then copied: four tools publish this schema and list_videos nests it,
+        and pydantic would derive it five times at start-up (about 1 ms each). It has no aliases and no
+        nested models, so nothing else that varies between those derivations can change it."""
+        key = (cls, handler.mode)
+        if key not in _SCHEMAS:
+            _SCHEMAS[key] = super().__get_pydantic_json_schema__(core_schema, handler)
+        return copy.deepcopy(_SCHEMAS[key])
+
+
+_SCHEMAS: dict[tuple[type[VideoResult], str], JsonSchemaValue] = {}
+
+
+def iso_time(timestamp: float) -> str:
+    """The one time format of every result and resource: ISO 8601 in UTC, with its zone, to the second."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def video_result(
@@ -127,9 +182,11 @@ def video_result(
     link, expires = (None, None)
     if links is not None and job.local_path and job.execution_id:
         link, expiry = links.sign(links.base_url, job.tenant, job.execution_id)
-        expires = expiry.isoformat(timespec="seconds")
+        expires = iso_time(expiry.timestamp())
     result = VideoResult(
         execution_id=job.execution_id,
+        backend=backend_of(job.execution_id) if job.execution_id else _requested_backend(job),
+        session_id=job.session_id,
         status=status,
         done=status in TERMINAL,
         prompt=job.prompt or None,
@@ -146,11 +203,17 @@ def video_result(
         error=job.error,
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
-        submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
+        # A job this server did not submit (looked up by id) has no prompt; its row's time is when it was seen.
+        submitted_at=iso_time(job.created_at) if job.prompt else None,
         next_step=_next_step(job, status, duplicate, saving, (link, expires) if links else None),
     )
     result._remote = links is not None
     return result
+
+
+def _requested_backend(job: Job) -> Backend:
+    """The API of a submission without an id yet (every job with an id says it in the id)."""
+    return "video_agent" if job.provider == VIDEO_AGENT else "executions"
 
 
 def _next_step(
@@ -223,9 +286,21 @@ def _next_step(
 def render(result: VideoResult, *, request: bool = True) -> str:
     """The readable text of a result; `request=False` leaves out what was asked for (prompt, provider, aspect
     ratio), which the caller of a tool about one job knows and the structured content carries."""
-    title = f"Execution {result.execution_id}" if result.execution_id else "Submission (no execution id yet)"
+    if result.execution_id is None:
+        title = "Submission (no execution id yet)"
+    elif result.backend == "video_agent":
+        title = f"Video Agent video {result.execution_id}" + (
+            f" (session {result.session_id})" if result.session_id else ""
+        )
+    else:
+        title = f"Execution {result.execution_id}"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
-    asked = (("Prompt", result.prompt), ("Provider", result.provider), ("Aspect ratio", result.aspect_ratio))
+    asked = (
+        ("Prompt", result.prompt),
+        ("Provider", result.provider),
+        ("Aspect ratio", result.aspect_ratio),
+        ("Submitted", result.submitted_at),
+    )
     for label, value in (
         *(asked if request else ()),
         ("Error", result.error),
@@ -278,7 +353,13 @@ def structured(result: VideoResult) -> dict[str, Any]:
     return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in always}
 
 
+def went_wrong(result: VideoResult) -> bool:
+    """A failed or unknown job, or a video that came back without a URL."""
+    return result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
+
+
 def tool_result(result: VideoResult) -> CallToolResult:
-    """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
-    is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
-    return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=is_error)
+    """A job that went wrong is an error result for the model."""
+    return CallToolResult(
+        content=video_content(result), structured_content=structured(result), is_error=went_wrong(result)
+    )

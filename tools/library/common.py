@@ -100,6 +100,7 @@ class Job:
     download_owner: str | None = None  # the claim on saving the video: whose, and until when
     download_lease: float | None = None
     tenant: str = ""  # whose job: '' is the single user of stdio mode
+    session_id: str | None = None  # the Video Agent's session (tools/routes.py)
 
     @classmethod
     def from_row(cls, row: Row) -> Job:

@@ -163,6 +163,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         """
         + _TENANT_INDEXES,
     ),
+    # The Video Agent's session id, which HeyGen gives only when the job is created. Which API a job is on
+    # needs no column: a Video Agent job's execution_id is "video_agent:<video_id>" (tools/routes.py).
+    """
+    ALTER TABLE jobs ADD COLUMN session_id TEXT;
+    """,
 )
 
 

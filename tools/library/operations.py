@@ -162,7 +162,10 @@ class Library:
                 # The library was deleted while the request was out: keep the paid id, as an adopted job.
                 row = _by_execution_id(db, execution.execution_id, tenant)
                 return _apply(db, _adopt(db, execution, tenant) if row is None else row["id"], execution, tenant)
-            db.execute("UPDATE jobs SET execution_id = ? WHERE id = ?", (execution.execution_id, job_id))
+            db.execute(
+                "UPDATE jobs SET execution_id = ?, session_id = ? WHERE id = ?",
+                (execution.execution_id, execution.session_id, job_id),
+            )
             return _apply(db, job_id, execution, tenant)
 
         return await self._run(work)
@@ -390,9 +393,9 @@ def _adopt(db: Connection, execution: Execution, tenant: str) -> int:
     """A row for an execution we have no record of, so that it can be listed and followed."""
     now = time.time()
     job_id: int = db.execute(
-        "INSERT INTO jobs (tenant, execution_id, prompt, status, created_at, updated_at) "
-        "VALUES (?, ?, '', ?, ?, ?) RETURNING id",
-        (tenant, execution.execution_id, execution.status, now, now),
+        "INSERT INTO jobs (tenant, execution_id, session_id, prompt, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, '', ?, ?, ?) RETURNING id",
+        (tenant, execution.execution_id, execution.session_id, execution.status, now, now),
     ).fetchone()["id"]
     return job_id
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import sys
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from heygen_video_mcp.server.videolinks import VideoLinks
     from heygen_video_mcp.tools.results import AppState
 
 MCP_PATH: Final = "/mcp"
@@ -139,9 +141,10 @@ class Drain:
 
 
 def build_app(
-    server: MCPServer[AppState], http: HttpSettings, tenants: Mapping[str, Tenant]
+    server: MCPServer[AppState], http: HttpSettings, tenants: Mapping[str, Tenant], links: VideoLinks | None = None
 ) -> tuple[Starlette, Drain]:
-    """The ASGI app: /healthz, the OAuth metadata, and /mcp behind the bearer check when one is configured."""
+    """The ASGI app: /healthz, the OAuth metadata, the saved videos at signed links (their signature is their
+    credential: a video player cannot send a token), and /mcp behind the bearer check when one is configured."""
     inner = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         transport_security=transport_security(http),
@@ -163,7 +166,12 @@ def build_app(
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes = [*metadata, Route("/healthz", healthz, methods=["GET"]), Mount("/", app=mcp_app)]
+    routes = [
+        *metadata,
+        Route("/healthz", healthz, methods=["GET"]),
+        *(links.routes() if links else []),
+        Mount("/", app=mcp_app),
+    ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lambda _: server.session_manager.run())
     return app, drain
 
@@ -200,6 +208,7 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     """Serve until SIGTERM/SIGINT. Refuses (exit 2, one line on stderr) to listen beyond this machine
     without authentication."""
     from heygen_video_mcp.server.app import create_server
+    from heygen_video_mcp.server.videolinks import LinkConfigError, library_lookup, links_from_env
     from heygen_video_mcp.tools.errors import LibraryError
 
     try:
@@ -218,10 +227,12 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     library = settings.library()
     try:
         library.migrate()
-    except LibraryError as exc:
+        links = links_from_env(os.environ, root=settings.output_dir, lookup=library_lookup(library))
+    except (LibraryError, LinkConfigError) as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    app, drain = build_app(create_server(settings, library=library, tenancy=tenancy(http, tenants)), http, tenants)
+    server = create_server(settings, library=library, tenancy=tenancy(http, tenants), links=links)
+    app, drain = build_app(server, http, tenants, links)
     # Streams end when this server says so (after the calls in flight), not on the signal itself.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
     config = uvicorn.Config(

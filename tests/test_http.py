@@ -49,7 +49,11 @@ async def test_generate_and_wait_streams_progress(sandbox: Sandbox, tmp_path: Pa
             video = data_of(result)
             assert video["status"] == "completed", text_of(result)
             assert messages and "completed" in messages[-1]
-            assert Path(video["local_path"]).read_bytes() == sandbox.video_bytes(video["video_id"])
+            # A remote caller gets the saved video at a signed link on this server, never a path on it.
+            assert "local_path" not in video and video["video_link"].startswith(f"{server.base}/videos/")
+            async with httpx2.AsyncClient() as http:
+                fetched = await http.get(video["video_link"])
+            assert fetched.content == sandbox.video_bytes(video["video_id"])
             listed = await client.read_resource(f"heygen://videos/{job['execution_id']}")
             assert '"completed"' in getattr(listed.contents[0], "text", "")
         assert server.stop() in (0, -15)

@@ -53,6 +53,8 @@ _WAKE_SLACK: Final = 0.01
 _ESTIMATE_SECONDS: Final = 60.0
 # A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
 _LEASE_SECONDS: Final = 60.0
+# A read its last caller left is kept this long for one who asks again at once (the next wait_for_video).
+_UNWANTED_GRACE: Final = 1.0
 # After a failed save, the next automatic try waits 30 s, 60 s, 120 s ... up to 30 minutes.
 _BACKOFF_FIRST: Final = 30.0
 _BACKOFF_MAX: Final = 1800.0
@@ -84,11 +86,15 @@ class Outcome:
 
 @dataclass
 class _Read:
-    """One status read in flight; every caller that wants the job's status meanwhile waits for it."""
+    """One status read in flight; every caller that wants the job's status meanwhile waits for it. When the
+    last of them has left for _UNWANTED_GRACE seconds, the read (with its retries) is cancelled: nobody
+    follows a job nobody waits on."""
 
     done: anyio.Event = field(default_factory=anyio.Event)
     job: Job | None = None
     error: Exception | None = None
+    waiters: int = 0
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
 @dataclass
@@ -283,11 +289,17 @@ class VideoJobs:
         callers share it and one that leaves does not cut it off for the others. A caller that must answer
         by its deadline gives up a moment before it; one inside a wait lets the wait's own budget end it."""
         pending = self._reads.get(execution_id)
-        if pending is None:
+        if pending is None or pending.scope.cancel_called:  # none in flight, or one its callers left
             pending = self._reads[execution_id] = _Read()
             self._tasks.start_soon(self._run_read, execution_id, pending)
-        with deadline.soft() if answer_by_deadline else anyio.CancelScope():
-            await pending.done.wait()
+        pending.waiters += 1
+        try:
+            with deadline.soft() if answer_by_deadline else anyio.CancelScope():
+                await pending.done.wait()
+        finally:
+            pending.waiters -= 1
+            if not pending.waiters and not pending.done.is_set():
+                self._tasks.start_soon(self._drop_if_unwanted, pending)
         if not pending.done.is_set():
             raise errors.APITimedOut(
                 f"HeyGen did not answer in time. The job is not affected: ask again about execution_id "
@@ -298,17 +310,24 @@ class VideoJobs:
         assert pending.job is not None
         return pending.job
 
+    async def _drop_if_unwanted(self, pending: _Read) -> None:
+        await anyio.sleep(_UNWANTED_GRACE)
+        if not pending.waiters:
+            pending.scope.cancel()
+
     async def _run_read(self, execution_id: str, pending: _Read) -> None:
         try:
-            pending.job = await self._observe(execution_id, self._read_at.get(execution_id))
-            await self._plan_next_read(pending.job)
+            with pending.scope:
+                pending.job = await self._observe(execution_id, self._read_at.get(execution_id))
+                await self._plan_next_read(pending.job)
         except errors.HeyGenError as exc:
             pending.error = exc
         except Exception as exc:
             logger.exception("Reading the status of %s failed unexpectedly", execution_id)
             pending.error = exc
         finally:
-            del self._reads[execution_id]
+            if self._reads.get(execution_id) is pending:
+                del self._reads[execution_id]
             pending.done.set()
 
     async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:

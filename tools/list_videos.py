@@ -17,6 +17,7 @@ from heygen_video_mcp.tools.results import (
     AppState,
     VideoResult,
     iso_time,
+    links,
     render,
     state,
     video_result,
@@ -70,7 +71,8 @@ async def list_videos(
     async def work() -> CallToolResult:
         check_filters(status, limit, query)
         jobs = await app.jobs.list(status=status, limit=limit, query=query)
-        videos = [video_result(job, saving=app.jobs.saving(job)) for job in jobs]
+        caller = links(ctx)
+        videos = [video_result(job, saving=app.jobs.saving(job), links=caller) for job in jobs]
         text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
         result = VideoList(videos=videos, count=len(videos))
         return CallToolResult(

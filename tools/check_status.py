@@ -1,7 +1,5 @@
 """check_status: one look at a job, without waiting."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer

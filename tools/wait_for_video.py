@@ -1,7 +1,5 @@
 """wait_for_video: follow a render for a bounded time, with progress, and never lose the id."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer

@@ -18,8 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["sandbox"]:  # its own options and --help
         from heygen_video_mcp.server.sandbox.__main__ import main as sandbox_main
 
-        sandbox_main(argv[1:])
-        return 0
+        return sandbox_main(argv[1:])
     if argv in ([], ["serve"]):  # what desktop apps start: no argument parser on the way to serving
         return serve()
     return _command(argv)

@@ -12,6 +12,7 @@ from mcp.server.mcpserver import MCPServer
 
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
+from heygen_video_mcp.server.player import TOOL_META, player_extension
 from heygen_video_mcp.server.runtime import running_jobs
 from heygen_video_mcp.tools import (
     check_status,
@@ -66,10 +67,12 @@ def create_server(
         instructions=INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
+        extensions=[player_extension(settings.api_base_url)],
     )
     generate_video.register(server)
-    check_status.register(server)
-    wait_for_video.register(server, settings.wait_seconds, WAIT_CAP_SECONDS)
+    # Hosts with MCP Apps show these two tools' results in the player page; others ignore the binding.
+    check_status.register(server, meta=TOOL_META)
+    wait_for_video.register(server, settings.wait_seconds, WAIT_CAP_SECONDS, meta=TOOL_META)
     generate_videos.register(server)
     wait_for_videos.register(server, settings.wait_seconds, WAIT_CAP_SECONDS)
     download_video.register(server)

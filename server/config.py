@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from heygen_video_mcp.server.folders import default_output_dir
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES
 from heygen_video_mcp.tools.library import Library
@@ -21,13 +22,6 @@ DEFAULT_BASE_URL: Final = "https://api.heygen.com"
 # room for the last status read and the answer.
 CALL_CAP_SECONDS: Final = 45.0
 WAIT_CAP_SECONDS: Final = CALL_CAP_SECONDS - WAIT_MARGIN
-
-
-def default_output_dir() -> Path:
-    """Your Videos folder + /HeyGen; platformdirs is imported only when HEYGEN_OUTPUT_DIR is not set."""
-    import platformdirs
-
-    return Path(platformdirs.user_videos_dir()) / "HeyGen"
 
 
 class Settings(BaseModel, frozen=True):

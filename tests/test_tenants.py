@@ -8,6 +8,7 @@ from HeyGen nor adopted; the duplicate guard is per tenant.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from heygen_video_mcp.server.sandbox import Sandbox
 from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.library import MIGRATIONS, Library, script
 from heygen_video_mcp.tools.request import VideoRequest
-from tests.conftest import data_of, text_of
+from tests.conftest import BACKENDS, MakeSettings, data_of, on_backend, text_of
 from tests.test_library import FOX, complete, listed, submit
 
 pytestmark = pytest.mark.anyio
@@ -42,11 +43,18 @@ async def new_job(library: Library, execution_id: str, prompt: str = "a paper bo
     return reservation.job.id
 
 
+@pytest.fixture(params=BACKENDS)
+def make_settings(request: pytest.FixtureRequest, make_settings: MakeSettings) -> MakeSettings:
+    """Every test here, on a SQLite file and on a PostgreSQL database."""
+    return on_backend(request, make_settings)
+
+
 @pytest.fixture
-def library(tmp_path: Path) -> Library:
-    base = Library(tmp_path / "library.sqlite3")
+def library(settings: Settings) -> Iterator[Library]:
+    base = settings.library()
     base.migrate()
-    return base
+    yield base
+    base.close()
 
 
 # --- the library API ----------------------------------------------------------------------------------------
@@ -96,16 +104,14 @@ async def test_execution_ids_are_unique_per_tenant(library: Library) -> None:
     assert adopted.tenant == "bob" and adopted.prompt == ""
     assert (await alice.get(execution_id="node-gw-shared")).status == "submitted"  # type: ignore[union-attr]
     assert not await alice.foreign("node-gw-shared") and not await bob.foreign("node-gw-shared")
-    with closing(sqlite3.connect(library.path)) as db, pytest.raises(sqlite3.IntegrityError):  # once per tenant
-        db.execute(
-            "INSERT INTO jobs (tenant, execution_id, prompt, status, created_at, updated_at) "
-            "VALUES ('alice', 'node-gw-shared', '', 'submitted', 0, 0)"
-        )
+    again = await bob.observed(execution("node-gw-shared", "completed"))  # once per tenant: the same job
+    assert again.id == adopted.id and again.status == "completed"
+    assert [j.id for j in await bob.jobs()] == [adopted.id]
 
 
 async def test_views_share_one_store(library: Library) -> None:
     alice = library.for_tenant("alice")
-    assert alice.path == library.path and alice.migrated
+    assert alice.where == library.where and alice.migrated
     assert "alice" in repr(alice)
     await new_job(alice, "node-gw-1")
     # A second view of the same tenant sees what the first wrote.
@@ -142,6 +148,11 @@ async def test_a_library_from_before_tenants_keeps_its_jobs_for_the_stdio_user(t
     with closing(sqlite3.connect(path)) as check:
         assert check.execute("PRAGMA foreign_key_check").fetchall() == []
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        with pytest.raises(sqlite3.IntegrityError):  # an execution id once per tenant, in the file too
+            check.execute(
+                "INSERT INTO jobs (tenant, execution_id, prompt, status, created_at, updated_at) "
+                "VALUES ('', 'node-gw-old', '', 'submitted', 0, 0)"
+            )
 
 
 # --- through the MCP server ---------------------------------------------------------------------------------

@@ -371,7 +371,6 @@ class HeyGenClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         status = response.status_code
-        said = _message_from(body) or response.reason_phrase or "no message"
         on_v1 = path.startswith(routes.EXECUTIONS)
         # A notice in place of an answer (no data) that the API is retired refused the job: nothing was bought.
         retired = on_v1 and not (isinstance(body, dict) and "data" in body) and _says_retired(body, response)
@@ -379,6 +378,7 @@ class HeyGenClient:
             if body is None:
                 raise self._odd("not JSON", maybe_accepted=method == "POST")
             return body
+        said = _message_from(body) or response.reason_phrase or "no message"
         cls: type[errors.APIStatusError]
         maybe_accepted = False
         if status == 404 and not retired and self._about_execution(body, execution_id):
@@ -432,13 +432,19 @@ class HeyGenClient:
 
     def _retired(self, method: str, path: str, status: int, said: str, execution_id: str | None, notice: bool) -> str:
         """The executions API answered as gone: say so, name the setting to check and the other API."""
-        how = "answered that it is retired" if notice else "is not there"
-        text = (
-            f"HeyGen's v1 executions API ({method} {_route(path)}) {how} at {self._base_url} (HTTP {status}: "
-            f"{said}). HeyGen retired its v1 and v2 APIs on November 1, 2026, so the model providers (VEO, Kling, "
-            "Sora, ...) cannot be used through it any more; if the message does not say retired, also check "
-            "HEYGEN_API_BASE_URL (it should be https://api.heygen.com). "
-        )
+        route = f"HeyGen's v1 executions API ({method} {_route(path)})"
+        if notice:
+            text = (
+                f"{route} answered at {self._base_url} that it is retired (HTTP {status}: {said}). HeyGen retired "
+                "its v1 and v2 APIs on November 1, 2026, so the model providers (VEO, Kling, Sora, ...) cannot be "
+                "used through it any more; changing HEYGEN_API_BASE_URL will not bring them back. "
+            )
+        else:
+            text = (
+                f"{route} is not at {self._base_url} (HTTP {status}: {said}). Either HEYGEN_API_BASE_URL is wrong "
+                "(it should be https://api.heygen.com, or unset), or HeyGen has retired it: HeyGen retired its v1 "
+                "and v2 APIs on November 1, 2026, which ended the model providers (VEO, Kling, Sora, ...) there. "
+            )
         if method == "POST":
             return text + "Nothing was bought. " + _VIDEO_AGENT_OFFER
         return (

@@ -14,7 +14,15 @@ from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import EXECUTION_ID_RE
-from heygen_video_mcp.tools.results import JOB_STATUSES, AppState, VideoResult, render, state, video_result
+from heygen_video_mcp.tools.results import (
+    JOB_STATUSES,
+    AppState,
+    VideoResult,
+    iso_time,
+    render,
+    state,
+    video_result,
+)
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.
@@ -104,5 +112,5 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         job = await library.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
         if job is None:
             raise ResourceNotFoundError(f"No video with execution id {execution_id[:60]!r} in the library.")
-        history = [{"status": s, "at": at, "error": error} for s, at, error in await library.history(job.id)]
+        history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await library.history(job.id)]
         return json.dumps({"video": video_result(job).model_dump(mode="json"), "history": history}, indent=2)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
-from heygen_video_mcp.tools.routes import Backend, backend_of
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
         if options and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
             del prop["anyOf"]
             prop["type"] = [o["type"] for o in options]
+        elif options and len(options) == 2 and options[1] == {"type": "null"} and set(options[0]) == {"enum", "type"}:
+            # A Literal or None: the same, with null among the allowed values.
+            del prop["anyOf"]
+            prop["type"] = [options[0]["type"], "null"]
+            prop["enum"] = [*options[0]["enum"], None]
 
 
 class VideoResult(BaseModel):
@@ -64,8 +69,8 @@ class VideoResult(BaseModel):
         "'video_agent:<video_id>' for a Video Agent video. Null only while HeyGen's answer to the submission "
         "is pending or was lost."
     )
-    backend: Backend | None = Field(
-        None,
+    backend: Backend = Field(
+        "executions",
         description="Which HeyGen API makes it: executions (a provider model's clip) or video_agent (HeyGen's v3 "
         "Video Agent, a produced video).",
     )
@@ -89,8 +94,17 @@ class VideoResult(BaseModel):
     error: str | None = Field(None, description="HeyGen's message when the job failed.")
     duplicate: bool = Field(False, description="True when an identical recent request was reused, not resent.")
     waited_seconds: float | None = Field(None, description="How long wait_for_video waited in this call.")
-    submitted_at: str | None = Field(None, description="When the job was submitted (ISO 8601, UTC).")
+    submitted_at: str | None = Field(
+        None,
+        description="When this server submitted the job (ISO 8601 with its zone, UTC); null for a job it did not "
+        "submit, whose submission time it cannot know.",
+    )
     next_step: str = Field(description="What to do next.")
+
+
+def iso_time(timestamp: float) -> str:
+    """The one time format of every result and resource: ISO 8601 in UTC, with its zone, to the second."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def video_result(
@@ -116,15 +130,15 @@ def video_result(
         error=job.error,
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
-        submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
+        # A job this server did not submit (looked up by id) has no prompt; its row's time is when it was seen.
+        submitted_at=iso_time(job.created_at) if job.prompt else None,
         next_step=_next_step(job, status, duplicate, saving),
     )
 
 
-def _requested_backend(job: Job) -> Backend | None:
-    if job.provider is None:
-        return None
-    return "video_agent" if job.provider == "video_agent" else "executions"
+def _requested_backend(job: Job) -> Backend:
+    """The API of a submission without an id yet (every job with an id says it in the id)."""
+    return "video_agent" if job.provider == VIDEO_AGENT else "executions"
 
 
 def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> str:
@@ -196,7 +210,12 @@ def render(result: VideoResult, *, request: bool = True) -> str:
     else:
         title = f"Execution {result.execution_id}"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
-    asked = (("Prompt", result.prompt), ("Provider", result.provider), ("Aspect ratio", result.aspect_ratio))
+    asked = (
+        ("Prompt", result.prompt),
+        ("Provider", result.provider),
+        ("Aspect ratio", result.aspect_ratio),
+        ("Submitted", result.submitted_at),
+    )
     for label, value in (
         *(asked if request else ()),
         ("Error", result.error),

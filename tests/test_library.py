@@ -23,11 +23,18 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.tools.client import Execution
-from heygen_video_mcp.tools.library import MIGRATIONS, Library
+from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import VideoRequest
-from tests.conftest import MakeSettings, data_of, run_together, text_of, wait_together
+from tests.conftest import BACKENDS, MakeSettings, data_of, on_backend, run_together, text_of, wait_together
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=BACKENDS)
+def make_settings(request: pytest.FixtureRequest, make_settings: MakeSettings) -> MakeSettings:
+    """Every test here, on a SQLite file and on a PostgreSQL database."""
+    return on_backend(request, make_settings)
+
 
 FOX = "A red fox trotting through fresh snow at dawn, low tracking shot, soft golden light, cinematic"
 WHALE = "A blue whale breaching at sunset, drone shot circling, warm haze, documentary style"
@@ -180,12 +187,12 @@ async def test_job_unfinished_at_shutdown_is_finished_after_restart(
     async with Client(create_server(settings), mode=mode) as first:
         execution_id = await submit(first, provider=provider)
     # The first server is gone; it never saw the job finish, and nothing has followed the job since.
-    db = sqlite3.connect(settings.library_file)
+    library = settings.library()
     try:
-        row = db.execute("SELECT status, local_path FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+        job = await library.get(execution_id=execution_id)
     finally:
-        db.close()
-    assert row == ("submitted", None)
+        library.close()
+    assert job is not None and (job.status, job.local_path) == ("submitted", None)
     assert not list(settings.output_dir.glob("*.mp4"))
     await finished_in_sandbox(sandbox, execution_id)
 
@@ -407,31 +414,5 @@ def test_two_processes_write_one_library_at_once(tmp_path: Path) -> None:
             "SELECT count(*) FROM status_changes WHERE job_id NOT IN (SELECT id FROM jobs)"
         ).fetchone()[0]
         assert orphans == 0
-    finally:
-        db.close()
-
-
-# --- the schema -------------------------------------------------------------------------------------------
-
-
-async def test_schema_version_and_wal_after_the_server_ran(client: Client, settings: Settings) -> None:
-    await submit(client)
-    db = sqlite3.connect(settings.library_file)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
-    finally:
-        db.close()
-
-
-async def test_restart_does_not_rerun_migrations(settings: Settings, mode: str) -> None:
-    for _ in range(2):
-        async with Client(create_server(settings), mode=mode) as client:
-            await submit(client, allow_duplicate=True)
-    db = sqlite3.connect(settings.library_file)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 2
     finally:
         db.close()

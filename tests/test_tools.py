@@ -20,7 +20,16 @@ from .conftest import API_KEY, MakeSettings, data_of, sent, text_of
 
 pytestmark = pytest.mark.anyio
 PROMPT = "A lighthouse on a cliff at dusk, slow dolly-in, stormy sky, cinematic, melancholic"
-TOOLS = {"generate_video", "check_status", "wait_for_video", "download_video", "list_videos", "list_providers"}
+TOOLS = {
+    "generate_video",
+    "check_status",
+    "wait_for_video",
+    "download_video",
+    "list_videos",
+    "list_providers",
+    "generate_videos",
+    "wait_for_videos",
+}
 
 
 async def test_tools_are_listed_with_truthful_annotations(client: Client) -> None:
@@ -29,7 +38,7 @@ async def test_tools_are_listed_with_truthful_annotations(client: Client) -> Non
     generate = tools["generate_video"]
     assert generate.annotations is not None
     assert generate.annotations.read_only_hint is False and generate.annotations.idempotent_hint is False
-    for name in ("check_status", "wait_for_video", "list_providers", "list_videos"):
+    for name in ("check_status", "wait_for_video", "list_providers", "list_videos", "wait_for_videos"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True, name
     for tool in tools.values():

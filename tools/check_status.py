@@ -1,7 +1,5 @@
 """check_status: one look at a job, without waiting."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -28,7 +26,7 @@ async def check_status(
     return await answer(work, action="check_status", seconds=app.call_seconds, execution_id=execution_id)
 
 
-def register(server: MCPServer[AppState]) -> None:
+def register(server: MCPServer[AppState], meta: dict[str, Any] | None = None) -> None:
     server.add_tool(
         check_status,
         title="Check a video's status",
@@ -36,4 +34,5 @@ def register(server: MCPServer[AppState]) -> None:
         annotations=ToolAnnotations(
             title="Check a video's status", read_only_hint=True, idempotent_hint=True, open_world_hint=True
         ),
+        meta=meta,
     )

@@ -288,7 +288,9 @@ class HeyGenClient:
                     content=content,
                     headers=headers,
                     timeout=self._timeout(),
-                    extensions={"trace": wire.trace},
+                    # Only a submission needs to know whether it left (a read is retried either way); the
+                    # hook costs every step of a request an await.
+                    extensions={} if idempotent else {"trace": wire.trace},
                 )
             except httpx2.TransportError as exc:
                 if not wire.maybe_sent(exc):

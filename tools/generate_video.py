@@ -1,7 +1,5 @@
 """generate_video: submit one prompt to HeyGen, once."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer

@@ -22,7 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from heygen_video_mcp.tools import deadline, errors, routes
-from heygen_video_mcp.tools.client import HeyGenClient, Wire
+from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
 from heygen_video_mcp.tools.pacer import Pacer
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float, str], Awaitable[None]]
 """Told the status, the seconds since submission, the expected total and a message for the user."""
+SaveProgress = Callable[[str, int, int | None], None]
+"""Told, while a video is being saved, its execution id, the bytes so far and the size when known."""
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
@@ -97,7 +99,15 @@ class _Save:
 
 
 class VideoJobs:
-    def __init__(self, client: HeyGenClient, library: Library, settings: JobSettings, tasks: TaskGroup) -> None:
+    def __init__(
+        self,
+        client: HeyGenClient,
+        library: Library,
+        settings: JobSettings,
+        tasks: TaskGroup,
+        *,
+        on_bytes: SaveProgress | None = None,
+    ) -> None:
         self.client = client
         self.library = library
         self.settings = settings
@@ -111,6 +121,7 @@ class VideoJobs:
         self._read_at: dict[str, float] = {}  # execution id -> unix time of its last status read here
         self._estimates: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
         self._pacer = Pacer(settings.reads_per_second)
+        self._on_bytes = on_bytes
 
     # --- submitting -------------------------------------------------------------------------------------
 
@@ -282,6 +293,9 @@ class VideoJobs:
             pending.done.set()
 
     async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
+        if await self.library.foreign(execution_id):
+            # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
+            return await self.library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
         execution = await self.client.get_execution(execution_id)
         self._read_at[execution_id] = time.time()
@@ -503,7 +517,7 @@ class VideoJobs:
         assert job.execution_id is not None and job.video_url is not None
         filename = name or default_filename(job.created_at, job.prompt, job.execution_id)
         try:
-            return await self._download(job.video_url, directory, filename)
+            return await self._download(job.execution_id, job.video_url, directory, filename)
         except errors.LinkExpired as expired:
             try:
                 fresh = await self.library.observed(await self.client.get_execution(job.execution_id))
@@ -511,9 +525,10 @@ class VideoJobs:
                 raise expired from None
             if not fresh.video_url or fresh.video_url == job.video_url:
                 raise
-            return await self._download(fresh.video_url, directory, filename)
+            return await self._download(job.execution_id, fresh.video_url, directory, filename)
 
-    async def _download(self, url: str, directory: Path, filename: str) -> Path:
+    async def _download(self, execution_id: str, url: str, directory: Path, filename: str) -> Path:
+        on_bytes = self._on_bytes
         return await download(
             self.client.http,
             url,
@@ -521,6 +536,7 @@ class VideoJobs:
             filename,
             max_bytes=self.settings.max_video_bytes,
             allow_private=self.settings.private_video_hosts,
+            progress=None if on_bytes is None else lambda done, total: on_bytes(execution_id, done, total),
         )
 
     # --- the library ----------------------------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """list_providers: the catalog, as a tool and as a resource. Needs no API key."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
@@ -46,7 +44,7 @@ CATALOG = ProviderCatalog(
 )
 
 
-def _text() -> str:
+def catalog_text() -> str:
     lines = ["HeyGen video providers (value - name: description):"]
     for p in PROVIDERS:
         marks = [m for m, on in (("default", p.default), ("fast", p.fast)) if on]
@@ -57,7 +55,7 @@ def _text() -> str:
 
 def list_providers() -> Annotated[CallToolResult, ProviderCatalog]:
     return CallToolResult(
-        content=[TextContent(type="text", text=_text())], structured_content=CATALOG.model_dump(mode="json")
+        content=[TextContent(type="text", text=catalog_text())], structured_content=CATALOG.model_dump(mode="json")
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
@@ -18,6 +19,11 @@ from heygen_video_mcp.tools.library import Job
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
 from heygen_video_mcp.tools.schedule import TYPICAL_WORDS
+
+if TYPE_CHECKING:
+    from pydantic import GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,11 @@ def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
         if options and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
             del prop["anyOf"]
             prop["type"] = [o["type"] for o in options]
+        elif options and len(options) == 2 and options[1] == {"type": "null"} and set(options[0]) == {"enum", "type"}:
+            # A Literal or None: the same, with null among the allowed values.
+            del prop["anyOf"]
+            prop["type"] = [options[0]["type"], "null"]
+            prop["enum"] = [*options[0]["enum"], None]
 
 
 class VideoResult(BaseModel):
@@ -91,8 +102,30 @@ class VideoResult(BaseModel):
     error: str | None = Field(None, description="HeyGen's message when the job failed.")
     duplicate: bool = Field(False, description="True when an identical recent request was reused, not resent.")
     waited_seconds: float | None = Field(None, description="How long wait_for_video waited in this call.")
-    submitted_at: str | None = Field(None, description="When the job was submitted (ISO 8601, UTC).")
+    submitted_at: str | None = Field(
+        None,
+        description="When this server submitted the job (ISO 8601 with its zone, UTC); null for a job it did not "
+        "submit, whose submission time it cannot know.",
+    )
     next_step: str = Field(description="What to do next.")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler, /) -> JsonSchemaValue:
+        """Made once per class and mode, then copied: four tools publish this schema and list_videos nests it,
+        and pydantic would derive it five times at start-up (about 1 ms each). It has no aliases and no
+        nested models, so nothing else that varies between those derivations can change it."""
+        key = (cls, handler.mode)
+        if key not in _SCHEMAS:
+            _SCHEMAS[key] = super().__get_pydantic_json_schema__(core_schema, handler)
+        return copy.deepcopy(_SCHEMAS[key])
+
+
+_SCHEMAS: dict[tuple[type[VideoResult], str], JsonSchemaValue] = {}
+
+
+def iso_time(timestamp: float) -> str:
+    """The one time format of every result and resource: ISO 8601 in UTC, with its zone, to the second."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def video_result(
@@ -118,7 +151,8 @@ def video_result(
         error=job.error,
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
-        submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
+        # A job this server did not submit (looked up by id) has no prompt; its row's time is when it was seen.
+        submitted_at=iso_time(job.created_at) if job.prompt else None,
         next_step=_next_step(job, status, duplicate, saving),
     )
 
@@ -201,7 +235,12 @@ def render(result: VideoResult, *, request: bool = True) -> str:
     else:
         title = f"Execution {result.execution_id}"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
-    asked = (("Prompt", result.prompt), ("Provider", result.provider), ("Aspect ratio", result.aspect_ratio))
+    asked = (
+        ("Prompt", result.prompt),
+        ("Provider", result.provider),
+        ("Aspect ratio", result.aspect_ratio),
+        ("Submitted", result.submitted_at),
+    )
     for label, value in (
         *(asked if request else ()),
         ("Error", result.error),
@@ -248,7 +287,13 @@ def structured(result: VideoResult) -> dict[str, Any]:
     return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in _ALWAYS}
 
 
+def went_wrong(result: VideoResult) -> bool:
+    """A failed or unknown job, or a video that came back without a URL."""
+    return result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
+
+
 def tool_result(result: VideoResult) -> CallToolResult:
-    """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
-    is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
-    return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=is_error)
+    """A job that went wrong is an error result for the model."""
+    return CallToolResult(
+        content=video_content(result), structured_content=structured(result), is_error=went_wrong(result)
+    )

@@ -67,11 +67,16 @@ async def test_a_batch_with_nothing_valid_is_an_error_and_sends_nothing(client: 
     assert len(sandbox.requests) == before
 
 
-async def test_waiting_for_several_reports_each_one(client: Client, sandbox: Sandbox, settings: Any) -> None:
-    made = data_of(await client.call_tool("generate_videos", {"requests": [{"prompt": LIGHTHOUSE}, {"prompt": LATTE}]}))
+async def test_waiting_for_several_reports_each_one(
+    client: Client, sandbox: Sandbox, settings: Any, provider: str
+) -> None:
+    requests = [{"prompt": LIGHTHOUSE, "provider": provider}, {"prompt": LATTE, "provider": provider}]
+    made = data_of(await client.call_tool("generate_videos", {"requests": requests}))
     ids = [item["video"]["execution_id"] for item in made["results"]]
     sandbox.next_outcome("failed", message="Prompt rejected by content moderation")
-    failing = data_of(await client.call_tool("generate_video", {"prompt": "A storm over the sea, handheld"}))
+    failing = data_of(
+        await client.call_tool("generate_video", {"prompt": "A storm over the sea, handheld", "provider": provider})
+    )
 
     seen: list[tuple[float, float | None, str | None]] = []
 

@@ -31,13 +31,17 @@ INITIALIZE = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-async def test_generate_and_wait_streams_progress(sandbox: Sandbox, tmp_path: Path, mode: str) -> None:
+async def test_generate_and_wait_streams_progress(sandbox: Sandbox, tmp_path: Path, mode: str, provider: str) -> None:
     sandbox.reset()
     with http_server(sandbox, tmp_path) as server:
         async with connect(server.url, mode) as client:
             names = {t.name for t in (await client.list_tools()).tools}
             assert {"generate_video", "check_status", "wait_for_video", "list_videos"} <= names
-            job = data_of(await client.call_tool("generate_video", {"prompt": "Rain on a neon street, handheld"}))
+            job = data_of(
+                await client.call_tool(
+                    "generate_video", {"prompt": "Rain on a neon street, handheld", "provider": provider}
+                )
+            )
             messages: list[str] = []
 
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:

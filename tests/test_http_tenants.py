@@ -38,12 +38,18 @@ def serve_tenants(sandbox: Sandbox, tmp_path: Path, text: str, **env: str) -> Ab
     return http_server(sandbox, tmp_path, HEYGEN_MCP_TENANTS_FILE=str(path), HEYGEN_API_KEY="", **env)
 
 
-async def test_a_tenant_never_sees_or_touches_anothers_video(sandbox: Sandbox, tmp_path: Path, mode: str) -> None:
+async def test_a_tenant_never_sees_or_touches_anothers_video(
+    sandbox: Sandbox, tmp_path: Path, mode: str, provider: str
+) -> None:
     text = tenants(alice={"token": ALICE, "heygen_api_key": API_KEY}, bob={"token": BOB})
     env = {"HEYGEN_ALLOW_CALLER_KEYS": "true"}
     with serve_tenants(sandbox, tmp_path, text, **env) as server:
         async with connect(server.url, mode, token=ALICE) as alice:
-            job = data_of(await alice.call_tool("generate_video", {"prompt": "Lanterns drifting over a lake"}))
+            job = data_of(
+                await alice.call_tool(
+                    "generate_video", {"prompt": "Lanterns drifting over a lake", "provider": provider}
+                )
+            )
             execution_id = job["execution_id"]
             video = data_of(await alice.call_tool("wait_for_video", {"execution_id": execution_id}))
             assert video["status"] == "completed"

@@ -158,13 +158,15 @@ async def test_a_library_from_before_tenants_keeps_its_jobs_for_the_stdio_user(t
 # --- through the MCP server ---------------------------------------------------------------------------------
 
 
-async def test_another_tenants_video_is_unknown_in_every_tool(settings: Settings, sandbox: Sandbox, mode: str) -> None:
+async def test_another_tenants_video_is_unknown_in_every_tool(
+    settings: Settings, sandbox: Sandbox, mode: str, provider: str
+) -> None:
     base = settings.library()
     async with (
         Client(create_server(settings, library=base.for_tenant("alice")), mode=mode) as alice,
         Client(create_server(settings, library=base.for_tenant("bob")), mode=mode) as bob,
     ):
-        execution_id = await submit(alice)
+        execution_id = await submit(alice, provider=provider)
         await complete(alice, execution_id)
         reads = len(sandbox.status_reads(execution_id))
 

@@ -26,6 +26,7 @@ from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
 from heygen_video_mcp.tools.pacer import Pacer
+from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id
 from heygen_video_mcp.tools.schedule import Estimate
 
@@ -373,7 +374,9 @@ class VideoJobs:
         if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
             durations = await self.library.render_durations(job.provider, job.aspect_ratio)
             label = " ".join(filter(None, key)) or "HeyGen"
-            cached = self._estimates[key] = (Estimate.of(durations, label, self.settings.poll_interval), now)
+            typical = VIDEO_AGENT_TYPICAL if job.provider == routes.VIDEO_AGENT else None
+            estimate = Estimate.of(durations, label, self.settings.poll_interval, typical)
+            cached = self._estimates[key] = (estimate, now)
         return cached[0]
 
     async def wait(self, execution_id: str, budget: float, progress: Progress) -> Outcome:

@@ -37,6 +37,10 @@ DEFAULT_PROVIDER: Final[Provider] = "veo_3_1"
 # The contract: "use ltx_distilled or veo3_fast when speed matters"; veo_3_1_fast is "Faster VEO 3.1".
 FAST_PROVIDERS: Final[frozenset[str]] = frozenset({"ltx_distilled", "veo3_fast", "veo_3_1_fast"})
 
+# HeyGen gives no render time for the Video Agent; its skills reference polls first at 2 minutes and calls a
+# video pending for more than 10 minutes stuck, so that is the range told to the user until ours are known.
+VIDEO_AGENT_TYPICAL: Final = (600.0, "2-10 minutes")
+
 DEFAULT_ASPECT_RATIO: Final = "16:9"
 COMMON_ASPECT_RATIOS: Final[dict[str, str]] = {
     "16:9": "landscape (YouTube, presentations)",

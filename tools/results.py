@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
+from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
+from heygen_video_mcp.tools.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
 
 if TYPE_CHECKING:
@@ -211,6 +213,10 @@ def video_result(
     return result
 
 
+def _typical(job: Job) -> str:
+    return VIDEO_AGENT_TYPICAL[1] if job.provider == VIDEO_AGENT else TYPICAL_WORDS
+
+
 def _requested_backend(job: Job) -> Backend:
     """The API of a submission without an id yet (every job with an id says it in the id)."""
     return "video_agent" if job.provider == VIDEO_AGENT else "executions"
@@ -242,7 +248,7 @@ def _next_step(
         )
     if status in ("submitted", "processing"):
         return (
-            f"The video is still rendering (usually 1-5 minutes). Call wait_for_video with execution_id "
+            f"The video is still rendering (usually {_typical(job)}). Call wait_for_video with execution_id "
             f"{eid!r} and keep calling it until it is done; tell the user it is in progress."
         )
     if status == "failed":

@@ -33,6 +33,7 @@ JITTER: Final = 0.1
 JITTER_CAP_SHARE: Final = 0.05
 # Renders usually take 1-5 minutes (the contract); with no history, progress is told against 5 minutes.
 TYPICAL_UNKNOWN: Final = 300.0
+TYPICAL_WORDS: Final = "1-5 minutes"
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,14 @@ class Estimate:
     samples: tuple[float, ...]
     label: str  # what they were, for messages: "veo_3_1 16:9"
     cadence: float = 10.0  # the contract's polling interval
+    # How long renders like it usually take, with no history of our own: seconds, and in words.
+    typical: tuple[float, str] = (TYPICAL_UNKNOWN, TYPICAL_WORDS)
 
     @classmethod
-    def of(cls, durations: list[float], label: str, cadence: float) -> Estimate:
-        return cls(tuple(sorted(d for d in durations if d > 0)), label, cadence)
+    def of(
+        cls, durations: list[float], label: str, cadence: float, typical: tuple[float, str] | None = None
+    ) -> Estimate:
+        return cls(tuple(sorted(d for d in durations if d > 0)), label, cadence, typical or cls.typical)
 
     @property
     def known(self) -> bool:
@@ -88,7 +93,7 @@ class Estimate:
         if left is not None:
             return elapsed + left
         overdue = elapsed * (1 + SLACK)
-        return overdue if self.known else max(TYPICAL_UNKNOWN, overdue)
+        return overdue if self.known else max(self.typical[0], overdue)
 
     def describe(self, status: str, elapsed: float) -> str:
         """A progress message: what the render is doing and how long it likely has left."""
@@ -99,7 +104,7 @@ class Estimate:
             return f"{status}, about {left:.0f} s left (from your last {len(self.samples)} {self.label} videos)"
         if self.known:
             return f"{status} for {elapsed:.0f} s, longer than your last {len(self.samples)} {self.label} videos"
-        return f"{status} for {elapsed:.0f} s; renders usually take 1-5 minutes"
+        return f"{status} for {elapsed:.0f} s; renders usually take {self.typical[1]}"
 
 
 def _quantile(points: tuple[float, ...], share: float) -> float:

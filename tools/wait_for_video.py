@@ -16,8 +16,8 @@ call (default {default:g} s, at most {cap:g} s, because clients cut long tool ca
 Returns completed (with the temporary video_url, and the saved file's path, or saving=true while it is
 being saved in the background), or an error result if HeyGen failed the job (with HeyGen's message). If
 the video is still rendering when the time is up, it returns normally with status processing/submitted and
-done=false: call wait_for_video again with the same execution_id. Renders usually take 1-5 minutes, so
-several calls are normal."""
+done=false: call wait_for_video again with the same execution_id. Renders usually take 1-5 minutes (a
+video_agent video 2-10), so several calls are normal."""
 
 
 async def wait_for_video(

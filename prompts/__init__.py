@@ -4,8 +4,6 @@ Each prompt returns one user message that asks the assistant to write the shot, 
 generate_video -> wait_for_video until the video is saved.
 """
 
-from __future__ import annotations
-
 import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, Final

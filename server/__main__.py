@@ -1,5 +1,6 @@
 """Command line: `heygen-video-mcp` serves MCP over stdio (what desktop apps start); `heygen-video-mcp demo`
-runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox."""
+runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox; `generate`,
+`status`, `list`, `download` and `providers` make and manage videos from a terminal (server/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
     from heygen_video_mcp.server.config import Settings
     from heygen_video_mcp.tools.library import Library
+    from heygen_video_mcp.tools.results import AppState
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +36,12 @@ def _command(argv: list[str]) -> int:
     demo = sub.add_parser("demo", help="generate a video end to end through this server over stdio")
     demo.add_argument("--prompt", help="the video prompt")
     sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
+    from heygen_video_mcp.server import cli
+
+    cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in cli.COMMANDS:
+        return cli.run(args)
     if args.command != "demo":
         return serve()
     settings = _settings()
@@ -58,29 +67,54 @@ def _settings() -> Settings | None:
 
 
 def serve() -> int:
-    """Serve MCP over stdio. A library that cannot be used stops the server with its message, not a
-    traceback; it is checked (the whole file, see Library.migrate) in a thread while the MCP SDK loads,
-    since SQLite works without holding the interpreter, and the server's lifespan does not check it again."""
+    """Serve MCP over stdio.
+
+    Start-up runs without the cyclic garbage collector: loading the SDK and building the tools makes some
+    100,000 objects that live as long as the server, and collections meanwhile (tens of milliseconds) would
+    find almost nothing to free. Before serving they are frozen, so later collections do not walk them
+    either; the little start-up garbage among them (some 2,000 objects) is kept for the server's life."""
+    import gc
     import logging
 
+    gc.disable()
+    try:
+        server = _server()
+    finally:
+        gc.freeze()
+        gc.enable()
+    if server is None:
+        return 2
+    logging.getLogger(__name__).info("serving MCP over stdio")
+    server.run("stdio")
+    return 0
+
+
+def _server() -> MCPServer[AppState] | None:
+    """The server, or None (and why, on stderr). A library that cannot be used stops the server with its
+    message, not a traceback; it is checked (the whole file, see Library.migrate) in a thread while the MCP
+    SDK loads, since SQLite works without holding the interpreter, and the server's lifespan does not check
+    it again."""
     settings = _settings()
     if settings is None:
-        return 2
-    library = settings.library()
+        return None
+    from heygen_video_mcp.tools.errors import LibraryError
+
+    try:
+        library = settings.library()
+    except LibraryError as exc:  # HEYGEN_DATABASE_URL without the PostgreSQL driver installed
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return None
     check = _Migration(library)
 
     from heygen_video_mcp.server.app import create_server
-    from heygen_video_mcp.tools.errors import LibraryError
 
     server = create_server(settings, library=library)
     try:
         check.result()
     except LibraryError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
-        return 2
-    logging.getLogger(__name__).info("serving MCP over stdio")
-    server.run("stdio")
-    return 0
+        return None
+    return server
 
 
 class _Migration:

@@ -8,6 +8,7 @@ The timings themselves are in benchmarks/cold_start.py and benchmarks/check_stat
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sqlite3
@@ -19,13 +20,27 @@ from typing import Any, ClassVar
 import httpx2
 import pytest
 from mcp import Client
+from pydantic import TypeAdapter
 
+from heygen_video_mcp import prompts
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.server.sandbox import Sandbox
+from heygen_video_mcp.tools import (
+    check_status,
+    download_video,
+    generate_video,
+    generate_videos,
+    list_providers,
+    list_videos,
+    wait_for_video,
+    wait_for_videos,
+)
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library import MIGRATIONS, Library
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.results import VideoResult
 from tests.conftest import API_KEY, REPO, MakeSettings, data_of, text_of
 from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
 from tests.test_stdio import console_script
@@ -76,6 +91,47 @@ async def test_a_client_never_used_closes_without_being_built(counted: list[http
     assert counted == []
 
 
+# The functions the SDK derives the tools' and prompts' schemas from, reading each signature three times.
+SIGNATURES = (
+    generate_video.generate_video,
+    check_status.check_status,
+    wait_for_video.wait_for_video,
+    download_video.download_video,
+    list_videos.list_videos,
+    list_providers.list_providers,
+    generate_videos.generate_videos,
+    wait_for_videos.wait_for_videos,
+    prompts.cinematic_video,
+    prompts.animate_product_photo,
+    prompts.social_vertical_video,
+)
+
+
+def test_tool_and_prompt_signatures_hold_objects_not_strings() -> None:
+    """Annotations written as strings (`from __future__ import annotations`) would be evaluated again, Field
+    objects and all, each time the SDK reads a signature at start-up."""
+    for fn in SIGNATURES:
+        strings = {name: a for name, a in inspect.get_annotations(fn).items() if isinstance(a, str)}
+        assert strings == {}, f"{fn.__name__} has annotations as strings: {strings}"
+
+
+async def test_the_video_tools_list_the_schema_pydantic_derives(client: Client) -> None:
+    """VideoResult's schema is derived once at start-up and copied: every tool that returns it lists exactly
+    what pydantic derives afresh (here for a subclass of the same name, which has no copy yet)."""
+    fresh = TypeAdapter(type("VideoResult", (VideoResult,), {})).json_schema()
+    tools = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+    for name in ("generate_video", "check_status", "wait_for_video", "download_video"):
+        assert tools[name] == fresh, name
+    listed = tools["list_videos"]
+    assert listed is not None and listed["$defs"]["VideoResult"] == fresh
+
+
+def test_the_schema_made_once_is_handed_out_as_copies() -> None:
+    first = TypeAdapter(VideoResult).json_schema()
+    first["properties"]["status"]["enum"].append("changed")
+    assert "changed" not in TypeAdapter(VideoResult).json_schema()["properties"]["status"]["enum"]
+
+
 # What a bare MCPServer script imports before it serves stdio, then what our serve path adds to it until the
 # moment it would serve (MCPServer.run is replaced by a report of the modules loaded since).
 IMPORTS = """
@@ -83,6 +139,7 @@ import json, sys
 import mcp.server.mcpserver, mcp.server.stdio
 from mcp.server.mcpserver import MCPServer
 
+MCPServer("bare")  # a bare server is built too: the SDK then sets up logging (with rich, when installed)
 before = set(sys.modules)
 MCPServer.run = lambda self, transport="stdio": print(json.dumps(sorted(set(sys.modules) - before)))
 
@@ -91,6 +148,8 @@ sys.exit(main([]))
 """
 OURS = ("heygen_video_mcp",)
 LIBRARY = ("sqlite3", "_sqlite3")  # the library file is checked before serving
+PLAYER = ("mcp.server.apps",)  # the SDK's MCP Apps extension, which serves the player page (server/player.py)
+BUILT_IN = ("gc",)  # compiled into the interpreter: start-up turns the collector off
 
 
 def loaded_by_the_stdio_path(tmp_path: Path, **env: str) -> list[str]:
@@ -106,16 +165,52 @@ def loaded_by_the_stdio_path(tmp_path: Path, **env: str) -> list[str]:
 
 def test_the_stdio_path_loads_nothing_the_sdk_does_not(tmp_path: Path) -> None:
     added = loaded_by_the_stdio_path(tmp_path, HEYGEN_OUTPUT_DIR=str(tmp_path / "videos"))
-    extra = [name for name in added if name.split(".")[0] not in OURS + LIBRARY]
+    extra = [name for name in added if name.split(".")[0] not in OURS + LIBRARY + BUILT_IN and name not in PLAYER]
     assert extra == [], f"the stdio path imports {extra}, which a bare MCPServer does not"
     assert "sqlite3" in added and "heygen_video_mcp.server.app" in added  # it did get as far as serving
 
 
 def test_the_videos_folder_is_looked_up_only_when_no_output_folder_is_set(tmp_path: Path) -> None:
     added = loaded_by_the_stdio_path(tmp_path)
-    extra = {name.split(".")[0] for name in added} - set(OURS + LIBRARY)
+    extra = {name.split(".")[0] for name in added if name not in PLAYER} - set(OURS + LIBRARY + BUILT_IN)
     assert extra == set()
     assert (tmp_path / "home" / "Videos" / "HeyGen" / "heygen-library.sqlite3").is_file()
+
+
+# Reports, when the serve path logs that it is about to serve, the collections made since main() started.
+GC = """
+import gc, json, logging, os, sys
+
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
+
+
+class Report(logging.Handler):
+    def emit(self, record):
+        if record.getMessage() == "serving MCP over stdio":
+            state = {"collections": collections[start:], "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+            print(json.dumps(state), flush=True)
+            os._exit(0)
+
+
+logging.getLogger("heygen_video_mcp.server.__main__").addHandler(Report())
+from heygen_video_mcp.server.__main__ import main
+
+start = len(collections)
+main([])
+"""
+
+
+def test_start_up_collects_no_garbage_and_serves_with_its_objects_frozen(tmp_path: Path) -> None:
+    """Loading the SDK and building the tools runs without the cyclic collector (its passes would find almost
+    nothing to free); serving runs with it, and its collections skip what start-up made."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "XDG_"))}
+    env |= {"HEYGEN_API_KEY": API_KEY, "HEYGEN_OUTPUT_DIR": str(tmp_path / "videos"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", GC], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    assert state["collections"] == []
+    assert state["enabled"] is True and state["frozen"] > 50_000
 
 
 def test_a_damaged_library_still_stops_the_console_script_by_name(tmp_path: Path) -> None:
@@ -134,6 +229,34 @@ def test_a_damaged_library_still_stops_the_console_script_by_name(tmp_path: Path
     )
     assert done.returncode == 2, done.stderr
     assert str(library) in done.stderr and "mv " in done.stderr and "Traceback" not in done.stderr
+
+
+# --- a status read ------------------------------------------------------------------------------------------
+
+
+class Traced(httpx2.AsyncHTTPTransport):
+    """The real transport, noting which requests carry an httpcore trace hook."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[tuple[str, bool]] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append((request.method, "trace" in request.extensions))
+        return await super().handle_async_request(request)
+
+
+async def test_only_a_submission_is_traced_on_its_way_out(sandbox: Sandbox) -> None:
+    """A submission must know whether its bytes left (a lost answer then blocks a blind resend); a status
+    read is retried either way, so it goes without the trace hook, which awaits at every step of a request."""
+    transport = Traced()
+    client = HeyGenClient(api_key=API_KEY, base_url=sandbox.base_url, timeout=httpx2.Timeout(2.0), transport=transport)
+    try:
+        execution = await client.create_execution(request("traced").api_input())
+        await client.get_execution(execution.execution_id)
+    finally:
+        await client.aclose()
+    assert transport.requests == [("POST", True), ("GET", False)]
 
 
 # --- a status read that changes nothing ---------------------------------------------------------------------

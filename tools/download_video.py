@@ -1,7 +1,5 @@
 """download_video: keep a finished video on this computer, where the user chooses."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """list_videos: the local library of every job this computer submitted, as a tool and as resources."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any, Final
 
@@ -41,6 +39,16 @@ MAX_LIMIT: Final = 200
 MAX_QUERY_CHARS: Final = 200
 
 
+def check_filters(status: str | None, limit: int, query: str | None) -> None:
+    """What list_videos and the command line's `list` accept; InvalidInput says what is valid."""
+    if status is not None and status not in JOB_STATUSES:
+        raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+    if query is not None and len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
+
+
 async def list_videos(
     ctx: Context[AppState, Any],
     # Plain types with the allowed values in the schema: a bad value gets our one-sentence answer.
@@ -59,12 +67,7 @@ async def list_videos(
     app = state(ctx)
 
     async def work() -> CallToolResult:
-        if status is not None and status not in JOB_STATUSES:
-            raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
-        if query is not None and len(query) > MAX_QUERY_CHARS:
-            raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
+        check_filters(status, limit, query)
         jobs = await app.jobs.list(status=status, limit=limit, query=query)
         videos = [video_result(job, saving=app.jobs.saving(job)) for job in jobs]
         text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."

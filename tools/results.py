@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
@@ -15,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
+
+if TYPE_CHECKING:
+    from pydantic import GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,10 @@ def state(ctx: Context[AppState, Any]) -> AppState:
 
 ExecutionId = Annotated[
     str,
-    Field(description="The execution_id that generate_video returned, like 'node-gw-v1d2e3o4'."),
+    Field(
+        description="The execution_id that generate_video returned, as it was: like 'node-gw-v1d2e3o4', or "
+        "'video_agent:<video_id>' for a Video Agent video."
+    ),
 ]
 
 
@@ -50,14 +60,28 @@ def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
         if options and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
             del prop["anyOf"]
             prop["type"] = [o["type"] for o in options]
+        elif options and len(options) == 2 and options[1] == {"type": "null"} and set(options[0]) == {"enum", "type"}:
+            # A Literal or None: the same, with null among the allowed values.
+            del prop["anyOf"]
+            prop["type"] = [options[0]["type"], "null"]
+            prop["enum"] = [*options[0]["enum"], None]
 
 
 class VideoResult(BaseModel):
     model_config = ConfigDict(json_schema_extra=_nullable_as_type_lists)
 
     execution_id: str | None = Field(
-        description="HeyGen's id for this job: keep it to follow or fetch the video. Null only while HeyGen's "
-        "answer to the submission is pending or was lost."
+        description="The id to follow or fetch this video with, in every tool: HeyGen's execution id, or "
+        "'video_agent:<video_id>' for a Video Agent video. Null only while HeyGen's answer to the submission "
+        "is pending or was lost."
+    )
+    backend: Backend = Field(
+        "executions",
+        description="Which HeyGen API makes it: executions (a provider model's clip) or video_agent (HeyGen's v3 "
+        "Video Agent, a produced video).",
+    )
+    session_id: str | None = Field(
+        None, description="The Video Agent session that made it (HeyGen gives it only at creation)."
     )
     status: JobStatus = Field(
         description="submitted, processing, completed, failed or not_found as HeyGen says; submitting while its "
@@ -83,6 +107,19 @@ class VideoResult(BaseModel):
     )
     next_step: str = Field(description="What to do next.")
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler, /) -> JsonSchemaValue:
+        """Made once per class and mode, then copied: four tools publish this schema and list_videos nests it,
+        and pydantic would derive it five times at start-up (about 1 ms each). It has no aliases and no
+        nested models, so nothing else that varies between those derivations can change it."""
+        key = (cls, handler.mode)
+        if key not in _SCHEMAS:
+            _SCHEMAS[key] = super().__get_pydantic_json_schema__(core_schema, handler)
+        return copy.deepcopy(_SCHEMAS[key])
+
+
+_SCHEMAS: dict[tuple[type[VideoResult], str], JsonSchemaValue] = {}
+
 
 def iso_time(timestamp: float) -> str:
     """The one time format of every result and resource: ISO 8601 in UTC, with its zone, to the second."""
@@ -96,6 +133,8 @@ def video_result(
     saving = saving and status == "completed" and not job.local_path
     return VideoResult(
         execution_id=job.execution_id,
+        backend=backend_of(job.execution_id) if job.execution_id else _requested_backend(job),
+        session_id=job.session_id,
         status=status,
         done=status in TERMINAL,
         prompt=job.prompt or None,
@@ -114,6 +153,11 @@ def video_result(
         submitted_at=iso_time(job.created_at) if job.prompt else None,
         next_step=_next_step(job, status, duplicate, saving),
     )
+
+
+def _requested_backend(job: Job) -> Backend:
+    """The API of a submission without an id yet (every job with an id says it in the id)."""
+    return "video_agent" if job.provider == VIDEO_AGENT else "executions"
 
 
 def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> str:
@@ -176,7 +220,14 @@ def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> st
 def render(result: VideoResult, *, request: bool = True) -> str:
     """The readable text of a result; `request=False` leaves out what was asked for (prompt, provider, aspect
     ratio), which the caller of a tool about one job knows and the structured content carries."""
-    title = f"Execution {result.execution_id}" if result.execution_id else "Submission (no execution id yet)"
+    if result.execution_id is None:
+        title = "Submission (no execution id yet)"
+    elif result.backend == "video_agent":
+        title = f"Video Agent video {result.execution_id}" + (
+            f" (session {result.session_id})" if result.session_id else ""
+        )
+    else:
+        title = f"Execution {result.execution_id}"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
     asked = (
         ("Prompt", result.prompt),
@@ -230,7 +281,13 @@ def structured(result: VideoResult) -> dict[str, Any]:
     return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in _ALWAYS}
 
 
+def went_wrong(result: VideoResult) -> bool:
+    """A failed or unknown job, or a video that came back without a URL."""
+    return result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
+
+
 def tool_result(result: VideoResult) -> CallToolResult:
-    """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
-    is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
-    return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=is_error)
+    """A job that went wrong is an error result for the model."""
+    return CallToolResult(
+        content=video_content(result), structured_content=structured(result), is_error=went_wrong(result)
+    )

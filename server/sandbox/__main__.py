@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="answer Range on video URLs with 206; off, always 200 with the whole body",
     )
+    parser.add_argument(
+        "--retire-v1",
+        type=int,
+        choices=(404, 405, 410),
+        default=None,
+        help="play HeyGen's retired v1: every /v1/ request answers this status (410 with a notice saying so); "
+        "the v3 Video Agent keeps working",
+    )
     args = parser.parse_args(argv)
     sandbox = Sandbox(
         api_key=args.api_key,
@@ -65,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
+    if args.retire_v1 is not None:
+        sandbox.retire_v1(args.retire_v1, notice=args.retire_v1 == 410)
     try:
         sandbox.start()
     except CannotListen as exc:

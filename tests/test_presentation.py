@@ -84,8 +84,8 @@ async def test_resources_and_prompts_carry_titles_and_descriptions(client: Clien
     resources = (await client.list_resources()).resources
     templates = (await client.list_resource_templates()).resource_templates
     prompts = (await client.list_prompts()).prompts
-    assert {r.uri for r in resources} == {"heygen://providers", "heygen://videos"}
-    assert [t.uri_template for t in templates] == ["heygen://videos/{execution_id}"]
+    assert {"heygen://providers", "heygen://videos"} <= {r.uri for r in resources}
+    assert "heygen://videos/{execution_id}" in [t.uri_template for t in templates]
     items: list[Resource | ResourceTemplate | Prompt] = [*resources, *templates, *prompts]
     for item in items:
         assert item.title and item.description and len(item.description) > 30, item.name

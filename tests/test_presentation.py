@@ -46,11 +46,12 @@ async def test_every_time_in_results_and_resources_is_iso_8601_with_a_zone(clien
     assert done["status"] == "completed"
     status = data_of(await client.call_tool("check_status", {"execution_id": job["execution_id"]}))
     listed = data_of(await client.call_tool("list_videos", {}))
+    batch = data_of(await client.call_tool("wait_for_videos", {"execution_ids": [job["execution_id"]]}))
     one = await read_json(client, f"heygen://videos/{job['execution_id']}")
     every = await read_json(client, "heygen://videos")
     history = [change["at"] for change in one["history"]]
     assert len(history) >= 3 and history == sorted(history)  # the status history, in order
-    for shown in (job, done, status, listed, one, every):
+    for shown in (job, done, status, listed, batch, one, every):
         assert_iso_with_zone(times_in(shown))
     text = (await client.call_tool("list_videos", {})).content[0]
     assert f"Submitted: {job['submitted_at']}" in getattr(text, "text", "")

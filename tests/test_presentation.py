@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.types import Prompt, PromptReference, Resource, ResourceTemplate, ResourceTemplateReference
 
 from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.player import PLAYER_URI
 from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, PROVIDER_VALUES
 
 from .conftest import REPO, MakeSettings, data_of
@@ -46,12 +47,11 @@ async def test_every_time_in_results_and_resources_is_iso_8601_with_a_zone(clien
     assert done["status"] == "completed"
     status = data_of(await client.call_tool("check_status", {"execution_id": job["execution_id"]}))
     listed = data_of(await client.call_tool("list_videos", {}))
-    batch = data_of(await client.call_tool("wait_for_videos", {"execution_ids": [job["execution_id"]]}))
     one = await read_json(client, f"heygen://videos/{job['execution_id']}")
     every = await read_json(client, "heygen://videos")
     history = [change["at"] for change in one["history"]]
     assert len(history) >= 3 and history == sorted(history)  # the status history, in order
-    for shown in (job, done, status, listed, batch, one, every):
+    for shown in (job, done, status, listed, one, every):
         assert_iso_with_zone(times_in(shown))
     text = (await client.call_tool("list_videos", {})).content[0]
     assert f"Submitted: {job['submitted_at']}" in getattr(text, "text", "")
@@ -85,8 +85,9 @@ async def test_resources_and_prompts_carry_titles_and_descriptions(client: Clien
     resources = (await client.list_resources()).resources
     templates = (await client.list_resource_templates()).resource_templates
     prompts = (await client.list_prompts()).prompts
-    assert {"heygen://providers", "heygen://videos"} <= {r.uri for r in resources}
-    assert "heygen://videos/{execution_id}" in [t.uri_template for t in templates]
+    # The player page (MCP Apps) is a resource too, which hosts read when a bound tool's result comes.
+    assert {r.uri for r in resources} == {"heygen://providers", "heygen://videos", PLAYER_URI}
+    assert [t.uri_template for t in templates] == ["heygen://videos/{execution_id}"]
     items: list[Resource | ResourceTemplate | Prompt] = [*resources, *templates, *prompts]
     for item in items:
         assert item.title and item.description and len(item.description) > 30, item.name

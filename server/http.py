@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
 from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settings
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
+from heygen_video_mcp.server.listening import CannotListen, listen
 from heygen_video_mcp.server.logs import RedactKey
 from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
@@ -224,6 +225,12 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
         )
         return 2
     hide_secrets(http, tenants)
+    try:
+        sock = listen(http.host, http.port)
+    except CannotListen as exc:
+        advice = "choose another --port or HEYGEN_MCP_PORT" if exc.in_use else "use --host 127.0.0.1 (this machine)"
+        print(f"heygen-video-mcp: {exc}; {advice}.", file=sys.stderr)
+        return 2
     library = settings.library()
     try:
         library.migrate()
@@ -244,5 +251,5 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
         server_header=False,
         timeout_graceful_shutdown=int(DRAIN_SECONDS) + 5,
     )
-    _Server(config, drain).run()
+    _Server(config, drain).run(sockets=[sock])
     return 0

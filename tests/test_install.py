@@ -20,6 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -148,7 +149,8 @@ async def drive(params: StdioServerParameters, sandbox: Sandbox, place: Path, mo
     """What an assistant does first: list the tools, make a video, wait for it, get the file; and a person
     choosing a prompt's provider from the completions offered."""
     sandbox.reset()
-    with (place / "server-stderr.log").open("a") as errlog:
+    # A bound, not a speed test: uvx may build the package on this first start; a hang fails instead of stalling.
+    with anyio.fail_after(240), (place / "server-stderr.log").open("a") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
             assert client.server_info is None or client.server_info.version == version("heygen-video-mcp")
             assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS

@@ -72,8 +72,8 @@ async def test_the_installed_server_saves_to_the_videos_folder(
     assert (folder / "heygen-library.sqlite3").is_file()
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")} | {"COLUMNS": "200"}
+def run_script(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEYGEN_")} | {"COLUMNS": "200"} | extra_env
     return subprocess.run([console_script(), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -94,6 +94,19 @@ def test_a_port_in_use_is_one_line_not_a_traceback() -> None:
     assert done.stderr.strip().splitlines() == [
         f"heygen-video-mcp sandbox: cannot listen on 127.0.0.1:{port}: Address already in use; "
         "choose another --port (0 picks a free one)."
+    ]
+
+
+def test_mcp_over_http_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = run_script(
+            "serve", "--transport", "streamable-http", "--port", str(port), HEYGEN_OUTPUT_DIR=str(tmp_path)
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"heygen-video-mcp: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "choose another --port or HEYGEN_MCP_PORT."
     ]
 
 

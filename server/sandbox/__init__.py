@@ -5,10 +5,7 @@
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import socket
 import threading
 import time
 from types import TracebackType
@@ -16,37 +13,12 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from heygen_video_mcp.server.listening import CannotListen, listen
 from heygen_video_mcp.server.sandbox.app import Aborted, Fault, Job, RecordedRequest, RenderSeconds, SandboxApp
 
 __all__ = ["CannotListen", "Fault", "Job", "RecordedRequest", "RenderSeconds", "Sandbox", "ServedApp"]
 
 START_TIMEOUT = 10.0
-
-
-class CannotListen(OSError):
-    """The sandbox's port is taken (`in_use`), or its address is not this machine's: said in one sentence."""
-
-    def __init__(self, message: str, *, in_use: bool) -> None:
-        super().__init__(message)
-        self.in_use = in_use
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here rather than by uvicorn so that a port in use is an error to catch."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    try:
-        if os.name == "posix":  # as uvicorn does: a port left in TIME_WAIT by a sandbox just stopped is free
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted connections inherit it. Without it, served from this socket, every answer took ~40 ms more
-        # (Nagle's algorithm meeting the client's delayed ACK; measured: 44 ms against 2 ms per status read).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
-        sock.listen()
-    except OSError as exc:
-        sock.close()
-        message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-        raise CannotListen(message, in_use=exc.errno == errno.EADDRINUSE) from None
-    return sock
 
 
 class ServedApp:

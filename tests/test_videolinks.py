@@ -211,7 +211,10 @@ async def test_remote_results_carry_a_link_instead_of_a_path(
             assert "video_link" in job and job["video_link"] is None and "local_path" not in job
             eid = job["execution_id"]
             await client.call_tool("wait_for_video", {"execution_id": eid})
-            result = await client.call_tool("download_video", {"execution_id": eid})
+            elsewhere = tenants.root.parent / "elsewhere"
+            refused = await client.call_tool("download_video", {"execution_id": eid, "directory": str(elsewhere)})
+            assert refused.is_error and data_of(refused)["error"] == "invalid_input" and not elsewhere.exists()
+            result = await client.call_tool("download_video", {"execution_id": eid, "directory": "keep"})
             # The resources never show the server's paths either; one video's resource links to it.
             one = getattr((await client.read_resource(f"heygen://videos/{eid}")).contents[0], "text", "")
             every = getattr((await client.read_resource("heygen://videos")).contents[0], "text", "")

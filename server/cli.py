@@ -101,9 +101,10 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Output) -> int
     if args.command == "providers":
         return out.providers()
     command: Command = {"generate": _generate, "status": _status, "list": _list, "download": _download}[args.command]
-    execution_id = getattr(args, "execution_id", None)
+    execution_id = None
     try:
         _check(args)  # bad input is refused before the library is opened or HeyGen is asked
+        execution_id = getattr(args, "execution_id", None)
         async with running_jobs(settings, settings.library(), on_bytes=out.bar.saved) as jobs:
             try:
                 return await command(jobs, args, settings, out)
@@ -266,6 +267,8 @@ class Output:
         if waited and not result.done:
             self.say(f"still {result.status}; the render goes on: heygen-video-mcp status {result.execution_id}")
             return STILL_RENDERING
+        if not result.done and result.execution_id:
+            self.say(f"rendering (usually 1-5 minutes): heygen-video-mcp status {result.execution_id} reads it again")
         return 0
 
     def videos(self, results: list[VideoResult]) -> int:

@@ -71,7 +71,7 @@ def transport_security(http: HttpSettings) -> TransportSecuritySettings:
 
 
 def token_verifier(http: HttpSettings, tenants: Mapping[str, Tenant]) -> TokenVerifier | None:
-    """The bearer check: static tokens (HEYGEN_MCP_TOKEN for the default tenant, and the tenants file's),
+    """The bearer check: static tokens (HEYGEN_MCP_TOKEN for the server's own user, and the tenants file's),
     then OAuth access tokens when an issuer is configured; None when nothing is configured."""
     static = {name: t.token.get_secret_value() for name, t in tenants.items() if t.token is not None}
     if http.token is not None:

@@ -26,7 +26,7 @@ from heygen_video_mcp.tools import (
     wait_for_videos,
 )
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.results import AppState
+from heygen_video_mcp.tools.results import AppState, Links
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def create_server(
     generate_videos.register(server)
     wait_for_videos.register(server, settings.wait_seconds, WAIT_CAP_SECONDS)
     download_video.register(server)
-    list_videos.register(server, library)
+    list_videos.register(server, library, Links(links.sign, links.public_url or "") if links else None)
     list_providers.register(server)
     prompts.register(server)
     return server

@@ -47,9 +47,14 @@ async def test_a_tenant_never_sees_or_touches_anothers_video(sandbox: Sandbox, t
             execution_id = job["execution_id"]
             video = data_of(await alice.call_tool("wait_for_video", {"execution_id": execution_id}))
             assert video["status"] == "completed"
-            assert video["video_link"]  # saved: in alice's own folder on the server
-            [saved] = [p for p in (tmp_path / "videos").rglob("*.mp4") if execution_id in p.name]
-            assert saved.parent == tmp_path / "videos" / "alice"
+            # Her video comes as a link signed for her; with another tenant's name in it, it is refused. The file
+            # is in alice's folder on the server.
+            assert "local_path" not in video and "tenant=alice&" in video["video_link"]
+            assert list((tmp_path / "videos" / "alice").glob("*.mp4"))
+            async with httpx2.AsyncClient() as http:
+                assert (await http.get(video["video_link"])).content == sandbox.video_bytes(video["video_id"])
+                borrowed = await http.get(video["video_link"].replace("tenant=alice&", "tenant=bob&"))
+                assert borrowed.status_code == 403
         reads = len(sandbox.status_reads(execution_id))
 
         # bob brings his own key (the same sandbox account): still, alice's job is not his.
@@ -127,9 +132,10 @@ async def test_an_access_tokens_subject_is_its_tenant(sandbox: Sandbox, tmp_path
             async with connect(server.url, mode, token=issuer.token("../../escape"), **escape) as odd:
                 made = data_of(await odd.call_tool("generate_video", {"prompt": "A lighthouse at dusk"}))
                 video = data_of(await odd.call_tool("wait_for_video", {"execution_id": made["execution_id"]}))
-                assert video["video_link"]
-                [saved] = [p for p in tmp_path.rglob("*.mp4") if made["execution_id"] in p.name]
-                assert saved.resolve().is_relative_to((tmp_path / "videos").resolve())
+                saved = list(tmp_path.rglob("*.mp4"))
+                assert saved and all(p.resolve().is_relative_to((tmp_path / "videos").resolve()) for p in saved)
+                async with httpx2.AsyncClient() as http:
+                    assert (await http.get(video["video_link"])).status_code == 200
             async with connect(server.url, mode, token=issuer.token("mallory@example.com")) as mallory:
                 result = await mallory.call_tool("check_status", {"execution_id": job["execution_id"]})
                 assert result.is_error and "Snow" not in text_of(result)

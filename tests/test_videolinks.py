@@ -3,6 +3,7 @@ sandbox, then fetch it as a remote caller would, from the link server on 127.0.0
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -210,9 +211,18 @@ async def test_remote_results_carry_a_link_instead_of_a_path(
             assert "video_link" in job and job["video_link"] is None and "local_path" not in job
             eid = job["execution_id"]
             await client.call_tool("wait_for_video", {"execution_id": eid})
-            result = await client.call_tool("download_video", {"execution_id": eid})
+            elsewhere = tenants.root.parent / "elsewhere"
+            refused = await client.call_tool("download_video", {"execution_id": eid, "directory": str(elsewhere)})
+            assert refused.is_error and data_of(refused)["error"] == "invalid_input" and not elsewhere.exists()
+            result = await client.call_tool("download_video", {"execution_id": eid, "directory": "keep"})
+            # The resources never show the server's paths either; one video's resource links to it.
+            one = getattr((await client.read_resource(f"heygen://videos/{eid}")).contents[0], "text", "")
+            every = getattr((await client.read_resource("heygen://videos")).contents[0], "text", "")
         video = data_of(result)
         assert "local_path" not in video and str(tenants.root) not in str(result.content)
+        assert str(tenants.root) not in one + every
+        assert json.loads(one)["video"]["video_link"].startswith(f"{served.base_url}/videos/{eid}.mp4?tenant=acme&")
+        assert json.loads(every)["videos"][0]["video_link"].startswith(f"{served.base_url}/videos/{eid}.mp4?")
         assert video["video_link"].startswith(f"{served.base_url}/videos/{eid}.mp4?tenant=acme&")
         assert video["video_link_expires"] and video["video_link"] in video["next_step"]
         resource = [b for b in result.content if isinstance(b, ResourceLink)]

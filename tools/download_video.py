@@ -8,6 +8,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, links, state, tool_result, video_result
 
 DESCRIPTION = """Save a completed HeyGen video as an MP4 on this computer and return its absolute path.
@@ -35,8 +36,15 @@ async def download_video(
     app = state(ctx)
 
     async def work() -> CallToolResult:
+        caller = links(ctx)
+        if caller is not None and directory and Path(directory).expanduser().is_absolute():
+            # A remote caller's folder is on the server: it may not write anywhere else there.
+            raise InvalidInput(
+                f"directory {directory[:80]!r} is a path on the server, outside your videos folder there. Give a "
+                "folder inside it (like 'client-work/march'), or omit directory; the result links to the video."
+            )
         job = await app.jobs.save(execution_id, Path(directory) if directory else None, filename)
-        return tool_result(video_result(job, saving=app.jobs.saving(job), links=links(ctx)))
+        return tool_result(video_result(job, saving=app.jobs.saving(job), links=caller))
 
     return await answer(work, action="download_video", seconds=app.call_seconds, execution_id=execution_id)
 

@@ -15,6 +15,7 @@ from heygen_video_mcp.tools.request import EXECUTION_ID_RE
 from heygen_video_mcp.tools.results import (
     JOB_STATUSES,
     AppState,
+    Links,
     VideoResult,
     iso_time,
     links,
@@ -82,7 +83,10 @@ async def list_videos(
     return await answer(work, action="list_videos", seconds=app.call_seconds)
 
 
-def register(server: MCPServer[AppState], library: Library) -> None:
+def register(server: MCPServer[AppState], library: Library, remote: Links | None = None) -> None:
+    """`remote`: in remote mode, how the resources sign links to saved videos, whose server paths they never
+    show. A static resource has no request to take the server's address from: without HEYGEN_MCP_PUBLIC_URL
+    its links are relative to the server."""
     server.add_tool(
         list_videos,
         title="List my videos",
@@ -100,7 +104,8 @@ def register(server: MCPServer[AppState], library: Library) -> None:
     )
     async def videos() -> str:
         jobs = await callers(library).jobs(limit=50, include_unsent=True)
-        return VideoList(videos=[video_result(j) for j in jobs], count=len(jobs)).model_dump_json(indent=2)
+        videos = [video_result(j, links=remote) for j in jobs]
+        return VideoList(videos=videos, count=len(jobs)).model_dump_json(indent=2)
 
     @server.resource(
         "heygen://videos/{execution_id}",
@@ -109,10 +114,11 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         description="One video from the local library with its status history (JSON).",
         mime_type="application/json",
     )
-    async def video(execution_id: str) -> str:
+    async def video(execution_id: str, ctx: Context[AppState, Any]) -> str:
         mine = callers(library)
         job = await mine.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
         if job is None:
             raise ResourceNotFoundError(f"No video with execution id {execution_id[:60]!r} in the library.")
         history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await mine.history(job.id)]
-        return json.dumps({"video": video_result(job).model_dump(mode="json"), "history": history}, indent=2)
+        found = video_result(job, links=links(ctx) if remote else None)
+        return json.dumps({"video": found.model_dump(mode="json"), "history": history}, indent=2)

@@ -233,23 +233,33 @@ class VideoJobs:
         return await self._finish(await self._read(checked_execution_id(execution_id)))
 
     async def _read(self, execution_id: str, *, answer_by_deadline: bool = True) -> Job:
-        """Read a job's status once for every caller that wants it now. The read runs in the background, so
-        callers share it and one that leaves does not cut it off for the others. A caller that must answer
-        by its deadline gives up a moment before it; one inside a wait lets the wait's own budget end it."""
-        pending = self._reads.get(execution_id)
-        if pending is None:
-            pending = self._reads[execution_id] = _Read()
-            self._tasks.start_soon(self._run_read, execution_id, pending)
+        """Read a job's status once for every caller that wants it now: callers that come while a read is on
+        its way wait for its answer. A caller that must answer by its deadline reads in its own task (a task
+        per read would cost more than the read's own work) and gives up a moment before the deadline. Its
+        read ends with it, and runs out of time with it: a caller still waiting then reads again rather than
+        take either as its answer. Inside a wait the read runs in the background, with HeyGen's whole
+        timeout, so the end of the wait's budget does not cut it off."""
         with deadline.soft() if answer_by_deadline else anyio.CancelScope():
-            await pending.done.wait()
-        if not pending.done.is_set():
+            while True:
+                found = self._reads.get(execution_id)
+                pending = found or _Read()
+                if found is None:
+                    self._reads[execution_id] = pending
+                    if answer_by_deadline:
+                        await self._run_read(execution_id, pending)
+                    else:
+                        self._tasks.start_soon(self._run_read, execution_id, pending)
+                if not pending.done.is_set():
+                    await pending.done.wait()
+                if found is None or pending.job is not None or _answered(pending.error):
+                    break
+        if pending.error is not None:
+            raise pending.error
+        if pending.job is None:
             raise errors.APITimedOut(
                 f"HeyGen did not answer in time. The job is not affected: ask again about execution_id "
                 f"{execution_id!r} in a moment."
             )
-        if pending.error is not None:
-            raise pending.error
-        assert pending.job is not None
         return pending.job
 
     async def _run_read(self, execution_id: str, pending: _Read) -> None:
@@ -532,6 +542,12 @@ class VideoJobs:
                         group.start_soon(refresh, job.execution_id)
             jobs = await self.library.jobs(status=status, limit=limit, query=query, include_unsent=True)
         return jobs
+
+
+def _answered(error: Exception | None) -> bool:
+    """Whether another caller's read failed in a way that is an answer for this one too: anything but
+    running out of that caller's time (or leaving, which leaves no error)."""
+    return error is not None and not isinstance(error, errors.APITimedOut)
 
 
 def _saved(job: Job) -> bool:

@@ -4,16 +4,25 @@ Each prompt returns one user message that asks the assistant to write the shot, 
 generate_video -> wait_for_video until the video is saved.
 """
 
-from typing import Annotated, Any
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, Final
 
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt
-from mcp.types import INVALID_PARAMS
+from mcp.types import (
+    INVALID_PARAMS,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+)
 from pydantic import Field
 
 from heygen_video_mcp.tools.errors import InvalidInput
-from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_PROVIDER
+from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_PROVIDER, PROVIDER_VALUES
 from heygen_video_mcp.tools.request import VideoRequest
 from heygen_video_mcp.tools.results import AppState
 
@@ -56,6 +65,14 @@ class _CheckedPrompt(Prompt):
         return await super().render(arguments, context)
 
 
+PLATFORMS: Final = ("Instagram Reels", "TikTok", "YouTube Shorts", "Facebook Reels", "Snapchat Spotlight")
+# The arguments with a known set of values, offered to clients through MCP completion (completion/complete).
+CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "provider": PROVIDER_VALUES,
+    "aspect_ratio": tuple(COMMON_ASPECT_RATIOS),
+    "platform": PLATFORMS,
+}
+
 Idea = Annotated[str, Field(description="What the video is about, in the person's own words.")]
 Ratio = Annotated[str, Field(description=f"W:H; common: {', '.join(COMMON_ASPECT_RATIOS)}.")]
 ProviderArg = Annotated[str, Field(description="HeyGen provider value; see list_providers.")]
@@ -95,7 +112,7 @@ def animate_product_photo(
 
 def social_vertical_video(
     idea: Idea,
-    platform: Annotated[str, Field(description="Where it will be posted, e.g. 'Instagram Reels', 'TikTok'.")] = (
+    platform: Annotated[str, Field(description=f"Where it will be posted: {', '.join(PLATFORMS)}, or another.")] = (
         "Instagram Reels"
     ),
     provider: ProviderArg = DEFAULT_PROVIDER,
@@ -109,23 +126,44 @@ def social_vertical_video(
     )
 
 
+PROMPTS: Final[tuple[tuple[Callable[..., str], str, str], ...]] = (
+    (
+        cinematic_video,
+        "Cinematic video from an idea",
+        "Turn an idea into a detailed cinematic shot description, then generate and fetch the video.",
+    ),
+    (
+        animate_product_photo,
+        "Animate a product photo",
+        "Image-to-video: animate a product photo with controlled camera and light, then generate and fetch the video.",
+    ),
+    (
+        social_vertical_video,
+        "Vertical social-media video",
+        "A 9:16 video for Reels, TikTok or Shorts with a strong hook, then generate and fetch it.",
+    ),
+)
+_ARGUMENTS: Final = {fn.__name__: frozenset(inspect.signature(fn).parameters) for fn, _, _ in PROMPTS}
+
+
+def complete(ref: PromptReference | ResourceTemplateReference, argument: CompletionArgument) -> Completion | None:
+    """The values of a prompt argument that has a fixed set, those starting with what was typed first."""
+    if not isinstance(ref, PromptReference) or argument.name not in _ARGUMENTS.get(ref.name, ()):
+        return None
+    typed = argument.value.casefold()
+    found = [value for value in CHOICES.get(argument.name, ()) if typed in value.casefold()]
+    found.sort(key=lambda value: not value.casefold().startswith(typed))
+    return Completion(values=found, total=len(found), has_more=False)
+
+
 def register(server: MCPServer[AppState]) -> None:
-    for fn, title, description in (
-        (
-            cinematic_video,
-            "Cinematic video from an idea",
-            "Turn an idea into a detailed cinematic shot description, then generate and fetch the video.",
-        ),
-        (
-            animate_product_photo,
-            "Animate a product photo",
-            "Image-to-video: animate a product photo with controlled camera and light, then generate and fetch "
-            "the video.",
-        ),
-        (
-            social_vertical_video,
-            "Vertical social-media video",
-            "A 9:16 video for Reels, TikTok or Shorts with a strong hook, then generate and fetch it.",
-        ),
-    ):
+    for fn, title, description in PROMPTS:
         server.add_prompt(_CheckedPrompt.from_function(fn, title=title, description=description))
+
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
+    async def completion(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        return complete(ref, argument)

@@ -1,5 +1,6 @@
 """Command line: `heygen-video-mcp` serves MCP over stdio (what desktop apps start); `heygen-video-mcp demo`
-runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox."""
+runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox; `generate`,
+`status`, `list`, `download` and `providers` make and manage videos from a terminal (server/cli.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["sandbox"]:  # its own options and --help
         from heygen_video_mcp.server.sandbox.__main__ import main as sandbox_main
 
-        sandbox_main(argv[1:])
-        return 0
+        return sandbox_main(argv[1:])
     if argv in ([], ["serve"]):  # what desktop apps start: no argument parser on the way to serving
         return serve()
     return _command(argv)
@@ -36,7 +36,12 @@ def _command(argv: list[str]) -> int:
     demo = sub.add_parser("demo", help="generate a video end to end through this server over stdio")
     demo.add_argument("--prompt", help="the video prompt")
     sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
+    from heygen_video_mcp.server import cli
+
+    cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in cli.COMMANDS:
+        return cli.run(args)
     if args.command != "demo":
         return serve()
     settings = _settings()
@@ -92,11 +97,16 @@ def _server() -> MCPServer[AppState] | None:
     settings = _settings()
     if settings is None:
         return None
-    library = settings.library()
+    from heygen_video_mcp.tools.errors import LibraryError
+
+    try:
+        library = settings.library()
+    except LibraryError as exc:  # HEYGEN_DATABASE_URL without the PostgreSQL driver installed
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return None
     check = _Migration(library)
 
     from heygen_video_mcp.server.app import create_server
-    from heygen_video_mcp.tools.errors import LibraryError
 
     server = create_server(settings, library=library)
     try:

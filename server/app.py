@@ -3,35 +3,37 @@ client and one video library, held by the lifespan."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from urllib.parse import urlsplit
 
-import anyio
 import httpx2
 from mcp.server.mcpserver import MCPServer
 
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
+from heygen_video_mcp.server.player import TOOL_META, player_extension
+from heygen_video_mcp.server.runtime import running_jobs
 from heygen_video_mcp.tools import (
     check_status,
     download_video,
     generate_video,
+    generate_videos,
     list_providers,
     list_videos,
     wait_for_video,
+    wait_for_videos,
 )
-from heygen_video_mcp.tools.client import HeyGenClient
-from heygen_video_mcp.tools.jobs import JobSettings, VideoJobs
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.results import AppState
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
 Flow: write a detailed shot description -> generate_video -> wait_for_video (call again while done is
-false; renders take minutes) -> give the user the saved file's path. Every generate_video costs the user
-HeyGen credits; identical repeats within minutes are reused, not re-bought. list_videos finds past videos."""
+false; renders take minutes) -> give the user the saved file's path. For several videos at once (shots of a
+storyboard, takes), generate_videos -> wait_for_videos. Every generate_video costs the user
+HeyGen credits; identical repeats within minutes are reused, not re-bought. list_videos finds past videos.
+provider="video_agent" is HeyGen's v3 Video Agent (a produced video with an avatar presenter, about $0.033/s);
+if the model providers' v1 API answers as retired, offer it to the user, never switch without asking."""
 
 
 def _version() -> str:
@@ -39,18 +41,6 @@ def _version() -> str:
         return version("heygen-video-mcp")
     except PackageNotFoundError:  # running from a source tree
         return "0.0.0"
-
-
-def _is_private(url: str) -> bool:
-    """Whether HeyGen's base URL is on this machine or a private network (the sandbox, a proxy)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private
 
 
 def create_server(
@@ -63,47 +53,13 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        if not library.migrated:
-            await anyio.to_thread.run_sync(library.migrate)
-        client = HeyGenClient(
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            base_url=settings.api_base_url,
-            timeout=httpx2.Timeout(
-                connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=5.0
-            ),
-            max_retries=settings.max_retries,
-            transport=transport,
-        )
-        job_settings = JobSettings(
-            poll_interval=settings.poll_interval,
-            duplicate_window=settings.duplicate_window,
-            download=settings.download,
-            output_dir=settings.output_dir,
-            not_found_grace=settings.not_found_grace,
-            reads_per_second=settings.max_reads_per_second,
-            max_video_bytes=settings.max_video_bytes,
-            private_video_hosts=_is_private(settings.api_base_url),
-        )
-        try:
-            # Submissions on the wire and video saves run here, beyond the calls that start them.
-            async with anyio.create_task_group() as background:
-                jobs = VideoJobs(client, library, job_settings, background)
-                try:
-                    yield AppState(
-                        jobs=jobs,
-                        wait_seconds=settings.wait_seconds,
-                        wait_cap=WAIT_CAP_SECONDS,
-                        call_seconds=settings.call_seconds,
-                    )
-                finally:
-                    # A submission already sent gets its answer recorded before the server goes; a save
-                    # stops and resumes on the next start.
-                    with anyio.CancelScope(shield=True):
-                        await jobs.aclose(grace=settings.read_timeout + settings.connect_timeout)
-                    background.cancel_scope.cancel()
-        finally:
-            await client.aclose()
-            library.close()
+        async with running_jobs(settings, library, transport=transport) as jobs:
+            yield AppState(
+                jobs=jobs,
+                wait_seconds=settings.wait_seconds,
+                wait_cap=WAIT_CAP_SECONDS,
+                call_seconds=settings.call_seconds,
+            )
 
     server: MCPServer[AppState] = MCPServer(
         "heygen-video-mcp",
@@ -111,10 +67,14 @@ def create_server(
         instructions=INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
+        extensions=[player_extension(settings.api_base_url)],
     )
     generate_video.register(server)
-    check_status.register(server)
-    wait_for_video.register(server, settings.wait_seconds, WAIT_CAP_SECONDS)
+    # Hosts with MCP Apps show these two tools' results in the player page; others ignore the binding.
+    check_status.register(server, meta=TOOL_META)
+    wait_for_video.register(server, settings.wait_seconds, WAIT_CAP_SECONDS, meta=TOOL_META)
+    generate_videos.register(server)
+    wait_for_videos.register(server, settings.wait_seconds, WAIT_CAP_SECONDS)
     download_video.register(server)
     list_videos.register(server, library)
     list_providers.register(server)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from heygen_video_mcp.server.folders import default_output_dir
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES
 from heygen_video_mcp.tools.library import Library
@@ -21,13 +22,6 @@ DEFAULT_BASE_URL: Final = "https://api.heygen.com"
 # room for the last status read and the answer.
 CALL_CAP_SECONDS: Final = 45.0
 WAIT_CAP_SECONDS: Final = CALL_CAP_SECONDS - WAIT_MARGIN
-
-
-def default_output_dir() -> Path:
-    """Your Videos folder + /HeyGen; platformdirs is imported only when HEYGEN_OUTPUT_DIR is not set."""
-    import platformdirs
-
-    return Path(platformdirs.user_videos_dir()) / "HeyGen"
 
 
 class Settings(BaseModel, frozen=True):
@@ -41,6 +35,8 @@ class Settings(BaseModel, frozen=True):
     max_retries: int = Field(3, ge=0, le=10)
     output_dir: Path = Field(default_factory=default_output_dir)
     library_path: Path | None = None
+    # The library in PostgreSQL instead (remote mode, shared by replicas). A secret: it may hold a password.
+    database_url: SecretStr | None = None
     library_lock_seconds: float = Field(10.0, gt=0, le=300)
     download: bool = True
     duplicate_window: float = Field(600.0, ge=0)
@@ -59,6 +55,17 @@ class Settings(BaseModel, frozen=True):
             raise ValueError(f"must be an http:// or https:// URL such as {DEFAULT_BASE_URL}, not {value[:60]!r}")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the value: it may carry a password.
+        scheme = urlsplit(value.get_secret_value()).scheme if value is not None else "postgresql"
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "must be a postgresql:// URL such as postgresql://user:password@db.example.com:5432/heygen"
+            )
+        return value
+
     @field_validator("api_key")
     @classmethod
     def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
@@ -73,6 +80,9 @@ class Settings(BaseModel, frozen=True):
         return self.library_path or self.output_dir / "heygen-library.sqlite3"
 
     def library(self) -> Library:
+        """The SQLite file, or the PostgreSQL database when database_url is set."""
+        if self.database_url is not None:
+            return Library.postgres(self.database_url.get_secret_value(), lock_timeout=self.library_lock_seconds)
         return Library(self.library_file, lock_timeout=self.library_lock_seconds)
 
 
@@ -88,6 +98,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_MAX_RETRIES": "max_retries",
     "HEYGEN_OUTPUT_DIR": "output_dir",
     "HEYGEN_LIBRARY_PATH": "library_path",
+    "HEYGEN_DATABASE_URL": "database_url",
     "HEYGEN_LIBRARY_LOCK_SECONDS": "library_lock_seconds",
     "HEYGEN_DOWNLOAD": "download",
     "HEYGEN_DUPLICATE_WINDOW_SECONDS": "duplicate_window",

@@ -41,7 +41,12 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
             logging.getLogger("uvicorn").setLevel(logging.WARNING)
             # A render that outlasts two bounded waits shows how the assistant keeps calling wait_for_video.
             sandbox = stack.enter_context(Sandbox(render_seconds=12.0))
-            out = Path(tempfile.mkdtemp(prefix="heygen-demo-"))
+            # HEYGEN_OUTPUT_DIR keeps the demo's video; otherwise it goes to a temporary folder removed at the end.
+            if "HEYGEN_OUTPUT_DIR" in os.environ:
+                out, kept = settings.output_dir, True
+            else:
+                out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="heygen-demo-")))
+                kept = False
             env |= {
                 "HEYGEN_API_KEY": sandbox.api_key,
                 "HEYGEN_API_BASE_URL": sandbox.base_url,
@@ -51,7 +56,7 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
                 "HEYGEN_LOG_LEVEL": "WARNING",
             }
             print(f"No HEYGEN_API_KEY: using the built-in HeyGen sandbox at {sandbox.base_url}")
-            print(f"Videos go to a temporary folder: {out}")
+            print(f"Videos go to {out}" if kept else f"Videos go to a temporary folder, removed at the end: {out}")
             provider = "veo_3_1"
         else:
             env |= {name: os.environ[name] for name in ENV if name in os.environ}

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from mcp.types import CallToolResult
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.sandbox import Sandbox
+from tests.postgres_server import PostgresServer
 
 API_KEY = "sk-test-7f3a9c2e1b5d4e6f8a0b"
 
@@ -26,6 +28,21 @@ MakeSettings = Callable[..., Settings]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(params=["veo_3_1", "video_agent"], ids=["executions", "video_agent"])
+def provider(request: pytest.FixtureRequest) -> str:
+    """Both HeyGen APIs this server makes videos with: a model provider on the executions API, and the Video
+    Agent. The end-to-end flows run over each."""
+    param: str = request.param
+    return param
+
+
+def sent(provider: str, prompt: str, aspect_ratio: str = "16:9") -> dict[str, Any]:
+    """What HeyGen receives for a plain request: the executions API's `input`, or the Video Agent's body."""
+    if provider == "video_agent":
+        return {"prompt": prompt, "orientation": {"16:9": "landscape", "9:16": "portrait"}[aspect_ratio]}
+    return {"prompt": prompt, "provider": provider, "aspect_ratio": aspect_ratio}
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +76,45 @@ def make_settings(sandbox: Sandbox, tmp_path: Path) -> Iterator[MakeSettings]:
 @pytest.fixture
 def settings(make_settings: MakeSettings) -> Settings:
     return make_settings()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole session (started on first use)."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer) -> Iterator[str]:
+    """A new, empty database on it for one test, dropped after."""
+    name = f"heygen_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE DATABASE {name}")
+    yield postgres.url(name)
+    postgres.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def on_backend(request: pytest.FixtureRequest, make: MakeSettings) -> MakeSettings:
+    """`make` with the library on the backend the test is parametrized with (request.param): a SQLite file,
+    or a new PostgreSQL database. A module runs its tests on both with:
+
+        @pytest.fixture(params=BACKENDS)
+        def make_settings(request, make_settings): return on_backend(request, make_settings)
+    """
+    if request.param == "sqlite":
+        return make
+    url = request.getfixturevalue("database_url")
+
+    def make_on_postgres(**overrides: Any) -> Settings:
+        return make(**{"database_url": url, **overrides})
+
+    return make_on_postgres
 
 
 @pytest.fixture(params=["legacy", "auto"])

@@ -20,6 +20,7 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.server.sandbox.app import HTML_PAGE
+from heygen_video_mcp.tools.routes import status_path
 from tests.conftest import MakeSettings, data_of, text_of
 
 pytestmark = pytest.mark.anyio
@@ -56,14 +57,17 @@ async def unsaved(make_settings: MakeSettings, mode: str) -> AsyncIterator[Clien
         yield client
 
 
-async def test_completed_video_is_saved_whole_and_linked(client: Client, settings: Settings, sandbox: Sandbox) -> None:
-    result = await finished(client)
+async def test_completed_video_is_saved_whole_and_linked(
+    client: Client, settings: Settings, sandbox: Sandbox, provider: str
+) -> None:
+    result = await finished(client, provider=provider)
     data = data_of(result)
     assert not result.is_error
     local = Path(data["local_path"])
     assert local.is_absolute()
     assert local.parent == settings.output_dir.resolve()
-    assert local.suffix == ".mp4" and data["execution_id"] in local.name
+    # The id names the file (a Video Agent id's ':' as '-', which some file systems refuse).
+    assert local.suffix == ".mp4" and data["execution_id"].replace(":", "-") in local.name and ":" not in local.name
     assert local.read_bytes() == sandbox.video_bytes(data["video_id"])
     assert str(local) in text_of(result)
 
@@ -79,13 +83,15 @@ async def test_completed_video_is_saved_whole_and_linked(client: Client, setting
     assert len(fetches) == 1
     assert "x-api-key" not in fetches[0].headers  # the pre-signed link never receives the API key
     # The API itself did get the key, so the header check above is not vacuous.
-    statuses = [r for r in sandbox.requests if r.route == "status" and data["execution_id"] in r.path]
+    statuses = [r for r in sandbox.requests if r.route == "status" and r.path == status_path(data["execution_id"])]
     assert statuses and all(r.headers.get("x-api-key") == "<match>" for r in statuses)
     assert leftovers(settings.output_dir) == [local.name]
 
 
-async def test_saved_video_is_not_fetched_again(client: Client, settings: Settings, sandbox: Sandbox) -> None:
-    data = data_of(await finished(client))
+async def test_saved_video_is_not_fetched_again(
+    client: Client, settings: Settings, sandbox: Sandbox, provider: str
+) -> None:
+    data = data_of(await finished(client, provider=provider))
     fetched = sandbox.count("video")
     again = await client.call_tool("download_video", {"execution_id": data["execution_id"]})
     assert not again.is_error, text_of(again)
@@ -97,10 +103,10 @@ async def test_saved_video_is_not_fetched_again(client: Client, settings: Settin
 
 
 async def test_truncated_download_is_reported_then_retried(
-    client: Client, settings: Settings, sandbox: Sandbox
+    client: Client, settings: Settings, sandbox: Sandbox, provider: str
 ) -> None:
     sandbox.inject("video", Fault(truncate_at=1000))
-    result = await finished(client)
+    result = await finished(client, provider=provider)
     data = data_of(result)
     assert not result.is_error  # the video exists at HeyGen: the job is done, only saving failed
     assert data["done"] is True

@@ -23,11 +23,18 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.tools.client import Execution
-from heygen_video_mcp.tools.library import MIGRATIONS, Library
+from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import VideoRequest
-from tests.conftest import MakeSettings, data_of, run_together, text_of, wait_together
+from tests.conftest import BACKENDS, MakeSettings, data_of, on_backend, run_together, text_of, wait_together
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=BACKENDS)
+def make_settings(request: pytest.FixtureRequest, make_settings: MakeSettings) -> MakeSettings:
+    """Every test here, on a SQLite file and on a PostgreSQL database."""
+    return on_backend(request, make_settings)
+
 
 FOX = "A red fox trotting through fresh snow at dawn, low tracking shot, soft golden light, cinematic"
 WHALE = "A blue whale breaching at sunset, drone shot circling, warm haze, documentary style"
@@ -70,15 +77,17 @@ async def listed(client: Client, **arguments: Any) -> list[dict[str, Any]]:
 async def finished_in_sandbox(sandbox: Sandbox, execution_id: str) -> None:
     """Wait (in the sandbox, not through the server) until HeyGen would report the job as done."""
     with anyio.fail_after(10):
-        while sandbox.jobs[execution_id].status in ("submitted", "processing"):  # noqa: ASYNC110 (another thread)
+        while sandbox.jobs[execution_id].status in ("submitted", "pending", "processing"):  # noqa: ASYNC110
             await anyio.sleep(0.05)
 
 
 # --- what the library shows -------------------------------------------------------------------------------
 
 
-async def test_completed_job_is_listed_by_tool_and_resources(client: Client, settings: Settings) -> None:
-    execution_id = await submit(client)
+async def test_completed_job_is_listed_by_tool_and_resources(
+    client: Client, settings: Settings, sandbox: Sandbox, provider: str
+) -> None:
+    execution_id = await submit(client, provider=provider)
     done = await complete(client, execution_id)
     assert done["status"] == "completed" and done["local_path"]
 
@@ -86,7 +95,8 @@ async def test_completed_job_is_listed_by_tool_and_resources(client: Client, set
     assert video["execution_id"] == execution_id
     assert video["status"] == "completed"
     assert video["prompt"] == FOX
-    assert video["provider"] == "veo_3_1"
+    assert video["provider"] == provider
+    assert video.get("session_id") == sandbox.jobs[execution_id].session_id
     assert video["local_path"] == done["local_path"]
     assert video["video_url"] == done["video_url"]
 
@@ -98,6 +108,7 @@ async def test_completed_job_is_listed_by_tool_and_resources(client: Client, set
     one = await read_json(client, f"heygen://videos/{execution_id}")
     assert one["video"]["execution_id"] == execution_id
     assert one["video"]["status"] == "completed"
+    assert one["video"]["session_id"] == sandbox.jobs[execution_id].session_id
     statuses = [change["status"] for change in one["history"]]
     # The job was recorded before the POST went out, then followed to the end, in order, without repeats.
     assert statuses[0] == "submitting"
@@ -147,9 +158,9 @@ async def test_list_videos_filters_by_status_and_prompt_words(client: Client, sa
 # --- restarts ---------------------------------------------------------------------------------------------
 
 
-async def test_library_survives_a_restart(settings: Settings, mode: str) -> None:
+async def test_library_survives_a_restart(settings: Settings, mode: str, sandbox: Sandbox, provider: str) -> None:
     async with Client(create_server(settings), mode=mode) as first:
-        execution_id = await submit(first)
+        execution_id = await submit(first, provider=provider)
         done = await complete(first, execution_id)
     assert done["status"] == "completed"
 
@@ -159,28 +170,29 @@ async def test_library_survives_a_restart(settings: Settings, mode: str) -> None
         assert video["status"] == "completed"
         assert video["prompt"] == FOX
         assert video["local_path"] == done["local_path"]
+        assert video.get("session_id") == sandbox.jobs[execution_id].session_id  # kept: HeyGen gives it once
         path = Path(video["local_path"])
         assert path.is_file() and path.parent == settings.output_dir.resolve()
         one = await read_json(second, f"heygen://videos/{execution_id}")
         assert [c["status"] for c in one["history"]][-1] == "completed"
         # Still a duplicate after the restart: the guard lives in the library, not in memory.
-        again = await generate(second)
+        again = await generate(second, provider=provider)
         assert data_of(again)["duplicate"] is True
         assert data_of(again)["execution_id"] == execution_id
 
 
 async def test_job_unfinished_at_shutdown_is_finished_after_restart(
-    settings: Settings, mode: str, sandbox: Sandbox
+    settings: Settings, mode: str, sandbox: Sandbox, provider: str
 ) -> None:
     async with Client(create_server(settings), mode=mode) as first:
-        execution_id = await submit(first)
+        execution_id = await submit(first, provider=provider)
     # The first server is gone; it never saw the job finish, and nothing has followed the job since.
-    db = sqlite3.connect(settings.library_file)
+    library = settings.library()
     try:
-        row = db.execute("SELECT status, local_path FROM jobs WHERE execution_id = ?", (execution_id,)).fetchone()
+        job = await library.get(execution_id=execution_id)
     finally:
-        db.close()
-    assert row == ("submitted", None)
+        library.close()
+    assert job is not None and (job.status, job.local_path) == ("submitted", None)
     assert not list(settings.output_dir.glob("*.mp4"))
     await finished_in_sandbox(sandbox, execution_id)
 
@@ -224,10 +236,10 @@ async def test_expired_video_url_says_so_and_names_the_asset(
 # --- the duplicate guard ----------------------------------------------------------------------------------
 
 
-async def test_identical_request_is_reused_not_resent(client: Client, sandbox: Sandbox) -> None:
+async def test_identical_request_is_reused_not_resent(client: Client, sandbox: Sandbox, provider: str) -> None:
     before = sandbox.count("create")
-    first = await generate(client)
-    second = await generate(client)
+    first = await generate(client, provider=provider)
+    second = await generate(client, provider=provider)
     assert not first.is_error and not second.is_error
     assert data_of(first)["duplicate"] is False
     assert data_of(second)["duplicate"] is True
@@ -286,13 +298,13 @@ async def test_duplicate_window_zero_turns_the_guard_off(
 
 
 @pytest.mark.parametrize("callers", [2, 5])
-async def test_identical_calls_at_once_post_once(client: Client, sandbox: Sandbox, callers: int) -> None:
+async def test_identical_calls_at_once_post_once(client: Client, sandbox: Sandbox, callers: int, provider: str) -> None:
     before = sandbox.count("create")
     sandbox.inject("create", Fault(delay=0.5, passthrough=True))  # the first POST is slow: the calls overlap
     results: list[CallToolResult] = []
 
     async def call() -> None:
-        results.append(await generate(client))
+        results.append(await generate(client, provider=provider))
 
     async with anyio.create_task_group() as group:
         for _ in range(callers):
@@ -306,13 +318,13 @@ async def test_identical_calls_at_once_post_once(client: Client, sandbox: Sandbo
     assert len(await listed(client)) == 1
 
 
-async def test_refused_submission_does_not_block_the_next_one(client: Client, sandbox: Sandbox) -> None:
+async def test_refused_submission_does_not_block_the_next_one(client: Client, sandbox: Sandbox, provider: str) -> None:
     before = sandbox.count("create")
     sandbox.inject("create", Fault(status=400, body={"error": {"code": "invalid_parameter", "message": "nope"}}))
-    refused = await generate(client)
+    refused = await generate(client, provider=provider)
     assert refused.is_error
     assert "400" in text_of(refused)
-    accepted = await generate(client)
+    accepted = await generate(client, provider=provider)
     assert not accepted.is_error, text_of(accepted)
     assert data_of(accepted)["duplicate"] is False
     assert sandbox.count("create") == before + 2
@@ -320,22 +332,24 @@ async def test_refused_submission_does_not_block_the_next_one(client: Client, sa
     assert [v["execution_id"] for v in await listed(client)] == [data_of(accepted)["execution_id"]]
 
 
-async def test_lost_answer_blocks_an_identical_call_until_allowed(client: Client, sandbox: Sandbox) -> None:
+async def test_lost_answer_blocks_an_identical_call_until_allowed(
+    client: Client, sandbox: Sandbox, provider: str
+) -> None:
     before = sandbox.count("create")
     sandbox.inject("create", Fault(drop=True))
-    lost = await generate(client)
+    lost = await generate(client, provider=provider)
     assert lost.is_error
     assert re.search(r"may (or may not )?have (been )?created", text_of(lost)), text_of(lost)
     assert sandbox.count("create") == before + 1  # a POST whose answer was lost is never retried
 
-    blocked = await generate(client)
+    blocked = await generate(client, provider=provider)
     assert blocked.is_error
     text = text_of(blocked)
     assert "allow_duplicate=true" in text
     assert "lost" in text
     assert sandbox.count("create") == before + 1
 
-    forced = await generate(client, allow_duplicate=True)
+    forced = await generate(client, provider=provider, allow_duplicate=True)
     assert not forced.is_error, text_of(forced)
     assert data_of(forced)["duplicate"] is False
     assert sandbox.count("create") == before + 2
@@ -400,31 +414,5 @@ def test_two_processes_write_one_library_at_once(tmp_path: Path) -> None:
             "SELECT count(*) FROM status_changes WHERE job_id NOT IN (SELECT id FROM jobs)"
         ).fetchone()[0]
         assert orphans == 0
-    finally:
-        db.close()
-
-
-# --- the schema -------------------------------------------------------------------------------------------
-
-
-async def test_schema_version_and_wal_after_the_server_ran(client: Client, settings: Settings) -> None:
-    await submit(client)
-    db = sqlite3.connect(settings.library_file)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
-    finally:
-        db.close()
-
-
-async def test_restart_does_not_rerun_migrations(settings: Settings, mode: str) -> None:
-    for _ in range(2):
-        async with Client(create_server(settings), mode=mode) as client:
-            await submit(client, allow_duplicate=True)
-    db = sqlite3.connect(settings.library_file)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 2
     finally:
         db.close()

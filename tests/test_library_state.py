@@ -27,9 +27,10 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library
+from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library, script
 from heygen_video_mcp.tools.request import VideoRequest
-from tests.conftest import MakeSettings, data_of, run_together, text_of
+from tests.conftest import BACKENDS, MakeSettings, data_of, run_together, text_of
+from tests.test_library import submit
 
 pytestmark = pytest.mark.anyio
 
@@ -60,8 +61,8 @@ import anyio
 from tests.conftest import wait_together
 from heygen_video_mcp.tools.library import Library
 
-owner, barrier, database, count = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-library = Library(database)
+owner, barrier, where, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+library = Library.postgres(where) if where.startswith("postgresql:") else Library(Path(where))
 order = list(range(1, count + 1))
 random.shuffle(order)
 wait_together(owner, barrier)
@@ -91,6 +92,23 @@ def new_library(tmp_path: Path, **options: float) -> Library:
 async def new_job(library: Library, number: int = 1, status: str = "submitted") -> Job:
     reservation = await library.reserve(request(f"job {number}: a paper boat"), window=600, allow_duplicate=False)
     return await library.submitted(reservation.job.id, execution(f"node-gw-{number}", status))
+
+
+@pytest.fixture(params=BACKENDS)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a library is: a SQLite file, or a PostgreSQL database (for what holds on both)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "library.sqlite3")
+    url: str = request.getfixturevalue("database_url")
+    return url
+
+
+@pytest.fixture
+def library(location: str) -> Iterator[Library]:
+    made = Library.postgres(location) if location.startswith("postgresql:") else Library(Path(location))
+    made.migrate()
+    yield made
+    made.close()
 
 
 def sql(path: Path, statement: str, *args: object) -> list[tuple[Any, ...]]:
@@ -465,7 +483,7 @@ async def test_rows_with_unknown_columns_are_still_read(tmp_path: Path) -> None:
 def first_release_file(path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     try:
-        db.executescript(MIGRATIONS[0])
+        db.executescript(script(MIGRATIONS[0], "sqlite"))
         db.execute("PRAGMA user_version = 1")
         db.execute(
             "INSERT INTO jobs (execution_id, prompt, status, created_at, updated_at) "
@@ -486,14 +504,13 @@ async def test_library_of_the_first_release_is_upgraded_in_place(tmp_path: Path)
     assert job.download_attempts == 0 and job.download_retry_at is None
     indexes = [name for (_, name, *_) in sql(path, "PRAGMA index_list(jobs)")]
     columns = {name: [c for (_, _, c) in sql(path, f"PRAGMA index_info({name})")] for name in indexes}
-    assert ["status", "created_at"] in columns.values(), columns
+    assert ["tenant", "status", "created_at"] in columns.values(), columns
 
 
 # --- listing submissions whose answer is pending or lost ----------------------------------------------------
 
 
-async def test_unsent_submissions_are_listed_only_when_asked(tmp_path: Path) -> None:
-    library = new_library(tmp_path)
+async def test_unsent_submissions_are_listed_only_when_asked(library: Library, tmp_path: Path) -> None:
     sent = await new_job(library, 1)
     failed = (await library.reserve(request("refused"), window=600, allow_duplicate=False)).job
     await library.submit_failed(failed.id, "HeyGen said 400", uncertain=False)
@@ -515,8 +532,7 @@ async def test_unsent_submissions_are_listed_only_when_asked(tmp_path: Path) -> 
 # --- the download claim -------------------------------------------------------------------------------------
 
 
-async def test_a_claim_is_exclusive_until_its_lease_ends(tmp_path: Path) -> None:
-    library = new_library(tmp_path)
+async def test_a_claim_is_exclusive_until_its_lease_ends(library: Library, tmp_path: Path) -> None:
     job = await new_job(library, 1, "completed")
     assert await library.claim_download(job.id, "a", 60)
     assert not await library.claim_download(job.id, "b", 60)
@@ -531,8 +547,7 @@ async def test_a_claim_is_exclusive_until_its_lease_ends(tmp_path: Path) -> None
     assert not await library.claim_download(12345, "a", 60)  # no such job
 
 
-async def test_a_finished_download_records_the_file_and_frees_the_claim(tmp_path: Path) -> None:
-    library = new_library(tmp_path)
+async def test_a_finished_download_records_the_file_and_frees_the_claim(library: Library, tmp_path: Path) -> None:
     job = await new_job(library, 1, "completed")
     video = tmp_path / "video.mp4"
     video.write_bytes(b"mp4")
@@ -546,8 +561,7 @@ async def test_a_finished_download_records_the_file_and_frees_the_claim(tmp_path
     assert await library.claim_download(job.id, "b", 60)  # the user deleted it: it may be saved again
 
 
-async def test_failed_downloads_back_off_and_count(tmp_path: Path) -> None:
-    library = new_library(tmp_path)
+async def test_failed_downloads_back_off_and_count(library: Library, tmp_path: Path) -> None:
     job = await new_job(library, 1, "completed")
     assert await library.claim_download(job.id, "a", 60)
     later = time.time() + 60
@@ -569,8 +583,7 @@ async def test_failed_downloads_back_off_and_count(tmp_path: Path) -> None:
     assert saved.local_path == str(video)
 
 
-async def test_a_lost_claim_does_not_overwrite_the_new_owner(tmp_path: Path) -> None:
-    library = new_library(tmp_path)
+async def test_a_lost_claim_does_not_overwrite_the_new_owner(library: Library, tmp_path: Path) -> None:
     job = await new_job(library, 1, "completed")
     assert await library.claim_download(job.id, "a", 0.05)
     await anyio.sleep(0.1)
@@ -581,8 +594,7 @@ async def test_a_lost_claim_does_not_overwrite_the_new_owner(tmp_path: Path) -> 
     assert await library.renew_download(job.id, "b", 60)
 
 
-def test_exactly_one_process_wins_each_claim(tmp_path: Path) -> None:
-    library = new_library(tmp_path)
+def test_exactly_one_process_wins_each_claim(library: Library, location: str, tmp_path: Path) -> None:
     count = 30
 
     async def make_jobs() -> None:
@@ -591,11 +603,41 @@ def test_exactly_one_process_wins_each_claim(tmp_path: Path) -> None:
 
     anyio.run(make_jobs)
     owners = ["p1", "p2", "p3", "p4"]
-    outputs = run_together(CLAIMER, {owner: [str(library.path), str(count)] for owner in owners}, tmp_path)
+    outputs = run_together(CLAIMER, {owner: [location, str(count)] for owner in owners}, tmp_path)
     won: dict[str, list[int]] = {}
     for owner, (returncode, stdout, stderr) in zip(owners, outputs, strict=True):
         assert returncode == 0, stderr
         won[owner] = [int(n) for n in stdout.split()]
     assert sorted(n for wins in won.values() for n in wins) == list(range(1, count + 1))
-    holders = {job_id: holder for job_id, holder in sql(library.path, "SELECT id, download_owner FROM jobs")}
-    assert all(holders[n] == owner for owner, wins in won.items() for n in wins)
+
+    async def holders() -> dict[int, str | None]:
+        return {job.id: job.download_owner for job in await library.jobs(limit=count)}
+
+    held = anyio.run(holders)
+    assert all(held[n] == owner for owner, wins in won.items() for n in wins)
+
+
+# --- the schema, in the file ----------------------------------------------------------------------------------
+
+
+async def test_schema_version_and_wal_after_the_server_ran(client: Client, settings: Settings) -> None:
+    await submit(client)
+    db = sqlite3.connect(settings.library_file)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+    finally:
+        db.close()
+
+
+async def test_restart_does_not_rerun_migrations(settings: Settings, mode: str) -> None:
+    for _ in range(2):
+        async with Client(create_server(settings), mode=mode) as client:
+            await submit(client, allow_duplicate=True)
+    db = sqlite3.connect(settings.library_file)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 2
+    finally:
+        db.close()

@@ -609,3 +609,91 @@ def test_cli_help_shows_fault_options_and_defaults(capsys: pytest.CaptureFixture
 def test_emulation_prevention() -> None:
     assert escape(b"\x00\x00\x01\x00\x00\x00\x05") == b"\x00\x00\x03\x01\x00\x00\x03\x00\x05"
     assert escape(b"\x01\x00\x02") == b"\x01\x00\x02"
+
+
+# --- the v3 Video Agent, HeyGen's 402 and a retired v1 ------------------------------------------------------
+
+
+def agent(api: httpx2.Client, **fields: object) -> dict[str, object]:
+    response = api.post("/v3/video-agents", json={"prompt": "a presenter explains solar power", **fields})
+    assert response.status_code == 200, response.text
+    data: dict[str, object] = response.json()["data"]
+    return data
+
+
+def video(api: httpx2.Client, video_id: object) -> httpx2.Response:
+    return api.get(f"/v3/videos/{video_id}")
+
+
+def test_video_agent_lifecycle_and_download(sandbox: Sandbox, api: httpx2.Client) -> None:
+    created = agent(api, orientation="portrait", files=[{"type": "url", "url": "https://e.com/a.png"}])
+    assert set(created) == {"session_id", "video_id", "status", "created_at"}
+    assert str(created["session_id"]).startswith("sess_")
+    seen: list[object] = []
+    while not seen or seen[-1] in ("pending", "processing"):
+        data = video(api, created["video_id"]).json()["data"]
+        if not seen or seen[-1] != data["status"]:
+            seen.append(data["status"])
+        time.sleep(0.03)
+    assert seen == ["pending", "processing", "completed"]
+    assert data["id"] == created["video_id"] and data["duration"] == 1.0 and data["thumbnail_url"]
+    with httpx2.Client() as anonymous:
+        response = anonymous.get(str(data["video_url"]))
+    assert response.status_code == 200 and response.content == sandbox.video_bytes(str(created["video_id"]))
+    assert tkhd_size(response.content) == (144, 256)  # portrait
+
+
+def test_video_agent_failure_unknown_video_and_bad_requests(sandbox: Sandbox, api: httpx2.Client) -> None:
+    sandbox.next_outcome("failed", message="Avatar rendering timed out")
+    failed = agent(api)
+    deadline = time.monotonic() + 5
+    while (data := video(api, failed["video_id"]).json()["data"])["status"] != "failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.03)
+    assert data["failure_code"] == "rendering_failed" and data["failure_message"] == "Avatar rendering timed out"
+    unknown = video(api, "nope")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    for body, needle in (
+        ({}, "prompt"),
+        ({"prompt": "x" * 10_001}, "prompt"),
+        ({"prompt": "a", "orientation": "square"}, "orientation"),
+        ({"prompt": "a", "files": [{"type": "url", "url": "http://e.com/a.png"}]}, "HTTPS"),
+        ({"prompt": "a", "files": [{"type": "file"}]}, "each file"),
+        ({"prompt": "a", "aspect_ratio": "16:9"}, "aspect_ratio"),
+        ({"prompt": "a", "avatar_id": 3}, "avatar_id"),
+    ):
+        response = api.post("/v3/video-agents", json=body)
+        assert response.status_code == 400 and needle in response.json()["error"]["message"], (body, response.text)
+
+
+def test_credits_run_out_with_402(sandbox: Sandbox, api: httpx2.Client) -> None:
+    sandbox.set_credits(1)
+    agent(api)
+    for path, body in (
+        ("/v3/video-agents", {"prompt": "a"}),
+        (CREATE, {"workflow_type": "GenerateVideoNode", "input": {"prompt": "a"}}),
+    ):
+        response = api.post(path, json=body)
+        assert response.status_code == 402 and response.json()["error"]["code"] == "insufficient_credit"
+    sandbox.set_credits(None)
+    agent(api)
+
+
+@pytest.mark.parametrize(("status", "notice"), [(410, True), (404, False)])
+def test_v1_can_be_played_retired(sandbox: Sandbox, api: httpx2.Client, status: int, notice: bool) -> None:
+    execution_id = submit(api)
+    sandbox.retire_v1(status, notice=notice)
+    for response in (api.post(CREATE, json={}), api.get(f"{CREATE}/{execution_id}")):
+        assert response.status_code == status
+        assert ("retired" in response.json()["error"]["message"]) == notice
+    agent(api)  # v3 keeps working
+    sandbox.reset()
+    assert api.get(f"{CREATE}/{execution_id}").status_code == 200
+
+
+def test_cli_can_play_v1_retired(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        sandbox_main(["--help"])
+    assert "--retire-v1 {404,405,410}" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit):
+        sandbox_main(["--retire-v1", "500"])

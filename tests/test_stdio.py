@@ -39,7 +39,7 @@ def server_params(sandbox: Sandbox, tmp_path: Path, **env: str) -> StdioServerPa
     return StdioServerParameters(command=console_script(), args=[], env=base | env)
 
 
-async def test_generate_and_wait_over_stdio(sandbox: Sandbox, tmp_path: Path, mode: str) -> None:
+async def test_generate_and_wait_over_stdio(sandbox: Sandbox, tmp_path: Path, mode: str, provider: str) -> None:
     sandbox.reset()
     stderr = tmp_path / "stderr.log"
     with stderr.open("w") as errlog:
@@ -47,7 +47,11 @@ async def test_generate_and_wait_over_stdio(sandbox: Sandbox, tmp_path: Path, mo
             names = {t.name for t in (await client.list_tools()).tools}
             assert {"generate_video", "check_status", "wait_for_video", "list_providers"} <= names
 
-            job = data_of(await client.call_tool("generate_video", {"prompt": "Rain on a neon street, handheld"}))
+            job = data_of(
+                await client.call_tool(
+                    "generate_video", {"prompt": "Rain on a neon street, handheld", "provider": provider}
+                )
+            )
             messages: list[str] = []
 
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -106,7 +110,8 @@ async def test_every_tool_prompt_and_fault_over_stdio(sandbox: Sandbox, tmp_path
             await check_fault(client, sandbox, route, fault, hint)
 
         catalog = data_of(await client.call_tool("list_providers", {}))
-        assert len(catalog["providers"]) == 13
+        # The contract's 13 model providers, and HeyGen's v3 Video Agent.
+        assert len(catalog["providers"]) == 14 and catalog["providers"][-1]["backend"] == "video_agent"
         job = data_of(
             await client.call_tool("generate_video", {"prompt": "Steam rising from a cup, macro, soft light"})
         )

@@ -16,11 +16,20 @@ from heygen_video_mcp.server.config import WAIT_CAP_SECONDS
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES
 
-from .conftest import API_KEY, MakeSettings, data_of, text_of
+from .conftest import API_KEY, MakeSettings, data_of, sent, text_of
 
 pytestmark = pytest.mark.anyio
 PROMPT = "A lighthouse on a cliff at dusk, slow dolly-in, stormy sky, cinematic, melancholic"
-TOOLS = {"generate_video", "check_status", "wait_for_video", "download_video", "list_videos", "list_providers"}
+TOOLS = {
+    "generate_video",
+    "check_status",
+    "wait_for_video",
+    "download_video",
+    "list_videos",
+    "list_providers",
+    "generate_videos",
+    "wait_for_videos",
+}
 
 
 async def test_tools_are_listed_with_truthful_annotations(client: Client) -> None:
@@ -29,7 +38,7 @@ async def test_tools_are_listed_with_truthful_annotations(client: Client) -> Non
     generate = tools["generate_video"]
     assert generate.annotations is not None
     assert generate.annotations.read_only_hint is False and generate.annotations.idempotent_hint is False
-    for name in ("check_status", "wait_for_video", "list_providers", "list_videos"):
+    for name in ("check_status", "wait_for_video", "list_providers", "list_videos", "wait_for_videos"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True, name
     for tool in tools.values():
@@ -68,14 +77,18 @@ async def test_list_providers(client: Client) -> None:
     assert '"sora_v2_pro"' in getattr(resource.contents[0], "text", "")
 
 
-async def test_whole_flow_with_progress(client: Client, sandbox: Sandbox, settings: Any) -> None:
-    created = await client.call_tool("generate_video", {"prompt": PROMPT, "aspect_ratio": "9:16"})
+async def test_whole_flow_with_progress(client: Client, sandbox: Sandbox, settings: Any, provider: str) -> None:
+    created = await client.call_tool("generate_video", {"prompt": PROMPT, "aspect_ratio": "9:16", "provider": provider})
     assert not created.is_error, text_of(created)
     job = data_of(created)
     assert job["status"] == "submitted" and not job["done"] and not job["duplicate"]
     assert "wait_for_video" in job["next_step"]
     execution_id = job["execution_id"]
-    assert sandbox.jobs[execution_id].input == {"prompt": PROMPT, "provider": "veo_3_1", "aspect_ratio": "9:16"}
+    assert sandbox.jobs[execution_id].input == sent(provider, PROMPT, "9:16")
+    # Each API's ids are kept and told apart: the Video Agent's video id (prefixed) and its session id.
+    assert job["backend"] == ("video_agent" if provider == "video_agent" else "executions")
+    assert job.get("session_id") == sandbox.jobs[execution_id].session_id
+    assert execution_id.startswith("video_agent:") == (provider == "video_agent")
 
     seen: list[tuple[float, float | None, str | None]] = []
 
@@ -96,7 +109,9 @@ async def test_whole_flow_with_progress(client: Client, sandbox: Sandbox, settin
     assert "completed" in (seen[-1][2] or "")
 
     video_id = sandbox.jobs[execution_id].video_id
-    assert video["video_id"] == video_id and video["asset_id"] == sandbox.jobs[execution_id].asset_id
+    assert video["video_id"] == video_id and execution_id.endswith(video_id) == (provider == "video_agent")
+    # The executions API names a HeyGen asset; the Video Agent's video is its own id.
+    assert video.get("asset_id") == (None if provider == "video_agent" else sandbox.jobs[execution_id].asset_id)
     path = Path(video["local_path"])
     assert path.is_absolute() and path.parent == settings.output_dir
     assert path.read_bytes() == sandbox.video_bytes(video_id)
@@ -106,13 +121,14 @@ async def test_whole_flow_with_progress(client: Client, sandbox: Sandbox, settin
 
     checked = data_of(await client.call_tool("check_status", {"execution_id": execution_id}))
     assert checked["status"] == "completed" and checked["local_path"] == str(path)
+    assert checked.get("session_id") == job.get("session_id")
 
 
-async def test_wait_budget_returns_the_id_not_an_error(make_settings: MakeSettings, mode: str) -> None:
+async def test_wait_budget_returns_the_id_not_an_error(make_settings: MakeSettings, mode: str, provider: str) -> None:
     with Sandbox(api_key=API_KEY, render_seconds=30) as slow:
         server = create_server(make_settings(api_base_url=slow.base_url, wait_seconds=0.3))
         async with Client(server, mode=mode) as client:
-            job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+            job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT, "provider": provider}))
             result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
             assert not result.is_error
             data = data_of(result)
@@ -132,29 +148,32 @@ async def test_wait_budget_is_bounded(client: Client, budget: float) -> None:
     assert result.is_error and f"between 1 and {WAIT_CAP_SECONDS:g}" in text_of(result)
 
 
-async def test_failed_job_is_an_error_with_heygens_message(client: Client, sandbox: Sandbox) -> None:
+async def test_failed_job_is_an_error_with_heygens_message(client: Client, sandbox: Sandbox, provider: str) -> None:
     sandbox.next_outcome("failed", message="Prompt rejected by content moderation")
-    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT, "provider": provider}))
     result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
     assert result.is_error
     assert "Prompt rejected by content moderation" in text_of(result)
     assert data_of(result)["status"] == "failed" and data_of(result)["error"] == "Prompt rejected by content moderation"
 
 
-async def test_completed_without_url_is_an_error(client: Client, sandbox: Sandbox) -> None:
+async def test_completed_without_url_is_an_error(client: Client, sandbox: Sandbox, provider: str) -> None:
     sandbox.next_outcome("completed_without_url")
-    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+    job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT, "provider": provider}))
     result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
     assert result.is_error
     text = text_of(result)
-    assert "no video URL" in text and sandbox.jobs[job["execution_id"]].asset_id in text
+    assert "no video URL" in text and job["execution_id"] in text
+    assert (sandbox.jobs[job["execution_id"]].asset_id in text) == (provider != "video_agent")
 
 
-async def test_vanished_job_is_not_found(make_settings: MakeSettings, sandbox: Sandbox, mode: str) -> None:
+async def test_vanished_job_is_not_found(
+    make_settings: MakeSettings, sandbox: Sandbox, mode: str, provider: str
+) -> None:
     sandbox.next_outcome("vanish")
     # Past the grace given to HeyGen's read lag (none here), not_found is final.
     async with Client(create_server(make_settings(not_found_grace=0)), mode=mode) as client:
-        job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+        job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT, "provider": provider}))
         result = await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]})
         assert result.is_error and data_of(result)["status"] == "not_found"
         assert "does not know" in text_of(result)
@@ -222,16 +241,22 @@ FAULTS: list[tuple[Literal["create", "status"], Fault, str]] = [
 
 
 async def check_fault(
-    client: Client, sandbox: Sandbox, route: Literal["create", "status"], fault: Fault, hint: str
+    client: Client,
+    sandbox: Sandbox,
+    route: Literal["create", "status"],
+    fault: Fault,
+    hint: str,
+    provider: str = "veo_3_1",
 ) -> None:
     """Provoke one HeyGen fault (the server must allow at most one retry) and check what the model reads."""
     prompt = f"{PROMPT} ({route} {fault})"  # unique, so the duplicate guard stays out of the way
+    arguments = {"prompt": prompt, "provider": provider}
     execution_id = "node-gw-1"
     if route == "status":
-        execution_id = data_of(await client.call_tool("generate_video", {"prompt": prompt}))["execution_id"]
+        execution_id = data_of(await client.call_tool("generate_video", arguments))["execution_id"]
     sandbox.inject(route, fault, times=5)
     if route == "create":
-        result = await client.call_tool("generate_video", {"prompt": prompt})
+        result = await client.call_tool("generate_video", arguments)
     else:
         result = await client.call_tool("check_status", {"execution_id": execution_id})
     sandbox.reset()
@@ -252,9 +277,10 @@ async def test_heygen_faults_become_clear_results(
     route: Literal["create", "status"],
     fault: Fault,
     hint: str,
+    provider: str,
 ) -> None:
     async with Client(create_server(make_settings(max_retries=1)), mode=mode) as client:
-        await check_fault(client, sandbox, route, fault, hint)
+        await check_fault(client, sandbox, route, fault, hint, provider)
 
 
 async def test_key_never_reaches_results_or_logs(
@@ -307,29 +333,33 @@ async def test_unknown_id_is_not_found_and_not_recorded(client: Client) -> None:
     assert "node-gw-typo" not in [v["execution_id"] for v in listed["videos"]]
 
 
-async def test_a_duplicate_says_nothing_new_was_bought(client: Client, sandbox: Sandbox) -> None:
-    first = data_of(await client.call_tool("generate_video", {"prompt": PROMPT + " duplicate check"}))
-    again = data_of(await client.call_tool("generate_video", {"prompt": PROMPT + "  duplicate check"}))
+async def test_a_duplicate_says_nothing_new_was_bought(client: Client, sandbox: Sandbox, provider: str) -> None:
+    first = data_of(
+        await client.call_tool("generate_video", {"prompt": PROMPT + " duplicate check", "provider": provider})
+    )
+    again = data_of(
+        await client.call_tool("generate_video", {"prompt": PROMPT + "  duplicate check", "provider": provider})
+    )
     assert again["execution_id"] == first["execution_id"] and again["duplicate"] is True
     assert "Nothing new was bought" in again["next_step"] and "allow_duplicate=true" in again["next_step"]
 
 
-async def test_a_failed_render_can_be_retried_as_it_was(client: Client, sandbox: Sandbox) -> None:
+async def test_a_failed_render_can_be_retried_as_it_was(client: Client, sandbox: Sandbox, provider: str) -> None:
     sandbox.next_outcome("failed", message="Provider overloaded")
     prompt = PROMPT + " retry after failure"
-    first = data_of(await client.call_tool("generate_video", {"prompt": prompt}))
+    first = data_of(await client.call_tool("generate_video", {"prompt": prompt, "provider": provider}))
     assert (await client.call_tool("wait_for_video", {"execution_id": first["execution_id"]})).is_error
     before = sandbox.count("create")
-    again = data_of(await client.call_tool("generate_video", {"prompt": prompt}))
+    again = data_of(await client.call_tool("generate_video", {"prompt": prompt, "provider": provider}))
     assert again["execution_id"] != first["execution_id"] and again["duplicate"] is False
     assert sandbox.count("create") == before + 1
 
 
-async def test_polling_stops_when_the_caller_gives_up(make_settings: MakeSettings, mode: str) -> None:
+async def test_polling_stops_when_the_caller_gives_up(make_settings: MakeSettings, mode: str, provider: str) -> None:
     with Sandbox(api_key=API_KEY, render_seconds=60) as slow:
         server = create_server(make_settings(api_base_url=slow.base_url, wait_seconds=20, poll_interval=0.05))
         async with Client(server, mode=mode) as client:
-            job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT}))
+            job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT, "provider": provider}))
             with pytest.raises(MCPError, match=r"(?i)timed out"):
                 await client.call_tool(
                     "wait_for_video", {"execution_id": job["execution_id"]}, read_timeout_seconds=0.5

@@ -35,7 +35,18 @@ _ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
     errors.InvalidInput: (False, "Fix the argument as the message says and call again; nothing was sent to HeyGen."),
     errors.MissingApiKey: (False, "Tell the user how to add HEYGEN_API_KEY, as the message says."),
     errors.AuthenticationFailed: (False, "Tell the user HeyGen rejected the API key and how to replace it."),
+    errors.EndpointRetired: (
+        False,
+        "Tell the user HeyGen has retired this API, and ask whether to make the video with "
+        'provider="video_agent" instead (a different kind of video, with its own cost); do not switch without '
+        "asking. Calling again will not help.",
+    ),
     errors.EndpointNotFound: (False, "Tell the user to check HEYGEN_API_BASE_URL; calling again will not help."),
+    errors.InsufficientCredits: (
+        False,
+        "Tell the user their HeyGen account needs more credits; nothing was charged. Try again once they have "
+        "added some.",
+    ),
     errors.BadRequest: (False, "Change the request as HeyGen's message says, then call again."),
     errors.DuplicateUncertain: (
         False,
@@ -51,19 +62,42 @@ _ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
 def error_result(
     kind: str, message: str, *, execution_id: str | None, retryable: bool, next_step: str
 ) -> CallToolResult:
+    return as_result(_error(kind, message, execution_id=execution_id, retryable=retryable, next_step=next_step))
+
+
+def _error(kind: str, message: str, *, execution_id: str | None, retryable: bool, next_step: str) -> ErrorResult:
     if execution_id and execution_id not in message:
         message = f"{message} (execution_id {execution_id!r})"
-    result = ErrorResult(
-        error=kind, message=message, execution_id=execution_id, retryable=retryable, next_step=next_step
-    )
+    return ErrorResult(error=kind, message=message, execution_id=execution_id, retryable=retryable, next_step=next_step)
+
+
+def as_result(error: ErrorResult) -> CallToolResult:
     return CallToolResult(
-        content=[TextContent(type="text", text=f"{message}\nNext: {next_step}")],
-        structured_content=result.model_dump(mode="json"),
+        content=[TextContent(type="text", text=f"{error.message}\nNext: {error.next_step}")],
+        structured_content=error.model_dump(mode="json"),
         is_error=True,
     )
 
 
-def _failure(exc: HeyGenError, action: str, execution_id: str | None) -> CallToolResult:
+def error_kind(exc: BaseException) -> str:
+    """invalid_input for InvalidInput, rate_limited for RateLimited, ..."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def failure(exc: Exception, action: str, execution_id: str | None = None) -> ErrorResult:
+    """What one failed piece of work tells the caller: ours (HeyGenError) in our words with advice; anything
+    else named by its action and logged with its traceback."""
+    if not isinstance(exc, HeyGenError):
+        logger.error("%s failed unexpectedly", action, exc_info=exc)
+        return _error(
+            "internal_error",
+            f"{action} failed inside heygen-video-mcp ({type(exc).__name__}); the details are in the server's "
+            "log (stderr).",
+            execution_id=execution_id,
+            retryable=True,
+            next_step=f"Try the call once more; if it fails again, tell the user to check the server log"
+            f"{_id_hint(execution_id)}.",
+        )
     retryable, next_step = next(
         (advice for cls, advice in _ADVICE.items() if isinstance(exc, cls)),
         (True, f"Make the same call again in a minute; the job is not affected{_id_hint(execution_id)}."),
@@ -76,8 +110,7 @@ def _failure(exc: HeyGenError, action: str, execution_id: str | None) -> CallToo
                 "the user before submitting the same request again."
             ),
         )
-    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
-    return error_result(kind, str(exc), execution_id=execution_id, retryable=retryable, next_step=next_step)
+    return _error(error_kind(exc), str(exc), execution_id=execution_id, retryable=retryable, next_step=next_step)
 
 
 def _id_hint(execution_id: str | None) -> str:
@@ -102,16 +135,5 @@ async def answer(
             retryable=True,
             next_step=f"Make the same call again; nothing was lost{_id_hint(execution_id)}.",
         )
-    except HeyGenError as exc:
-        return _failure(exc, action, execution_id)
     except Exception as exc:
-        logger.exception("%s failed unexpectedly", action)
-        return error_result(
-            "internal_error",
-            f"{action} failed inside heygen-video-mcp ({type(exc).__name__}); the details are in the server's "
-            "log (stderr).",
-            execution_id=execution_id,
-            retryable=True,
-            next_step=f"Try the call once more; if it fails again, tell the user to check the server log"
-            f"{_id_hint(execution_id)}.",
-        )
+        return as_result(failure(exc, action, execution_id))

@@ -10,7 +10,8 @@ from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, s
 
 DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
 not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path
-of the MP4 saved on this computer. To follow a render until it finishes, prefer wait_for_video."""
+of the MP4 saved on this computer. Takes the execution_id exactly as generate_video returned it (a Video Agent
+video's is "video_agent:<video_id>"). To follow a render until it finishes, prefer wait_for_video."""
 
 
 async def check_status(
@@ -25,7 +26,7 @@ async def check_status(
     return await answer(work, action="check_status", seconds=app.call_seconds, execution_id=execution_id)
 
 
-def register(server: MCPServer[AppState]) -> None:
+def register(server: MCPServer[AppState], meta: dict[str, Any] | None = None) -> None:
     server.add_tool(
         check_status,
         title="Check a video's status",
@@ -33,4 +34,5 @@ def register(server: MCPServer[AppState]) -> None:
         annotations=ToolAnnotations(
             title="Check a video's status", read_only_hint=True, idempotent_hint=True, open_world_hint=True
         ),
+        meta=meta,
     )

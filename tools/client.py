@@ -1,4 +1,5 @@
-"""The HeyGen executions API over HTTP: endpoints, retries and error mapping live here and nowhere else."""
+"""HeyGen's video APIs over HTTP: the executions API and the Video Agent (paths in tools/routes.py); retries
+and error mapping live here and nowhere else."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 import math
 import random
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -13,13 +15,22 @@ from typing import Any, Final, Literal
 import anyio
 import httpx2
 
-from heygen_video_mcp.tools import deadline, errors
+from heygen_video_mcp.tools import deadline, errors, routes
+from heygen_video_mcp.tools.request import VideoRequest
 
 logger = logging.getLogger(__name__)
 
-# HeyGen calls v1/v2 legacy; the contract's executions API is v1. Paths stay here, in one place.
-EXECUTIONS_PATH: Final = "/v1/workflows/executions"
 WORKFLOW_TYPE: Final = "GenerateVideoNode"
+# How a retired API may say so in its error text (HeyGen has not published the answer a retired v1 route
+# gives; these are the words such notices use).
+_RETIRED_RE: Final = re.compile(
+    r"\b(retired|deprecated|sunset|end[- ]of[- ]life|no longer (supported|available)|decommissioned)\b", re.I
+)
+_VIDEO_AGENT_OFFER: Final = (
+    'HeyGen\'s v3 Video Agent still makes videos: generate_video with provider="video_agent" makes a produced '
+    "video with scenes, narration and an AI avatar presenter (not a raw model clip), for about $0.033 per "
+    "second of video. Ask the user before switching."
+)
 
 Status = Literal["submitted", "processing", "completed", "failed", "not_found"]
 TERMINAL: Final[frozenset[str]] = frozenset({"completed", "failed", "not_found"})
@@ -70,6 +81,7 @@ class Execution:
     video_id: str | None = None
     asset_id: str | None = None
     error: str | None = None
+    session_id: str | None = None  # the Video Agent's session, which HeyGen gives only at creation
 
 
 def normalise_status(raw: str) -> Status:
@@ -149,28 +161,69 @@ class HeyGenClient:
         if self._http is not None:  # never built: nothing to close
             await self._http.aclose()
 
+    async def submit(self, request: VideoRequest, wire: Wire | None = None) -> Execution:
+        """Submit one job to the API its provider belongs to."""
+        if request.provider == routes.VIDEO_AGENT:
+            return await self.create_video_agent(request.video_agent_body(), wire)
+        return await self.create_execution(request.api_input(), wire)
+
     async def create_execution(self, video_input: Mapping[str, Any], wire: Wire | None = None) -> Execution:
         """Submit one job. `wire` tells the caller, at any moment, whether HeyGen may have it."""
-        try:
-            # allow_nan=False: NaN and Infinity are not JSON, and HeyGen would refuse the body.
-            content = json.dumps({"workflow_type": WORKFLOW_TYPE, "input": dict(video_input)}, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise errors.InvalidInput(
-                f"The request cannot be encoded as JSON ({exc}); nothing was sent. Use plain numbers, strings, "
-                "booleans, lists and objects in config."
-            ) from None
-        body = await self._request("POST", EXECUTIONS_PATH, content=content.encode(), wire=wire or Wire())
+        content = _encoded({"workflow_type": WORKFLOW_TYPE, "input": dict(video_input)})
+        body = await self._request("POST", routes.EXECUTIONS, content=content, wire=wire or Wire())
         # A 2xx means HeyGen took the job; if we cannot read its id the job may still exist.
         return self._execution(body, maybe_accepted=True)
 
+    async def create_video_agent(self, request_body: Mapping[str, Any], wire: Wire | None = None) -> Execution:
+        """Ask the Video Agent for one video; its ids are the prefixed video id and the session id."""
+        content = _encoded(dict(request_body))
+        body = await self._request("POST", routes.VIDEO_AGENTS, content=content, wire=wire or Wire())
+        data = body.get("data") if isinstance(body, dict) else None
+        video_id = data.get("video_id") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(video_id, str) or not video_id:
+            raise self._odd("no data.video_id", maybe_accepted=True)
+        # The answer's status is the session's ("generating"); the video itself waits its turn.
+        return Execution(
+            execution_id=routes.job_id("video_agent", video_id),
+            status="submitted",
+            heygen_status=_str_or_none(data.get("status")) or "pending",
+            video_id=video_id,
+            session_id=_str_or_none(data.get("session_id")),
+        )
+
     async def get_execution(self, execution_id: str) -> Execution:
-        body = await self._request("GET", f"{EXECUTIONS_PATH}/{execution_id}", execution_id=execution_id)
-        execution = self._execution(body, maybe_accepted=False, fallback_id=execution_id)
+        """Read a job of either API, by the id this server gives it."""
+        path = routes.status_path(execution_id)
+        body = await self._request("GET", path, execution_id=execution_id)
+        if routes.backend_of(execution_id) == "video_agent":
+            execution = self._video(body, execution_id)
+        else:
+            execution = self._execution(body, maybe_accepted=False, fallback_id=execution_id)
         if execution.execution_id != execution_id:
             raise errors.UnexpectedResponse(
                 f"HeyGen answered about execution {execution.execution_id!r} when asked for {execution_id!r}."
             )
         return execution
+
+    def _video(self, body: Any, execution_id: str) -> Execution:
+        """A v3 video (GET /v3/videos/{video_id}) as an execution."""
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise self._odd("no 'data' object", maybe_accepted=False)
+        raw_status = data.get("status")
+        video_id = data.get("id") or routes.heygen_id(execution_id)
+        if not isinstance(raw_status, str) or not isinstance(video_id, str):
+            raise self._odd("no id or status", maybe_accepted=False)
+        status = normalise_status(raw_status)
+        failure = _str_or_none(data.get("failure_message")) or _str_or_none(data.get("failure_code"))
+        return Execution(
+            execution_id=routes.job_id("video_agent", video_id),
+            status=status,
+            heygen_status=raw_status,
+            video_url=_str_or_none(data.get("video_url")),
+            video_id=video_id,
+            error=(failure or _message_from(body) or "HeyGen gave no reason") if status == "failed" else None,
+        )
 
     def _execution(self, body: Any, *, maybe_accepted: bool, fallback_id: str | None = None) -> Execution:
         data = body.get("data") if isinstance(body, dict) else None
@@ -255,7 +308,7 @@ class HeyGenClient:
             pause = self._delay(attempt) if wait is None else wait
             if not retryable or attempt == self._max_retries or not deadline.fits(pause, until=wire.deadline):
                 if failure is None:
-                    return self._parse(response, method, execution_id, retry_after=wait)
+                    return self._parse(response, method, path, execution_id, retry_after=wait)
                 raise failure
             if failure is None:
                 wire.sent = False  # a 429 (or a read's 5xx) was answered: this attempt bought nothing
@@ -306,7 +359,13 @@ class HeyGenClient:
         return kind(f"HeyGen {what}. The job is not affected; check its status again shortly.")
 
     def _parse(
-        self, response: httpx2.Response, method: str, execution_id: str | None, *, retry_after: float | None = None
+        self,
+        response: httpx2.Response,
+        method: str,
+        path: str,
+        execution_id: str | None,
+        *,
+        retry_after: float | None = None,
     ) -> Any:
         request_id = response.headers.get("x-request-id")
         try:
@@ -314,27 +373,38 @@ class HeyGenClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         status = response.status_code
-        if 200 <= status < 300:
+        on_v1 = path.startswith(routes.EXECUTIONS)
+        # A notice in place of an answer (no data) that the API is retired refused the job: nothing was bought.
+        retired = on_v1 and not (isinstance(body, dict) and "data" in body) and _says_retired(body, response)
+        if 200 <= status < 300 and not retired:
             if body is None:
                 raise self._odd("not JSON", maybe_accepted=method == "POST")
             return body
         said = _message_from(body) or response.reason_phrase or "no message"
         cls: type[errors.APIStatusError]
         maybe_accepted = False
-        if status == 404 and self._about_execution(body, execution_id):
+        if status == 404 and not retired and self._about_execution(body, execution_id):
             return {"data": {"execution_id": execution_id, "status": "not_found"}}
-        if status in (401, 403):
+        if retired or (on_v1 and status in (404, 405, 410)):
+            cls, text = errors.EndpointRetired, self._retired(method, path, status, said, execution_id, retired)
+        elif status in (401, 403):
             cls = errors.AuthenticationFailed
             text = (
                 f"HeyGen rejected the API key (HTTP {status}: {said}). Check HEYGEN_API_KEY in this server's "
                 "environment in your client config: it must be a current key from HeyGen's API settings."
             )
+        elif status == 402:
+            cls = errors.InsufficientCredits
+            text = (
+                f"HeyGen says the account does not have enough credits (HTTP 402: {said}). Nothing was made or "
+                "charged. Ask the user to add credits or upgrade their plan at https://app.heygen.com, then "
+                "try again."
+            )
         elif status in (404, 405, 410):
             cls = errors.EndpointNotFound
             text = (
-                f"HeyGen has no {method} {EXECUTIONS_PATH} route at {self._base_url} (HTTP {status}). "
-                "HEYGEN_API_BASE_URL is probably wrong (it should be https://api.heygen.com), or HeyGen has "
-                "retired this legacy v1 endpoint."
+                f"HeyGen has no {method} {_route(path)} route at {self._base_url} (HTTP {status}). "
+                "HEYGEN_API_BASE_URL is probably wrong: it should be https://api.heygen.com."
             )
         elif status == 429:
             cls = errors.RateLimited
@@ -362,6 +432,28 @@ class HeyGenClient:
             text = f"HeyGen answered HTTP {status}: {said}."
         raise cls(text, status_code=status, request_id=request_id, maybe_accepted=maybe_accepted)
 
+    def _retired(self, method: str, path: str, status: int, said: str, execution_id: str | None, notice: bool) -> str:
+        """The executions API answered as gone: say so, name the setting to check and the other API."""
+        route = f"HeyGen's v1 executions API ({method} {_route(path)})"
+        if notice:
+            text = (
+                f"{route} answered at {self._base_url} that it is retired (HTTP {status}: {said}). HeyGen retired "
+                "its v1 and v2 APIs on November 1, 2026, so the model providers (VEO, Kling, Sora, ...) cannot be "
+                "used through it any more; changing HEYGEN_API_BASE_URL will not bring them back. "
+            )
+        else:
+            text = (
+                f"{route} is not at {self._base_url} (HTTP {status}: {said}). Either HEYGEN_API_BASE_URL is wrong "
+                "(it should be https://api.heygen.com, or unset), or HeyGen has retired it: HeyGen retired its v1 "
+                "and v2 APIs on November 1, 2026, which ended the model providers (VEO, Kling, Sora, ...) there. "
+            )
+        if method == "POST":
+            return text + "Nothing was bought. " + _VIDEO_AGENT_OFFER
+        return (
+            text + f"Execution {execution_id} cannot be followed here; look for it in the HeyGen dashboard. "
+            "For new videos: " + _VIDEO_AGENT_OFFER
+        )
+
     @staticmethod
     def _about_execution(body: Any, execution_id: str | None) -> bool:
         """A 404 about an unknown execution comes as HeyGen JSON; a missing route gives a generic page.
@@ -372,3 +464,33 @@ class HeyGenClient:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _encoded(payload: dict[str, Any]) -> bytes:
+    try:
+        # allow_nan=False: NaN and Infinity are not JSON, and HeyGen would refuse the body.
+        return json.dumps(payload, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise errors.InvalidInput(
+            f"The request cannot be encoded as JSON ({exc}); nothing was sent. Use plain numbers, strings, "
+            "booleans, lists and objects in config."
+        ) from None
+
+
+def _route(path: str) -> str:
+    """The route a path is on, without the id at its end: what a retired or missing route is named by."""
+    for route in (routes.EXECUTIONS, routes.VIDEO_AGENTS, routes.VIDEOS):
+        if path.startswith(route + "/"):
+            return route + "/{id}"
+    return path
+
+
+def _says_retired(body: Any, response: httpx2.Response) -> bool:
+    """Whether an error answer says its API is retired, in its JSON message or code, or its plain text."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        words = " ".join(str(x) for x in (_message_from(body), code) if x)
+    else:
+        words = response.text[:2000] if body is None else ""
+    return bool(_RETIRED_RE.search(words.replace("_", " ")))

@@ -38,10 +38,11 @@ Progress = Callable[[int, int | None], None]
 
 
 def default_filename(created_at: float, prompt: str, execution_id: str) -> str:
-    """Readable and unique: date, a slug of the prompt, the execution id."""
+    """Readable and unique: date, a slug of the prompt, the execution id (a Video Agent id's ':' made '-',
+    which some file systems refuse)."""
     day = datetime.fromtimestamp(created_at).strftime("%Y-%m-%d")
     slug = _slug(prompt)[:48].rstrip("-") or "video"
-    return f"{day}_{slug}_{execution_id}.mp4"
+    return f"{day}_{slug}_{execution_id.replace(':', '-')}.mp4"
 
 
 def clean_filename(name: str) -> str:

@@ -6,7 +6,9 @@
     ├── APIStatusError               HeyGen answered with an HTTP error status (.status_code, .request_id)
     │   ├── BadRequest               400 / 422
     │   ├── AuthenticationFailed     401 / 403
+    │   ├── InsufficientCredits      402: the HeyGen account lacks credits; nothing was made
     │   ├── EndpointNotFound         404 / 405 / 410 on the route itself: HEYGEN_API_BASE_URL is wrong
+    │   │   └── EndpointRetired      the v1 executions route answers as gone or retired: offer video_agent
     │   ├── RateLimited              429, after our bounded retries
     │   └── ServerFault              5xx, after our bounded retries
     ├── APIConnectionFailed          no usable answer (refused, reset, cut off)
@@ -65,7 +67,15 @@ class AuthenticationFailed(APIStatusError):
     pass
 
 
+class InsufficientCredits(APIStatusError):
+    pass
+
+
 class EndpointNotFound(APIStatusError):
+    pass
+
+
+class EndpointRetired(EndpointNotFound):
     pass
 
 

@@ -13,7 +13,7 @@ from heygen_video_mcp.tools.providers import (
     DEFAULT_PROVIDER,
     PROVIDER_VALUES,
 )
-from heygen_video_mcp.tools.request import MAX_PROMPT_CHARS, VideoRequest
+from heygen_video_mcp.tools.request import MAX_AGENT_PROMPT_CHARS, MAX_PROMPT_CHARS, VideoRequest
 from heygen_video_mcp.tools.results import AppState, VideoResult, state, tool_result, video_result
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
@@ -28,14 +28,22 @@ video. An identical request made in the last few minutes is not sent again: its 
 returned (duplicate=true); pass allow_duplicate=true only when the user really wants a second copy.
 
 provider defaults to {DEFAULT_PROVIDER} (highest quality); use ltx_distilled or veo3_fast when speed matters
-(list_providers describes all 13). aspect_ratio: {", ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items())}."""
+(list_providers describes them all). These 13 model providers make one raw clip through HeyGen's v1
+executions API, which HeyGen retired on November 1, 2026: if it answers as retired, tell the user and offer
+provider="video_agent" instead, but only with their consent, since it is a different product.
+provider="video_agent" is HeyGen's v3 Video Agent: it writes a script and makes a produced video with scenes,
+narration and an AI avatar presenter, at about $0.033 per second of finished video (a 60 s video is about
+$2); it takes 16:9 or 9:16, reference_image_url as a file, no tail_image_url, and config keys avatar_id,
+voice_id and style_id. Its execution_id looks like "video_agent:<video_id>"; every tool takes it as returned.
+aspect_ratio: {", ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items())}."""
 
 Prompt = Annotated[
     str,
     Field(
         description=(
             "Detailed description of the video: subject, action, setting, camera movement, lighting, style, "
-            f"mood. At most {MAX_PROMPT_CHARS} characters."
+            f"mood. At most {MAX_PROMPT_CHARS} characters ({MAX_AGENT_PROMPT_CHARS} for video_agent, where it may "
+            "also say what the presenter should say)."
         )
     ),
 ]
@@ -44,7 +52,8 @@ Prompt = Annotated[
 ProviderParam = Annotated[
     str,
     Field(
-        description="HeyGen provider. veo_3_1 = highest quality; ltx_distilled = fastest.",
+        description="HeyGen provider. veo_3_1 = highest quality; ltx_distilled = fastest; video_agent = HeyGen's "
+        "v3 Video Agent (a produced video with an avatar presenter, about $0.033 per second).",
         json_schema_extra={"enum": list(PROVIDER_VALUES)},
     ),
 ]
@@ -58,7 +67,10 @@ ImageUrl = Annotated[
 ]
 Config = Annotated[
     dict[str, Any] | None,
-    Field(description="Provider-specific configuration overrides, passed to HeyGen unchanged. Usually omit."),
+    Field(
+        description="Provider-specific configuration overrides, passed to HeyGen unchanged. Usually omit. For "
+        "video_agent only avatar_id, voice_id and style_id (HeyGen ids)."
+    ),
 ]
 AllowDuplicate = Annotated[
     bool,

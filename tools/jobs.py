@@ -21,8 +21,8 @@ from typing import Final
 import anyio
 from anyio.abc import TaskGroup
 
-from heygen_video_mcp.tools import deadline, errors
-from heygen_video_mcp.tools.client import HeyGenClient, Wire
+from heygen_video_mcp.tools import deadline, errors, routes
+from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
 from heygen_video_mcp.tools.pacer import Pacer
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float, str], Awaitable[None]]
 """Told the status, the seconds since submission, the expected total and a message for the user."""
+SaveProgress = Callable[[str, int, int | None], None]
+"""Told, while a video is being saved, its execution id, the bytes so far and the size when known."""
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
@@ -96,7 +98,15 @@ class _Save:
 
 
 class VideoJobs:
-    def __init__(self, client: HeyGenClient, library: Library, settings: JobSettings, tasks: TaskGroup) -> None:
+    def __init__(
+        self,
+        client: HeyGenClient,
+        library: Library,
+        settings: JobSettings,
+        tasks: TaskGroup,
+        *,
+        on_bytes: SaveProgress | None = None,
+    ) -> None:
         self.client = client
         self.library = library
         self.settings = settings
@@ -110,6 +120,7 @@ class VideoJobs:
         self._read_at: dict[str, float] = {}  # execution id -> unix time of its last status read here
         self._estimates: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
         self._pacer = Pacer(settings.reads_per_second)
+        self._on_bytes = on_bytes
 
     # --- submitting -------------------------------------------------------------------------------------
 
@@ -183,7 +194,7 @@ class VideoJobs:
 
     async def _post(self, job: Job, request: VideoRequest, wire: Wire) -> Job:
         try:
-            execution = await self.client.create_execution(request.api_input(), wire)
+            execution = await self.client.submit(request, wire)
         except errors.HeyGenError as exc:
             await self._record_refusal(job, str(exc), uncertain=exc.maybe_accepted)
             raise
@@ -200,8 +211,9 @@ class VideoJobs:
         except errors.LibraryError as exc:
             # The paid id must not vanish with a locked or broken library: keep it in the log and answer.
             logger.warning(
-                "HeyGen created execution %s for the prompt %r, but the library could not record it: %s",
+                "HeyGen created execution %s (session %s) for the prompt %r, but the library could not record it: %s",
                 execution.execution_id,
+                execution.session_id,
                 request.prompt,
                 exc,
             )
@@ -211,6 +223,8 @@ class VideoJobs:
                 execution_id=execution.execution_id,
                 status=execution.status,
                 heygen_status=execution.heygen_status,
+                video_id=execution.video_id,
+                session_id=execution.session_id,
                 updated_at=now,
             )
 
@@ -230,7 +244,19 @@ class VideoJobs:
 
     async def check(self, execution_id: str) -> Job:
         """One status read, recorded; a completed video starts saving."""
-        return await self._finish(await self._read(checked_execution_id(execution_id)))
+        execution_id = checked_execution_id(execution_id)
+        job = await self._read(execution_id)
+        if job.status == "not_found" and (alias := await self._alias(execution_id)) is not None:
+            assert alias.execution_id is not None
+            job = await self._read(alias.execution_id)
+        return await self._finish(job)
+
+    async def _alias(self, execution_id: str) -> Job | None:
+        """The Video Agent job whose bare video id (its video_id field) was given for its id, if the library
+        knows one; looked for only where the id as given found nothing, so a known id costs nothing more."""
+        if routes.backend_of(execution_id) == "video_agent":
+            return None
+        return await self.library.get(execution_id=routes.job_id("video_agent", execution_id))
 
     async def _read(self, execution_id: str, *, answer_by_deadline: bool = True) -> Job:
         """Read a job's status once for every caller that wants it now: callers that come while a read is on
@@ -276,6 +302,9 @@ class VideoJobs:
             pending.done.set()
 
     async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
+        if await self.library.foreign(execution_id):
+            # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
+            return await self.library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
         execution = await self.client.get_execution(execution_id)
         self._read_at[execution_id] = time.time()
@@ -323,7 +352,9 @@ class VideoJobs:
         telling progress in between; then say where it stands, keeping the id."""
         execution_id = checked_execution_id(execution_id)
         start = anyio.current_time()
-        job = await self.library.get(execution_id=execution_id)
+        job = await self.library.get(execution_id=execution_id) or await self._alias(execution_id)
+        if job is not None and job.execution_id is not None:
+            execution_id = job.execution_id
         with anyio.move_on_after(budget):
             while True:
                 if job is None or (job.status in UNFINISHED and self._due(execution_id)):
@@ -410,7 +441,9 @@ class VideoJobs:
         return target
 
     async def _known_completed(self, execution_id: str) -> Job:
-        job = await self.library.get(execution_id=execution_id)
+        job = await self.library.get(execution_id=execution_id) or await self._alias(execution_id)
+        if job is not None and job.execution_id is not None:
+            execution_id = job.execution_id
         if job is None or job.status != "completed" or not job.video_url:
             job = await self._read(execution_id)
         if job.status != "completed":
@@ -491,7 +524,7 @@ class VideoJobs:
         assert job.execution_id is not None and job.video_url is not None
         filename = name or default_filename(job.created_at, job.prompt, job.execution_id)
         try:
-            return await self._download(job.video_url, directory, filename)
+            return await self._download(job.execution_id, job.video_url, directory, filename)
         except errors.LinkExpired as expired:
             try:
                 fresh = await self.library.observed(await self.client.get_execution(job.execution_id))
@@ -499,9 +532,10 @@ class VideoJobs:
                 raise expired from None
             if not fresh.video_url or fresh.video_url == job.video_url:
                 raise
-            return await self._download(fresh.video_url, directory, filename)
+            return await self._download(job.execution_id, fresh.video_url, directory, filename)
 
-    async def _download(self, url: str, directory: Path, filename: str) -> Path:
+    async def _download(self, execution_id: str, url: str, directory: Path, filename: str) -> Path:
+        on_bytes = self._on_bytes
         return await download(
             self.client.http,
             url,
@@ -509,6 +543,7 @@ class VideoJobs:
             filename,
             max_bytes=self.settings.max_video_bytes,
             allow_private=self.settings.private_video_hosts,
+            progress=None if on_bytes is None else lambda done, total: on_bytes(execution_id, done, total),
         )
 
     # --- the library ----------------------------------------------------------------------------------------

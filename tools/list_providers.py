@@ -15,9 +15,11 @@ from heygen_video_mcp.tools.providers import (
 )
 from heygen_video_mcp.tools.results import AppState
 
-DESCRIPTION = """List HeyGen's 13 video providers (value, name, description), marking the default (highest
-quality) and the fast ones, plus the common aspect ratios. Use it to pick generate_video's provider when the
-user cares about speed or a particular model."""
+DESCRIPTION = """List HeyGen's 13 video model providers and its Video Agent (value, name, description, which
+HeyGen API makes it), marking the default (highest quality) and the fast ones, plus the common aspect
+ratios. Use it to pick generate_video's provider when the user cares about speed, a particular model, or
+cost, or when HeyGen's retired v1 API leaves only the Video Agent (a produced video with an avatar presenter,
+about $0.033 per second)."""
 
 
 class AspectRatioInfo(BaseModel):
@@ -42,7 +44,7 @@ CATALOG = ProviderCatalog(
 )
 
 
-def _text() -> str:
+def catalog_text() -> str:
     lines = ["HeyGen video providers (value - name: description):"]
     for p in PROVIDERS:
         marks = [m for m, on in (("default", p.default), ("fast", p.fast)) if on]
@@ -53,7 +55,7 @@ def _text() -> str:
 
 def list_providers() -> Annotated[CallToolResult, ProviderCatalog]:
     return CallToolResult(
-        content=[TextContent(type="text", text=_text())], structured_content=CATALOG.model_dump(mode="json")
+        content=[TextContent(type="text", text=catalog_text())], structured_content=CATALOG.model_dump(mode="json")
     )
 
 
@@ -74,6 +76,7 @@ def register(server: MCPServer[AppState]) -> None:
         "heygen://providers",
         name="providers",
         title="HeyGen video providers",
-        description="The 13 providers, the default and fast ones, and the common aspect ratios (JSON).",
+        description="The 13 model providers and the Video Agent, the default and fast ones, and the common aspect "
+        "ratios (JSON).",
         mime_type="application/json",
     )(providers_resource)

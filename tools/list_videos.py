@@ -12,7 +12,15 @@ from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import EXECUTION_ID_RE
-from heygen_video_mcp.tools.results import JOB_STATUSES, AppState, VideoResult, render, state, video_result
+from heygen_video_mcp.tools.results import (
+    JOB_STATUSES,
+    AppState,
+    VideoResult,
+    iso_time,
+    render,
+    state,
+    video_result,
+)
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.
@@ -29,6 +37,16 @@ class VideoList(BaseModel):
 
 MAX_LIMIT: Final = 200
 MAX_QUERY_CHARS: Final = 200
+
+
+def check_filters(status: str | None, limit: int, query: str | None) -> None:
+    """What list_videos and the command line's `list` accept; InvalidInput says what is valid."""
+    if status is not None and status not in JOB_STATUSES:
+        raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+    if query is not None and len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
 
 
 async def list_videos(
@@ -49,12 +67,7 @@ async def list_videos(
     app = state(ctx)
 
     async def work() -> CallToolResult:
-        if status is not None and status not in JOB_STATUSES:
-            raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
-        if query is not None and len(query) > MAX_QUERY_CHARS:
-            raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
+        check_filters(status, limit, query)
         jobs = await app.jobs.list(status=status, limit=limit, query=query)
         videos = [video_result(job, saving=app.jobs.saving(job)) for job in jobs]
         text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
@@ -97,5 +110,5 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         job = await library.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
         if job is None:
             raise ResourceNotFoundError(f"No video with execution id {execution_id[:60]!r} in the library.")
-        history = [{"status": s, "at": at, "error": error} for s, at, error in await library.history(job.id)]
+        history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await library.history(job.id)]
         return json.dumps({"video": video_result(job).model_dump(mode="json"), "history": history}, indent=2)

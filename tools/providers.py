@@ -1,7 +1,8 @@
 """HeyGen's video providers and aspect ratios, as the contract lists them.
 
 One catalog serves the tool schema (the `Provider` enum), `list_providers`,
-the sandbox's request check and the prompts, so they can never disagree.
+the sandbox's request check and the prompts, so they can never disagree. The 13 model providers run on the
+contract's executions API; `video_agent` selects HeyGen's v3 Video Agent instead (see tools/routes.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import re
 from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, Field
+
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend
 
 Provider = Literal[
     "veo_3_1",
@@ -25,8 +28,11 @@ Provider = Literal[
     "seedance_lite",
     "seedance_pro",
     "ltx_distilled",
+    "video_agent",
 ]
 PROVIDER_VALUES: Final[tuple[str, ...]] = get_args(Provider)
+# The providers of the executions API, as the contract lists them (all but the Video Agent).
+MODEL_PROVIDERS: Final[tuple[str, ...]] = tuple(p for p in PROVIDER_VALUES if p != VIDEO_AGENT)
 DEFAULT_PROVIDER: Final[Provider] = "veo_3_1"
 # The contract: "use ltx_distilled or veo3_fast when speed matters"; veo_3_1_fast is "Faster VEO 3.1".
 FAST_PROVIDERS: Final[frozenset[str]] = frozenset({"ltx_distilled", "veo3_fast", "veo_3_1_fast"})
@@ -47,6 +53,10 @@ class ProviderInfo(BaseModel):
     description: str = Field(description="HeyGen's description of the provider.")
     default: bool = Field(description="True for the provider used when none is given.")
     fast: bool = Field(description="True for the providers HeyGen recommends when speed matters.")
+    backend: Backend = Field(
+        description="The HeyGen API that makes it: executions (v1, one model's clip; HeyGen retired v1 on "
+        "2026-11-01, so it may answer as retired) or video_agent (v3 Video Agent, a produced video)."
+    )
 
 
 def _info(value: Provider, name: str, description: str) -> ProviderInfo:
@@ -56,6 +66,7 @@ def _info(value: Provider, name: str, description: str) -> ProviderInfo:
         description=description,
         default=value == DEFAULT_PROVIDER,
         fast=value in FAST_PROVIDERS,
+        backend="video_agent" if value == VIDEO_AGENT else "executions",
     )
 
 
@@ -73,6 +84,14 @@ PROVIDERS: Final[tuple[ProviderInfo, ...]] = (
     _info("seedance_lite", "Seedance Lite", "Seedance Lite"),
     _info("seedance_pro", "Seedance Pro", "Seedance Pro"),
     _info("ltx_distilled", "LTX Distilled", "LTX Distilled (fastest)"),
+    _info(
+        "video_agent",
+        "HeyGen Video Agent",
+        "HeyGen's v3 Video Agent: from the prompt it writes a script and makes a produced video with scenes, "
+        "narration and an AI avatar presenter (not a raw model clip). About $0.033 per second of finished "
+        "video (a 60 s video is about $2). 16:9 or 9:16 only; reference_image_url is given to it as a file; "
+        "config may set avatar_id, voice_id, style_id. Works after HeyGen retired the v1 API.",
+    ),
 )
 
 

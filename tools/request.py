@@ -12,13 +12,20 @@ from urllib.parse import urlsplit
 
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_PREFIX
 
-# The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most.
+# The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most. The Video
+# Agent takes up to 10,000 (its reference page), room for a script.
 MAX_PROMPT_CHARS: Final = 5000
+MAX_AGENT_PROMPT_CHARS: Final = 10_000
 MAX_URL_CHARS: Final = 2048
 MAX_CONFIG_BYTES: Final = 10_000
-# Ids HeyGen hands out look like "node-gw-v1d2e3o4": anything that could change the URL path is refused.
-EXECUTION_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+# Ids HeyGen hands out look like "node-gw-v1d2e3o4" (a Video Agent video's, "video_agent:<video_id>"):
+# anything that could change the URL path is refused.
+EXECUTION_ID_RE: Final = re.compile(rf"^({VIDEO_AGENT_PREFIX})?[A-Za-z0-9][A-Za-z0-9_-]{{0,127}}$")
+# The Video Agent's two orientations, and the optional fields of its request that config may set.
+ORIENTATIONS: Final = {"16:9": "landscape", "9:16": "portrait"}
+AGENT_CONFIG_KEYS: Final = ("avatar_id", "voice_id", "style_id")
 # Characters a person cannot see: zero-width spaces and joiners, the BOM. str.split() does not treat them
 # as whitespace, so they are dropped before comparing requests.
 _INVISIBLE: Final = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
@@ -49,9 +56,10 @@ class VideoRequest:
             raise InvalidInput(
                 "prompt is empty. Describe the video: subject, setting, camera movement, lighting, style, mood."
             )
-        if len(prompt) > MAX_PROMPT_CHARS:
+        limit = MAX_AGENT_PROMPT_CHARS if provider == VIDEO_AGENT else MAX_PROMPT_CHARS
+        if len(prompt) > limit:
             raise InvalidInput(
-                f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it and keep "
+                f"prompt is {len(prompt)} characters; the limit is {limit}. Shorten it and keep "
                 "the essentials: subject, action, camera, lighting, mood."
             )
         if provider not in PROVIDER_VALUES:
@@ -64,6 +72,8 @@ class VideoRequest:
             )
         if config is not None and len(_config_json(config)) > MAX_CONFIG_BYTES:
             raise InvalidInput(f"config is larger than {MAX_CONFIG_BYTES} bytes of JSON; pass only the overrides.")
+        if provider == VIDEO_AGENT:
+            _check_agent(f"{ratio[0]}:{ratio[1]}", reference_image_url, tail_image_url, config)
         return cls(
             prompt=prompt,
             provider=provider,  # type: ignore[arg-type]  # checked against PROVIDER_VALUES above
@@ -83,11 +93,45 @@ class VideoRequest:
                 body[key] = value
         return body
 
+    def video_agent_body(self) -> dict[str, Any]:
+        """POST /v3/video-agents' body (tools/routes.py says from where): the aspect ratio as orientation, the
+        reference image as a file, config's avatar_id, voice_id and style_id as they are."""
+        body: dict[str, Any] = {"prompt": self.prompt, "orientation": ORIENTATIONS[self.aspect_ratio]}
+        if self.reference_image_url is not None:
+            body["files"] = [{"type": "url", "url": self.reference_image_url}]
+        return body | (self.config or {})
+
     def fingerprint(self) -> str:
         """Equal for requests that would buy the same video. Not differences: Unicode normalisation form,
         whitespace runs and invisible characters in the prompt, 8 against 8.0, key order, {} against no config."""
         canonical = _canonical(dict(self.api_input(), prompt=" ".join(self.prompt.split())))
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+def _check_agent(
+    ratio: str, reference_image_url: str | None, tail_image_url: str | None, config: dict[str, Any] | None
+) -> None:
+    """What the Video Agent cannot take, said before anything is sent."""
+    if ratio not in ORIENTATIONS:
+        raise InvalidInput(
+            f"video_agent makes landscape or portrait videos only: use aspect_ratio 16:9 or 9:16, not {ratio} "
+            "(or a model provider such as veo_3_1 for other shapes)."
+        )
+    if tail_image_url and tail_image_url.strip():
+        raise InvalidInput(
+            "video_agent has no last-frame guidance, so tail_image_url cannot be used with it: leave it out, "
+            "pass the image as reference_image_url, or use a model provider such as kling_pro."
+        )
+    if reference_image_url and not reference_image_url.strip().startswith("https://"):
+        raise InvalidInput("video_agent fetches reference_image_url itself and needs an https:// URL.")
+    for key, value in (config or {}).items():
+        if key not in AGENT_CONFIG_KEYS:
+            raise InvalidInput(
+                f"config key {key[:40]!r} is not a Video Agent option; video_agent takes only "
+                f"{', '.join(AGENT_CONFIG_KEYS)} (HeyGen ids, from the HeyGen app or its API)."
+            )
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise InvalidInput(f"config {key} must be a HeyGen id: a non-empty string of at most 200 characters.")
 
 
 def _visible(text: str) -> str:
@@ -135,7 +179,8 @@ def checked_execution_id(value: str) -> str:
     if not EXECUTION_ID_RE.match(value):
         raise InvalidInput(
             f"execution_id {value[:40]!r} is not a HeyGen execution id. Use the execution_id that "
-            "generate_video returned (letters, digits, '-' and '_', like 'node-gw-v1d2e3o4'); list_videos "
-            "shows the ones this server has submitted."
+            "generate_video returned (letters, digits, '-' and '_', like 'node-gw-v1d2e3o4', or "
+            "'video_agent:' and a video id for a Video Agent video); list_videos shows the ones this server "
+            "has submitted."
         )
     return value

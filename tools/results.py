@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
 
 if TYPE_CHECKING:
     from pydantic import GetJsonSchemaHandler
@@ -39,7 +40,10 @@ def state(ctx: Context[AppState, Any]) -> AppState:
 
 ExecutionId = Annotated[
     str,
-    Field(description="The execution_id that generate_video returned, like 'node-gw-v1d2e3o4'."),
+    Field(
+        description="The execution_id that generate_video returned, as it was: like 'node-gw-v1d2e3o4', or "
+        "'video_agent:<video_id>' for a Video Agent video."
+    ),
 ]
 
 
@@ -56,14 +60,28 @@ def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
         if options and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
             del prop["anyOf"]
             prop["type"] = [o["type"] for o in options]
+        elif options and len(options) == 2 and options[1] == {"type": "null"} and set(options[0]) == {"enum", "type"}:
+            # A Literal or None: the same, with null among the allowed values.
+            del prop["anyOf"]
+            prop["type"] = [options[0]["type"], "null"]
+            prop["enum"] = [*options[0]["enum"], None]
 
 
 class VideoResult(BaseModel):
     model_config = ConfigDict(json_schema_extra=_nullable_as_type_lists)
 
     execution_id: str | None = Field(
-        description="HeyGen's id for this job: keep it to follow or fetch the video. Null only while HeyGen's "
-        "answer to the submission is pending or was lost."
+        description="The id to follow or fetch this video with, in every tool: HeyGen's execution id, or "
+        "'video_agent:<video_id>' for a Video Agent video. Null only while HeyGen's answer to the submission "
+        "is pending or was lost."
+    )
+    backend: Backend = Field(
+        "executions",
+        description="Which HeyGen API makes it: executions (a provider model's clip) or video_agent (HeyGen's v3 "
+        "Video Agent, a produced video).",
+    )
+    session_id: str | None = Field(
+        None, description="The Video Agent session that made it (HeyGen gives it only at creation)."
     )
     status: JobStatus = Field(
         description="submitted, processing, completed, failed or not_found as HeyGen says; submitting while its "
@@ -82,7 +100,11 @@ class VideoResult(BaseModel):
     error: str | None = Field(None, description="HeyGen's message when the job failed.")
     duplicate: bool = Field(False, description="True when an identical recent request was reused, not resent.")
     waited_seconds: float | None = Field(None, description="How long wait_for_video waited in this call.")
-    submitted_at: str | None = Field(None, description="When the job was submitted (ISO 8601, UTC).")
+    submitted_at: str | None = Field(
+        None,
+        description="When this server submitted the job (ISO 8601 with its zone, UTC); null for a job it did not "
+        "submit, whose submission time it cannot know.",
+    )
     next_step: str = Field(description="What to do next.")
 
     @classmethod
@@ -99,6 +121,11 @@ class VideoResult(BaseModel):
 _SCHEMAS: dict[tuple[type[VideoResult], str], JsonSchemaValue] = {}
 
 
+def iso_time(timestamp: float) -> str:
+    """The one time format of every result and resource: ISO 8601 in UTC, with its zone, to the second."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
 def video_result(
     job: Job, *, duplicate: bool = False, waited: float | None = None, saving: bool = False
 ) -> VideoResult:
@@ -106,6 +133,8 @@ def video_result(
     saving = saving and status == "completed" and not job.local_path
     return VideoResult(
         execution_id=job.execution_id,
+        backend=backend_of(job.execution_id) if job.execution_id else _requested_backend(job),
+        session_id=job.session_id,
         status=status,
         done=status in TERMINAL,
         prompt=job.prompt or None,
@@ -120,9 +149,15 @@ def video_result(
         error=job.error,
         duplicate=duplicate,
         waited_seconds=None if waited is None else round(waited, 1),
-        submitted_at=datetime.fromtimestamp(job.created_at, UTC).isoformat(timespec="seconds"),
+        # A job this server did not submit (looked up by id) has no prompt; its row's time is when it was seen.
+        submitted_at=iso_time(job.created_at) if job.prompt else None,
         next_step=_next_step(job, status, duplicate, saving),
     )
+
+
+def _requested_backend(job: Job) -> Backend:
+    """The API of a submission without an id yet (every job with an id says it in the id)."""
+    return "video_agent" if job.provider == VIDEO_AGENT else "executions"
 
 
 def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> str:
@@ -185,9 +220,21 @@ def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> st
 def render(result: VideoResult, *, request: bool = True) -> str:
     """The readable text of a result; `request=False` leaves out what was asked for (prompt, provider, aspect
     ratio), which the caller of a tool about one job knows and the structured content carries."""
-    title = f"Execution {result.execution_id}" if result.execution_id else "Submission (no execution id yet)"
+    if result.execution_id is None:
+        title = "Submission (no execution id yet)"
+    elif result.backend == "video_agent":
+        title = f"Video Agent video {result.execution_id}" + (
+            f" (session {result.session_id})" if result.session_id else ""
+        )
+    else:
+        title = f"Execution {result.execution_id}"
     lines = [f"{title}: {result.status}" + (" (duplicate: reused)" if result.duplicate else "")]
-    asked = (("Prompt", result.prompt), ("Provider", result.provider), ("Aspect ratio", result.aspect_ratio))
+    asked = (
+        ("Prompt", result.prompt),
+        ("Provider", result.provider),
+        ("Aspect ratio", result.aspect_ratio),
+        ("Submitted", result.submitted_at),
+    )
     for label, value in (
         *(asked if request else ()),
         ("Error", result.error),
@@ -234,7 +281,13 @@ def structured(result: VideoResult) -> dict[str, Any]:
     return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in _ALWAYS}
 
 
+def went_wrong(result: VideoResult) -> bool:
+    """A failed or unknown job, or a video that came back without a URL."""
+    return result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
+
+
 def tool_result(result: VideoResult) -> CallToolResult:
-    """A failed or unknown job, or a video that came back without a URL, is an error result for the model."""
-    is_error = result.status in ("failed", "not_found") or (result.status == "completed" and not result.video_url)
-    return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=is_error)
+    """A job that went wrong is an error result for the model."""
+    return CallToolResult(
+        content=video_content(result), structured_content=structured(result), is_error=went_wrong(result)
+    )

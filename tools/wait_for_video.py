@@ -49,7 +49,9 @@ async def wait_for_video(
     return await answer(work, action="wait_for_video", seconds=budget + WAIT_MARGIN, execution_id=execution_id)
 
 
-def register(server: MCPServer[AppState], default_wait: float, wait_cap: float) -> None:
+def register(
+    server: MCPServer[AppState], default_wait: float, wait_cap: float, meta: dict[str, Any] | None = None
+) -> None:
     server.add_tool(
         wait_for_video,
         title="Wait for a video",
@@ -57,4 +59,5 @@ def register(server: MCPServer[AppState], default_wait: float, wait_cap: float) 
         annotations=ToolAnnotations(
             title="Wait for a video", read_only_hint=True, idempotent_hint=True, open_world_hint=True
         ),
+        meta=meta,
     )

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import socket
 import threading
 import time
 from types import TracebackType
@@ -14,7 +17,7 @@ import uvicorn
 
 from heygen_video_mcp.server.sandbox.app import Aborted, Fault, Job, RecordedRequest, RenderSeconds, SandboxApp
 
-__all__ = ["Fault", "Job", "RecordedRequest", "RenderSeconds", "Sandbox"]
+__all__ = ["CannotListen", "Fault", "Job", "RecordedRequest", "RenderSeconds", "Sandbox"]
 
 START_TIMEOUT = 10.0
 
@@ -27,6 +30,29 @@ class QuietAborts(logging.Filter):
 
 
 QUIET_ABORTS = QuietAborts()
+
+
+class CannotListen(OSError):
+    """The sandbox's port is taken (`in_use`), or its address is not this machine's: said in one sentence."""
+
+    def __init__(self, message: str, *, in_use: bool) -> None:
+        super().__init__(message)
+        self.in_use = in_use
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here rather than by uvicorn so that a port in use is an error to catch."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        if os.name == "posix":  # as uvicorn does: a port left in TIME_WAIT by a sandbox just stopped is free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen()
+    except OSError as exc:
+        sock.close()
+        message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise CannotListen(message, in_use=exc.errno == errno.EADDRINUSE) from None
+    return sock
 
 
 class Sandbox(SandboxApp):
@@ -90,7 +116,8 @@ class Sandbox(SandboxApp):
             timeout_graceful_shutdown=2,
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="heygen-sandbox", daemon=True)
+        sock = listen(self.host, self.port)
+        thread = threading.Thread(target=server.run, args=([sock],), name="heygen-sandbox", daemon=True)
         self._closing = False
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT
@@ -98,7 +125,8 @@ class Sandbox(SandboxApp):
             if not thread.is_alive() or time.monotonic() > deadline:
                 server.should_exit = True
                 thread.join()
-                raise RuntimeError(f"sandbox could not listen on {self.host}:{self.port}")
+                sock.close()
+                raise RuntimeError(f"sandbox could not start on {self.host}:{self.port}")
             time.sleep(0.01)
         self._server, self._thread = server, thread
         port = server.servers[0].sockets[0].getsockname()[1]

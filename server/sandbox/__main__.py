@@ -7,7 +7,7 @@ import contextlib
 import sys
 import threading
 
-from heygen_video_mcp.server.sandbox import RenderSeconds, Sandbox
+from heygen_video_mcp.server.sandbox import CannotListen, RenderSeconds, Sandbox
 from heygen_video_mcp.server.sandbox.app import render_range
 
 
@@ -22,7 +22,7 @@ def render_seconds(text: str) -> RenderSeconds:
     return value
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="heygen-video-mcp sandbox",
         description=__doc__,
@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> None:
         default=True,
         help="answer Range on video URLs with 206; off, always 200 with the whole body",
     )
+    parser.add_argument(
+        "--retire-v1",
+        type=int,
+        choices=(404, 405, 410),
+        default=None,
+        help="play HeyGen's retired v1: every /v1/ request answers this status (410 with a notice saying so); "
+        "the v3 Video Agent keeps working",
+    )
     args = parser.parse_args(argv)
     sandbox = Sandbox(
         api_key=args.api_key,
@@ -65,7 +73,15 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
     )
-    with sandbox:
+    if args.retire_v1 is not None:
+        sandbox.retire_v1(args.retire_v1, notice=args.retire_v1 == 410)
+    try:
+        sandbox.start()
+    except CannotListen as exc:
+        advice = "choose another --port (0 picks a free one)" if exc.in_use else "use --host 127.0.0.1 (this machine)"
+        print(f"heygen-video-mcp sandbox: {exc}; {advice}.", file=sys.stderr)
+        return 2
+    try:
         print(sandbox.base_url, flush=True)
         print(
             f"HeyGen sandbox: set HEYGEN_API_BASE_URL={sandbox.base_url} HEYGEN_API_KEY={sandbox.api_key}",
@@ -74,7 +90,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+    finally:
+        sandbox.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

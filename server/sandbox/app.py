@@ -1,4 +1,6 @@
-"""The sandbox's state and ASGI app: HeyGen's executions API as the contract describes it.
+"""The sandbox's state and ASGI app: HeyGen's executions API as the contract describes it, and its v3 Video
+Agent as HeyGen's reference pages do (tools/routes.py says which), with credits (402) and a v1 that can be
+played as retired.
 
 Every request is recorded, then may meet an injected `Fault`, then reaches the routes.
 Tests call `inject` and `next_outcome` from their own thread while uvicorn serves from
@@ -31,7 +33,8 @@ from starlette.routing import Route as Path
 from starlette.types import Message, Receive, Scope, Send
 
 from heygen_video_mcp.server.sandbox.mp4 import iter_mp4, mp4_bytes
-from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, PROVIDER_VALUES, parse_aspect_ratio
+from heygen_video_mcp.tools import routes
+from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, MODEL_PROVIDERS, parse_aspect_ratio
 
 Route = Literal["create", "status", "video", "other"]
 FaultRoute = Literal["create", "status", "video"]
@@ -39,8 +42,9 @@ Outcome = Literal["completed", "failed", "completed_without_url", "vanish"]
 # How long a job renders: a fixed number of seconds, or (lo, hi) to draw each new job's time uniformly.
 RenderSeconds = float | tuple[float, float]
 
-CREATE_PATH: Final = "/v1/workflows/executions"
-STATUS_RE: Final = re.compile(r"/v1/workflows/executions/[^/]+")
+CREATE_PATH: Final = routes.EXECUTIONS
+CREATE_PATHS: Final = (routes.EXECUTIONS, routes.VIDEO_AGENTS)
+STATUS_RE: Final = re.compile(rf"({routes.EXECUTIONS}|{routes.VIDEOS})/[^/]+")
 VIDEO_RE: Final = re.compile(r"/videos/([^/]+)\.mp4")
 RANGE_RE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 INPUT_STRINGS: Final = ("prompt", "provider", "aspect_ratio", "reference_image_url", "tail_image_url")
@@ -49,6 +53,7 @@ URL_LIFETIME: Final = 3600  # seconds a signed video URL stays valid, like a pre
 ERROR_CODES: Final[dict[int, str]] = {
     400: "invalid_parameter",
     401: "unauthorized",
+    402: "insufficient_credit",
     403: "forbidden",
     404: "not_found",
     429: "rate_limit_exceeded",
@@ -64,6 +69,12 @@ TERMINAL: Final[dict[Outcome, str]] = {
     "vanish": "not_found",
 }
 UNAUTHORIZED: Final = "Invalid or missing API key. Set X-Api-Key."
+# HeyGen has not published what a retired v1 route answers; this is what such a notice usually says.
+RETIRED: Final = "API v1 was retired on November 1, 2026 and is no longer supported. Use the v3 API."
+# POST /v3/video-agents' fields (developers.heygen.com/reference/create-video-with-video-agent).
+AGENT_STRINGS: Final = ("avatar_id", "voice_id", "style_id", "callback_url", "callback_id", "mode")
+AGENT_FIELDS: Final = ("prompt", "orientation", "files", "incognito_mode", "auto_proceed", *AGENT_STRINGS)
+FILE_KEYS: Final = {"url": "url", "asset_id": "asset_id", "base64": "data"}
 ACCESS_DENIED: Final = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     "<Message>Request has expired or the signature does not match</Message></Error>"
@@ -201,14 +212,15 @@ class Job:
     asset_id: str
     expires: int  # unix time when the signed video URL stops working
     hidden_until: float = 0.0  # monotonic time before which status reads say not_found (read lag)
+    session_id: str | None = None  # set for a Video Agent job, whose execution_id is "video_agent:<video_id>"
 
     @property
     def status(self) -> str:
         # The contract names only submitted/completed/failed/not_found; "processing" is the
-        # in-between value HeyGen's older status API uses.
+        # in-between value HeyGen's older status API uses. A v3 video starts "pending".
         elapsed = time.monotonic() - self.submitted_at
         if elapsed < self.submitted_seconds:
-            return "submitted"
+            return "pending" if self.session_id else "submitted"
         if elapsed < self.render_seconds:
             return "processing"
         return TERMINAL[self.outcome]
@@ -225,6 +237,8 @@ class Job:
 
     @property
     def ratio(self) -> tuple[int, int]:
+        if self.session_id:
+            return (9, 16) if self.input.get("orientation") == "portrait" else (16, 9)
         value = self.input.get("aspect_ratio", DEFAULT_ASPECT_RATIO)
         return parse_aspect_ratio(str(value)) or (16, 9)
 
@@ -238,7 +252,7 @@ def render_range(seconds: RenderSeconds) -> tuple[float, float]:
 
 
 def route_of(method: str, path: str) -> Route:
-    if method == "POST" and path == CREATE_PATH:
+    if method == "POST" and path in CREATE_PATHS:
         return "create"
     if method == "GET" and STATUS_RE.fullmatch(path):
         return "status"
@@ -284,12 +298,40 @@ def check_request(payload: object) -> str | None:
             return f"input.{key} must be a string."
     if not str(given.get("prompt", "")).strip():
         return "input.prompt is required and must be a non-empty string."
-    if given.get("provider", DEFAULT_PROVIDER) not in PROVIDER_VALUES:
-        return f"input.provider must be one of: {', '.join(PROVIDER_VALUES)}."
+    if given.get("provider", DEFAULT_PROVIDER) not in MODEL_PROVIDERS:
+        return f"input.provider must be one of: {', '.join(MODEL_PROVIDERS)}."
     if parse_aspect_ratio(str(given.get("aspect_ratio", DEFAULT_ASPECT_RATIO))) is None:
         return "input.aspect_ratio must look like W:H, for example 16:9, 9:16 or 1:1."
     if "config" in given and not isinstance(given["config"], dict):
         return "input.config must be an object."
+    return None
+
+
+def check_agent_request(payload: object) -> str | None:
+    """What is wrong with a POST /v3/video-agents body, or None if it is valid."""
+    if not isinstance(payload, dict):
+        return "Request body must be a JSON object."
+    for key, value in payload.items():
+        if key not in AGENT_FIELDS:
+            return f"{key} is not a known field."
+        if key in AGENT_STRINGS and value is not None and not isinstance(value, str):
+            return f"{key} must be a string."
+    prompt = payload.get("prompt")
+    if not isinstance(prompt, str) or not 1 <= len(prompt) <= 10_000 or not prompt.strip():
+        return "prompt is required: a string of 1-10000 characters."
+    if payload.get("orientation") not in (None, "landscape", "portrait"):
+        return "orientation must be landscape or portrait."
+    files = payload.get("files")
+    if files is not None and (not isinstance(files, list) or len(files) > 20):
+        return "files must be a list of at most 20 files."
+    for item in files or []:
+        key = FILE_KEYS.get(str(item.get("type"))) if isinstance(item, dict) else None
+        if key is None or not isinstance(item.get(key), str):
+            return (
+                'each file must be {"type": "url", "url": ...}, {"type": "asset_id", ...} or {"type": "base64", ...}.'
+            )
+        if key == "url" and not item["url"].startswith("https://"):
+            return "a file url must be a publicly accessible HTTPS URL."
     return None
 
 
@@ -385,6 +427,8 @@ class SandboxApp:
         self.read_lag = read_lag
         self.video_rate = video_rate
         self.video_ranges = video_ranges
+        self.credits: int | None = None  # videos the account can still pay for; None: no limit
+        self.v1_retired: tuple[int, bool] | None = None  # (HTTP status, whether the body says retired)
         self._initial = (video_size, read_lag, video_rate, video_ranges, self.render_seconds, render_seed)
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
@@ -399,6 +443,8 @@ class SandboxApp:
             routes=[
                 Path(CREATE_PATH, self._create, methods=["POST"]),
                 Path(CREATE_PATH + "/{execution_id}", self._status, methods=["GET"]),
+                Path(routes.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
+                Path(routes.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
                 Path("/videos/{video_id}.mp4", self._video, methods=["GET"]),
             ]
         )
@@ -425,6 +471,8 @@ class SandboxApp:
             self.video_size, self.read_lag, self.video_rate, self.video_ranges, self.render_seconds, seed = (
                 self._initial
             )
+            self.credits = None
+            self.v1_retired = None
             self.render_seed = seed
             self._render_random = random.Random(seed)
 
@@ -433,8 +481,9 @@ class SandboxApp:
             return sum(1 for request in self.requests if request.route == route)
 
     def status_reads(self, execution_id: str) -> list[float]:
-        """When (monotonic) each status read of this execution arrived, oldest first."""
-        path = f"{CREATE_PATH}/{execution_id}"
+        """When (monotonic) each status read of this execution (or "video_agent:<video_id>") arrived, oldest
+        first."""
+        path = routes.status_path(execution_id)
         with self._lock:
             return [r.time for r in self.requests if r.route == "status" and r.path == path]
 
@@ -446,6 +495,18 @@ class SandboxApp:
             self.render_seconds = value
             self.render_seed = seed
             self._render_random = random.Random(seed)
+
+    def set_credits(self, videos: int | None) -> None:
+        """The account can pay for this many more videos (of either API); past them a create answers 402.
+        None: no limit."""
+        with self._lock:
+            self.credits = videos
+
+    def retire_v1(self, status: int = 410, *, notice: bool = True) -> None:
+        """Every /v1/ request answers `status`, with a JSON notice that v1 is retired or, without `notice`,
+        the plain error a missing route gives. The v3 routes keep working."""
+        with self._lock:
+            self.v1_retired = (status, notice)
 
     def set_video_size(self, size: int | None) -> None:
         with self._lock:
@@ -482,6 +543,14 @@ class SandboxApp:
         body = await read_body(receive)
         route = route_of(scope["method"], scope["path"])
         self._record(scope, route, body)
+        retired = self.v1_retired
+        if retired is not None and scope["path"].startswith("/v1/"):
+            status, notice = retired
+            payload = error_body(status, RETIRED) if notice else error_body(status)
+            if notice:
+                payload["error"]["code"] = "api_version_retired"  # type: ignore[index]
+            await JSONResponse(payload, status_code=status)(scope, receive, send)
+            return
         fault = self._take_fault(route)
         if fault is not None and fault.after:
             await self._answer_late(fault, scope, replay(body, receive), send)
@@ -556,7 +625,10 @@ class SandboxApp:
             await send_body(send, 200, headers, chunks, fault.truncate_at)
             return
         body, content_type = fault.payload()
-        if fault.unknown_job:
+        if fault.unknown_job and path.startswith(routes.VIDEOS):
+            body = json.dumps(error_body(404, "Video not found")).encode()
+            fault = Fault(status=404)
+        elif fault.unknown_job:
             body = json.dumps({"data": {"execution_id": path.rsplit("/", 1)[-1], "status": "not_found"}}).encode()
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
         headers += [(name.lower().encode(), value.encode()) for name, value in fault.headers.items()]
@@ -596,26 +668,62 @@ class SandboxApp:
         problem = check_request(payload)
         if problem is not None:
             return JSONResponse(error_body(400, problem), status_code=400)
+        job = self._new_job(f"node-gw-{secrets.token_hex(8)}", payload["input"], None)
+        if job is None:
+            return JSONResponse(error_body(402, "Insufficient credits to generate this video."), status_code=402)
+        return JSONResponse({"data": {"execution_id": job.execution_id, "status": "submitted"}})
+
+    async def _create_agent(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        try:
+            payload = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse(error_body(400, "Request body must be valid JSON."), status_code=400)
+        problem = check_agent_request(payload)
+        if problem is not None:
+            return JSONResponse(error_body(400, problem), status_code=400)
+        video_id = secrets.token_hex(16)
+        job = self._new_job(routes.job_id("video_agent", video_id), payload, f"sess_{secrets.token_hex(8)}", video_id)
+        if job is None:
+            return JSONResponse(error_body(402, "Insufficient credits to generate this video."), status_code=402)
+        data = {
+            "session_id": job.session_id,
+            "video_id": video_id,
+            "status": "generating",
+            "created_at": int(time.time()),
+        }
+        return JSONResponse({"data": data})
+
+    def _new_job(
+        self, execution_id: str, given: dict[str, object], session_id: str | None, video_id: str | None = None
+    ) -> Job | None:
+        """Record a new job, paid from the credits; None when they have run out."""
         with self._lock:
+            if self.credits is not None:
+                if self.credits <= 0:
+                    return None
+                self.credits -= 1
             outcome, message = self._outcomes.popleft() if self._outcomes else ("completed", "")
             low, high = self.render_seconds
             render_seconds = low if low == high else self._render_random.uniform(low, high)
             job = Job(
-                execution_id=f"node-gw-{secrets.token_hex(8)}",
-                input=payload["input"],
+                execution_id=execution_id,
+                input=given,
                 outcome=outcome,
                 message=message,
                 submitted_at=time.monotonic(),
                 submitted_seconds=self.submitted_seconds,
                 render_seconds=render_seconds,
                 video_seconds=self.video_seconds,
-                video_id=secrets.token_hex(16),
+                video_id=video_id or secrets.token_hex(16),
                 asset_id=f"asset-{secrets.token_hex(6)}",
                 expires=int(time.time() + render_seconds) + URL_LIFETIME,
                 hidden_until=time.monotonic() + self.read_lag,
+                session_id=session_id,
             )
             self.jobs[job.execution_id] = job
-        return JSONResponse({"data": {"execution_id": job.execution_id, "status": "submitted"}})
+        return job
 
     async def _status(self, request: Request) -> Response:
         if not self._authorized(request):
@@ -634,6 +742,25 @@ class SandboxApp:
             if job.outcome == "completed":
                 video = {"video_url": self._video_url(job), **video}
             data["output"] = {"video": video, "asset_id": job.asset_id}
+        return JSONResponse({"data": data})
+
+    async def _video_status(self, request: Request) -> Response:
+        """GET /v3/videos/{video_id} (developers.heygen.com/reference/get-video)."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        video_id = request.path_params["video_id"]
+        with self._lock:
+            job = self.jobs.get(routes.job_id("video_agent", video_id))
+        status = None if job is None or time.monotonic() < job.hidden_until else job.status
+        if job is None or status in (None, "not_found"):
+            return JSONResponse(error_body(404, "Video not found"), status_code=404)
+        data: dict[str, object] = {"id": video_id, "status": status, "created_at": int(time.time())}
+        if status == "failed":
+            data |= {"failure_code": "rendering_failed", "failure_message": job.message}
+        if status == "completed":
+            data |= {"duration": job.video_seconds, "video_page_url": f"https://app.heygen.com/videos/{video_id}"}
+            if job.outcome == "completed":
+                data |= {"video_url": self._video_url(job), "thumbnail_url": f"{self.base_url}/thumbs/{video_id}.jpg"}
         return JSONResponse({"data": data})
 
     async def _video(self, request: Request) -> Response:

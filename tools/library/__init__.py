@@ -1,0 +1,34 @@
+"""The video library: every submission and what became of it, for each tenant, in SQLite (one file, the
+default) or PostgreSQL (HEYGEN_DATABASE_URL, shared by replicas).
+
+operations: the Library (one tenant's view) and its operations, written once for both stores;
+sqlite / postgres: the stores; migrations: the schema, one list for both; common: what they share.
+"""
+
+from heygen_video_mcp.tools.errors import LibraryError
+from heygen_video_mcp.tools.library.common import (
+    STALE_SUBMISSION_SECONDS,
+    SUBMIT_FAILED,
+    SUBMIT_UNCERTAIN,
+    SUBMITTING,
+    UNFINISHED,
+    Job,
+    Reservation,
+)
+from heygen_video_mcp.tools.library.migrations import MIGRATIONS, Dialects, script
+from heygen_video_mcp.tools.library.operations import Library
+
+__all__ = [
+    "MIGRATIONS",
+    "STALE_SUBMISSION_SECONDS",
+    "SUBMITTING",
+    "SUBMIT_FAILED",
+    "SUBMIT_UNCERTAIN",
+    "UNFINISHED",
+    "Dialects",
+    "Job",
+    "Library",
+    "LibraryError",
+    "Reservation",
+    "script",
+]

@@ -1,0 +1,126 @@
+"""What the library's operations and its two stores (SQLite, PostgreSQL) share: the job record, the statuses,
+and the small interface an operation sees of a database connection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Final, Protocol, TypeVar
+
+from heygen_video_mcp.tools.errors import LibraryError
+
+T = TypeVar("T")
+
+# Statuses of our own, around HeyGen's: a submission in flight, refused, or with its answer lost.
+SUBMITTING: Final = "submitting"
+SUBMIT_FAILED: Final = "submit_failed"
+SUBMIT_UNCERTAIN: Final = "submit_uncertain"
+UNFINISHED: Final = ("submitted", "processing")
+# A reservation older than this whose POST never reported back died with its process: treat it as lost.
+STALE_SUBMISSION_SECONDS: Final = 180.0
+
+
+class Row(Protocol):
+    """A row read by column name: sqlite3.Row, or psycopg's dict row."""
+
+    def keys(self) -> Any: ...
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Sequence[Any]: ...
+
+
+class Connection(Protocol):
+    """What an operation uses of a connection. Statements use '?' placeholders on both databases, and run
+    in one transaction that the store opened: a write one (`writing`) when the operation was started as a
+    write, or after it asked for one with need_write()."""
+
+    writing: bool
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor: ...
+
+
+Operation = Callable[[Connection], T]
+
+
+class Store(Protocol):
+    """Where the jobs are kept, shared by every tenant's view of the library."""
+
+    @property
+    def where(self) -> str:
+        """The file or database, for messages (never with a password)."""
+
+    @property
+    def migrated(self) -> bool: ...
+    def migrate(self) -> None: ...
+    def close(self) -> None: ...
+    async def run(self, fn: Operation[T], *, scope: str, write: bool = True, by_key: bool = False) -> T:
+        """Run `fn` in one transaction, retried while the store is busy. Writes of one `scope` (a tenant) never
+        interleave: each reads and decides under the same lock as it writes."""
+
+
+class NeedsWrite(Exception):
+    """A read found it must write (the store lacks our schema, or there is a change to record): the operation
+    is run again as a write."""
+
+
+def need_write(db: Connection) -> None:
+    """Called before writing: in a read transaction, start over in a write one."""
+    if not db.writing:
+        raise NeedsWrite
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    execution_id: str | None
+    prompt: str
+    status: str
+    created_at: float
+    updated_at: float
+    provider: str | None = None
+    aspect_ratio: str | None = None
+    reference_image_url: str | None = None
+    tail_image_url: str | None = None
+    config: dict[str, Any] | None = None
+    heygen_status: str | None = None
+    error: str | None = None
+    video_url: str | None = None
+    video_id: str | None = None
+    asset_id: str | None = None
+    local_path: str | None = None
+    download_error: str | None = None
+    download_attempts: int = 0  # failed saves since the last success
+    download_retry_at: float | None = None  # unix time before which no automatic save starts
+    download_owner: str | None = None  # the claim on saving the video: whose, and until when
+    download_lease: float | None = None
+    tenant: str = ""  # whose job: '' is the single user of stdio mode
+    session_id: str | None = None  # the Video Agent's session (tools/routes.py)
+
+    @classmethod
+    def from_row(cls, row: Row) -> Job:
+        values = {key: row[key] for key in row.keys() if key in _JOB_FIELDS}  # noqa: SIM118 (Row iterates values)
+        values["config"] = json.loads(row["config"]) if row["config"] else None
+        return cls(**values)
+
+
+_JOB_FIELDS: Final = frozenset(field.name for field in fields(Job))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    job: Job
+    existing: bool  # True: an identical request was made within the window; nothing new was reserved
+
+
+class Vanished(LibraryError):
+    """A job this view was working on is no longer in the store (deleted and made again meanwhile)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"Job {job_id} is no longer in the video library.")
+        self.job_id = job_id

@@ -1,0 +1,62 @@
+"""Every HeyGen API path this server uses, and how a job's id says which API it belongs to.
+
+Two HeyGen APIs make videos here:
+- "executions": the contract's v1 workflow executions API (heygen-video-generation-api.txt), which runs one
+  provider model (VEO, Kling, Sora, ...). HeyGen's "Endpoint Version Comparison" and "legacy API" pages
+  (developers.heygen.com, read 2026-11-25) give v1/v2 as supported through 2026-10-31 and retired from
+  2026-11-01, so this route may answer as gone.
+- "video_agent": HeyGen's v3 Video Agent. What this relies on, from HeyGen's own pages (read 2026-11-25):
+  * developers.heygen.com/reference/create-video-with-video-agent: POST /v3/video-agents, header x-api-key,
+    flat JSON body: prompt (1-10000 characters, required), avatar_id, voice_id, style_id (strings or null),
+    orientation ("landscape" | "portrait"; auto-detected when absent), files (at most 20, each
+    {"type": "url", "url": https URL} | {"type": "asset_id", ...} | {"type": "base64", ...}), callback_url,
+    callback_id, incognito_mode. The answer is {"data": {"session_id", "video_id", "status", "created_at"}}
+    (quick start); heygen-com/skills references/api-reference.md: "Always capture session_id. Cannot be
+    recovered later via GET."
+  * developers.heygen.com/reference/get-video: GET /v3/videos/{video_id} ->
+    {"data": {"id", "status", "video_url", "thumbnail_url", "duration", "failure_code", "failure_message",
+    ...}}; status pending -> processing -> completed | failed (skills api-reference.md, "Polling").
+  * developers.heygen.com/docs/error-codes: errors are {"error": {"code", "message", "doc_url"}}; 402 means
+    insufficient credits (code insufficient_credit). The May 2026 changelog's Idempotency-Key list does not
+    include /v3/video-agents, so a submission here is guarded like the executions API: never blindly resent.
+  * Cost: $0.0333 per second of video (skills api-reference.md, "Pricing").
+
+A Video Agent job is shown to the assistant, stored and looked up as "video_agent:<video_id>", so one id
+field serves both APIs, the two never collide in the library, and every tool knows where to ask.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Backend = Literal["executions", "video_agent"]
+
+EXECUTIONS: Final = "/v1/workflows/executions"
+VIDEO_AGENTS: Final = "/v3/video-agents"
+VIDEOS: Final = "/v3/videos"
+VIDEO_AGENT_PREFIX: Final = "video_agent:"
+# The provider value that selects the Video Agent in generate_video.
+VIDEO_AGENT: Final = "video_agent"
+
+
+def backend_of(job_id: str) -> Backend:
+    return "video_agent" if job_id.startswith(VIDEO_AGENT_PREFIX) else "executions"
+
+
+def job_id(backend: Backend, heygen_id: str) -> str:
+    """The id the assistant sees for HeyGen's id of a job."""
+    return VIDEO_AGENT_PREFIX + heygen_id if backend == "video_agent" else heygen_id
+
+
+def heygen_id(job_id: str) -> str:
+    """HeyGen's own id inside one of ours."""
+    return job_id.removeprefix(VIDEO_AGENT_PREFIX)
+
+
+def create_path(backend: Backend) -> str:
+    return VIDEO_AGENTS if backend == "video_agent" else EXECUTIONS
+
+
+def status_path(job_id: str) -> str:
+    base = VIDEOS if backend_of(job_id) == "video_agent" else EXECUTIONS
+    return f"{base}/{heygen_id(job_id)}"

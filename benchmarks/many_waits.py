@@ -182,8 +182,8 @@ def probe(base_url: str, stop: threading.Event, latencies: list[float]) -> None:
 
 
 async def sample(run: Run, sb: Sandbox, stop: anyio.Event) -> None:
-    assert sb._thread is not None and sb._thread.native_id is not None
-    sandbox_stat = f"/proc/self/task/{sb._thread.native_id}/stat"
+    assert sb.thread is not None and sb.thread.native_id is not None
+    sandbox_stat = f"/proc/self/task/{sb.thread.native_id}/stat"
     client_stat = f"/proc/self/task/{threading.main_thread().native_id}/stat"
     while not stop.is_set():
         try:

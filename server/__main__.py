@@ -1,6 +1,7 @@
-"""Command line: `heygen-video-mcp` serves MCP over stdio (what desktop apps start); `heygen-video-mcp demo`
-runs the whole flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox; `generate`,
-`status`, `list`, `download` and `providers` make and manage videos from a terminal (server/cli.py)."""
+"""Command line: `heygen-video-mcp` serves MCP over stdio (what desktop apps start), `heygen-video-mcp serve
+--transport streamable-http` over HTTP for a team (server/http.py); `heygen-video-mcp demo` runs the whole
+flow end to end; `heygen-video-mcp sandbox` serves the local HeyGen sandbox; `generate`, `status`, `list`,
+`download` and `providers` make and manage videos from a terminal (server/cli.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def _command(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="heygen-video-mcp", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="serve MCP over stdio (the default)")
+    serve_cmd = sub.add_parser("serve", help="serve MCP over stdio (the default) or streamable HTTP")
+    serve_cmd.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    serve_cmd.add_argument("--host", help="address to listen on (HTTP; default 127.0.0.1, or HEYGEN_MCP_HOST)")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (HTTP; default 8000, or HEYGEN_MCP_PORT)")
     demo = sub.add_parser("demo", help="generate a video end to end through this server over stdio")
     demo.add_argument("--prompt", help="the video prompt")
     sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
@@ -40,6 +44,8 @@ def _command(argv: list[str]) -> int:
 
     cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.transport == "streamable-http":
+        return _serve_http(args.host, args.port)
     if args.command in cli.COMMANDS:
         return cli.run(args)
     if args.command != "demo":
@@ -64,6 +70,22 @@ def _settings() -> Settings | None:
         return None
     configure_logging(settings.api_key, settings.log_level)
     return settings
+
+
+def _serve_http(host: str | None, port: int | None) -> int:
+    from heygen_video_mcp.server.config import ConfigError
+    from heygen_video_mcp.server.http import serve_http
+    from heygen_video_mcp.server.httpsettings import http_settings_from_env
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    try:
+        http = http_settings_from_env(host=host, port=port)
+    except ConfigError as exc:
+        print(f"heygen-video-mcp: {exc}", file=sys.stderr)
+        return 2
+    return serve_http(settings, http)
 
 
 def serve() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import httpx2
 from mcp.server.mcpserver import MCPServer
@@ -13,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
 from heygen_video_mcp.server.player import TOOL_META, player_extension
-from heygen_video_mcp.server.runtime import running_jobs
+from heygen_video_mcp.server.runtime import running_tenants
 from heygen_video_mcp.tools import (
     check_status,
     download_video,
@@ -26,6 +27,10 @@ from heygen_video_mcp.tools import (
 )
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.results import AppState
+from heygen_video_mcp.tools.tenancy import OWN, Tenancy
+
+if TYPE_CHECKING:
+    from heygen_video_mcp.server.videolinks import VideoLinks
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
 Flow: write a detailed shot description -> generate_video -> wait_for_video (call again while done is
@@ -44,21 +49,31 @@ def _version() -> str:
 
 
 def create_server(
-    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, library: Library | None = None
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    library: Library | None = None,
+    tenancy: Tenancy | None = None,
+    links: VideoLinks | None = None,
 ) -> MCPServer[AppState]:
     """The server, its library (`library`, or the one `settings` names) checked at the start of each lifespan
     unless it already was in this process (the command line checks it while the SDK loads). The HTTP
-    client is built on the first request to HeyGen, not at start."""
+    client is built on the first request to HeyGen, not at start. `tenancy`: remote mode's tenants (see
+    tools/tenancy.py); without it every caller is the server's own user. With `links` (remote mode), results
+    hand out saved videos as links signed by it, not as paths on this machine."""
     library = library or settings.library()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with running_jobs(settings, library, transport=transport) as jobs:
+        async with running_tenants(settings, library, tenancy or Tenancy(), transport=transport) as tenants:
             yield AppState(
-                jobs=jobs,
+                jobs=tenants.jobs(OWN),
                 wait_seconds=settings.wait_seconds,
                 wait_cap=WAIT_CAP_SECONDS,
                 call_seconds=settings.call_seconds,
+                tenants=tenants,
+                sign_link=links.sign if links else None,
+                public_url=links.public_url if links else None,
             )
 
     server: MCPServer[AppState] = MCPServer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -109,16 +109,27 @@ ENV: Final[dict[str, str]] = {
 }
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class ConfigError(Exception):
     pass
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    return model_from_env(Settings, ENV, environ)
+
+
+def model_from_env(model: type[M], env: Mapping[str, str], environ: Mapping[str, str] | None = None) -> M:
+    """`model` from the variables `env` maps to its fields; a ConfigError names every bad variable."""
     environ = os.environ if environ is None else environ
-    values = {field: environ[name].strip() for name, field in ENV.items() if environ.get(name, "").strip()}
+    values = {field: environ[name].strip() for name, field in env.items() if environ.get(name, "").strip()}
     try:
-        return Settings.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
-        names = {field: name for name, field in ENV.items()}
-        problems = "; ".join(f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" for err in exc.errors())
+        names = {field: name for name, field in env.items()}
+        problems = "; ".join(
+            f"{names.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
+        )
         raise ConfigError(f"Invalid configuration: {problems}") from None

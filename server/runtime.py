@@ -1,11 +1,13 @@
 """The job logic built from the settings, for everything that drives it: the MCP server's lifespan and the
-command line share one HeyGen client, one library and one set of background tasks per run."""
+command line share one library and one set of background tasks per run, and a HeyGen client per tenant
+(just one, the server's own user's, outside remote mode)."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import anyio
@@ -15,6 +17,7 @@ from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.jobs import JobSettings, SaveProgress, VideoJobs
 from heygen_video_mcp.tools.library import Library
+from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
 
 
 def _is_private(url: str) -> bool:
@@ -29,16 +32,17 @@ def _is_private(url: str) -> bool:
     return address.is_loopback or address.is_private
 
 
-def job_settings(settings: Settings) -> JobSettings:
+def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = None) -> JobSettings:
     return JobSettings(
         poll_interval=settings.poll_interval,
         duplicate_window=settings.duplicate_window,
         download=settings.download,
-        output_dir=settings.output_dir,
+        output_dir=settings.output_dir / tenant_folder(tenant) if tenant else settings.output_dir,
         not_found_grace=settings.not_found_grace,
         reads_per_second=settings.max_reads_per_second,
         max_video_bytes=settings.max_video_bytes,
         private_video_hosts=_is_private(settings.api_base_url),
+        daily_renders=budget,
     )
 
 
@@ -50,30 +54,60 @@ async def running_jobs(
     transport: httpx2.AsyncBaseTransport | None = None,
     on_bytes: SaveProgress | None = None,
 ) -> AsyncIterator[VideoJobs]:
-    """VideoJobs for one run, its library checked unless it already was in this process. The HTTP client
-    is built on the first request to HeyGen, not here. On the way out, submissions already sent get their
-    answers recorded; a save in progress stops and resumes next time."""
+    """VideoJobs for one run of the server's own user (see running_tenants)."""
+    async with running_tenants(settings, library, Tenancy(), transport=transport, on_bytes=on_bytes) as tenants:
+        yield tenants.jobs(OWN)
+
+
+@asynccontextmanager
+async def running_tenants(
+    settings: Settings,
+    library: Library,
+    tenancy: Tenancy,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    on_bytes: SaveProgress | None = None,
+) -> AsyncIterator[Tenants]:
+    """The job logic of each tenant for one run, made on first use; the server's own user ('') works in
+    `library` as given, with HEYGEN_API_KEY. The library is checked unless it already was in this process.
+    HTTP clients are built on the first request to HeyGen, not here. On the way out, submissions already
+    sent get their answers recorded; a save in progress stops and resumes next time."""
     if not library.migrated:
         await anyio.to_thread.run_sync(library.migrate)
-    client = HeyGenClient(
-        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-        base_url=settings.api_base_url,
-        timeout=httpx2.Timeout(
-            connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=5.0
-        ),
-        max_retries=settings.max_retries,
-        transport=transport,
-    )
+    own_key = settings.api_key.get_secret_value() if settings.api_key else None
+    tenancy = replace(tenancy, keys={**tenancy.keys, OWN: own_key}) if own_key else tenancy
+    tenants: Tenants | None = None
     try:
         # Submissions on the wire and video saves run here, beyond the calls that start them.
         async with anyio.create_task_group() as background:
-            jobs = VideoJobs(client, library, job_settings(settings), background, on_bytes=on_bytes)
+
+            def make(tenant: str, key: str | None, budget: int | None) -> VideoJobs:
+                client = HeyGenClient(
+                    api_key=key,
+                    base_url=settings.api_base_url,
+                    timeout=httpx2.Timeout(
+                        connect=settings.connect_timeout,
+                        read=settings.read_timeout,
+                        write=settings.read_timeout,
+                        pool=5.0,
+                    ),
+                    max_retries=settings.max_retries,
+                    transport=transport,
+                    missing_key=missing_key_message(tenant, tenancy) if tenant else None,
+                )
+                view = library.for_tenant(tenant) if tenant else library
+                return VideoJobs(client, view, job_settings(settings, tenant, budget), background, on_bytes=on_bytes)
+
+            tenants = Tenants(tenancy, make)
             try:
-                yield jobs
+                yield tenants
             finally:
                 with anyio.CancelScope(shield=True):
-                    await jobs.aclose(grace=settings.read_timeout + settings.connect_timeout)
+                    async with anyio.create_task_group() as closing:
+                        for jobs in tenants.all():
+                            closing.start_soon(jobs.aclose, settings.read_timeout + settings.connect_timeout)
                 background.cancel_scope.cancel()
     finally:
-        await client.aclose()
+        for jobs in tenants.all() if tenants else []:
+            await jobs.client.aclose()
         library.close()

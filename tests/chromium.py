@@ -4,6 +4,7 @@ pick, no websocket library. Messages are JSON, each ended by a NUL byte; Chromiu
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import queue
@@ -42,14 +43,18 @@ class Chromium:
     def __enter__(self) -> Chromium:
         to_browser_read, self._to_browser = os.pipe()
         self._from_browser, from_browser_write = os.pipe()
-
-        def map_pipes() -> None:  # in the child: the command pipe on fd 3, the answer pipe on fd 4
-            commands, answers = os.dup(to_browser_read), os.dup(from_browser_write)
-            os.dup2(commands, 3)
-            os.dup2(answers, 4)
-
+        # The browser's ends, moved to fds 10 and up so that putting them on 3 and 4 cannot clobber one another.
+        commands = fcntl.fcntl(to_browser_read, fcntl.F_DUPFD, 10)
+        answers = fcntl.fcntl(from_browser_write, fcntl.F_DUPFD, 10)
+        for fd in (to_browser_read, from_browser_write):
+            os.close(fd)
+        # Bash puts them on fds 3 and 4 and becomes Chromium (no preexec_fn, which is unsafe with threads).
+        remap = f'exec "$0" "$@" 3<&{commands} 4>&{answers} {commands}<&- {answers}>&-'
         self._process = subprocess.Popen(
             [
+                "/bin/bash",  # not sh: dash cannot redirect fds above 9
+                "-c",
+                remap,
                 self._binary,
                 "--headless",
                 "--no-sandbox",  # CI runs as root, where Chromium's own sandbox cannot start
@@ -65,11 +70,10 @@ class Chromium:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(3, 4),
-            preexec_fn=map_pipes,
+            pass_fds=(commands, answers),
         )
-        os.close(to_browser_read)
-        os.close(from_browser_write)
+        os.close(commands)
+        os.close(answers)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         return self

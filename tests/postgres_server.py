@@ -41,6 +41,7 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="heygen-pg-"))
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._postgres = Path("postgres")  # the server binary, once start() has found it
         # Who runs it: None is this process's user; under root, nobody (with no supplementary groups).
         self._user: int | None = None
         self._group: int | None = None
@@ -61,22 +62,32 @@ class PostgresServer:
         if self._user is not None:
             os.chown(secret, self._user, -1)
         self._run([str(binaries / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={secret}", *_INITDB])
+        self._postgres = binaries / "postgres"
         for _ in range(3):  # a free port may be taken before the server binds it
             self.port = _free_port()
-            log = (self.folder / "server.log").open("ab")
-            where = ["-D", str(data), "-h", "127.0.0.1", "-p", str(self.port), "-k", str(self.folder)]
-            self._process = subprocess.Popen(
-                [str(binaries / "postgres"), *where, *(f"--{setting}" for setting in _SETTINGS)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                user=self._user,
-                group=self._group,
-                extra_groups=self._groups,
-            )
-            log.close()
-            if self._wait_ready():
+            if self._launch():
                 return self
         raise RuntimeError(f"PostgreSQL did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
+
+    def restart(self) -> None:
+        """Stop (clients are cut off) and start again with the same data on the same port."""
+        self.stop()
+        if not self._launch():
+            raise RuntimeError(f"PostgreSQL did not restart: {(self.folder / 'server.log').read_text()[-2000:]}")
+
+    def _launch(self) -> bool:
+        log = (self.folder / "server.log").open("ab")
+        where = ["-D", str(self.folder / "data"), "-h", "127.0.0.1", "-p", str(self.port), "-k", str(self.folder)]
+        self._process = subprocess.Popen(
+            [str(self._postgres), *where, *(f"--{setting}" for setting in _SETTINGS)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            user=self._user,
+            group=self._group,
+            extra_groups=self._groups,
+        )
+        log.close()
+        return self._wait_ready()
 
     def _wait_ready(self) -> bool:
         assert self._process is not None

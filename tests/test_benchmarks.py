@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from .conftest import REPO
+from .test_replicas import need_nginx
 
 
 def test_download_memory_benchmark_streams() -> None:
@@ -41,3 +42,13 @@ def test_the_polling_benchmarks_run() -> None:
     assert counts and counts.group(1) == counts.group(2), waits  # every job was followed to its end
     listing = run_benchmark("list_videos.py", "--quick")
     assert re.search(r"default +20 ", listing), listing
+
+
+def test_the_remote_load_benchmark_runs() -> None:
+    """A quick run of remote mode under load and under faults (two replicas behind nginx on PostgreSQL)."""
+    need_nginx()
+    out = run_benchmark("remote_load.py", "--quick", timeout=400)
+    assert re.search(r"load: 6 clients at once .*: 6 completed, 0 errors", out), out
+    assert re.search(r"check_status over \d+ calls: p50 [\d.]+ ms, p99 [\d.]+ ms; floor", out), out
+    assert "lost ids: none; replicas down: none; jobs still polled after their caller left: none" in out, out
+    assert out.rstrip().endswith("OK: every goal met"), out

@@ -14,11 +14,9 @@ import os
 import sqlite3
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -27,7 +25,7 @@ from pydantic import TypeAdapter
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
-from heygen_video_mcp.server.sandbox import Fault, Sandbox
+from heygen_video_mcp.server.sandbox import Sandbox
 from heygen_video_mcp.tools import (
     check_status,
     download_video,
@@ -39,8 +37,7 @@ from heygen_video_mcp.tools import (
     wait_for_videos,
 )
 from heygen_video_mcp.tools.client import HeyGenClient
-from heygen_video_mcp.tools.errors import APITimedOut, LibraryError
-from heygen_video_mcp.tools.jobs import JobSettings, VideoJobs
+from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library import MIGRATIONS, Library
 from heygen_video_mcp.tools.request import VideoRequest
 from heygen_video_mcp.tools.results import VideoResult
@@ -260,45 +257,6 @@ async def test_only_a_submission_is_traced_on_its_way_out(sandbox: Sandbox) -> N
     finally:
         await client.aclose()
     assert transport.requests == [("POST", True), ("GET", False)]
-
-
-async def test_a_check_reads_in_its_own_task_and_hands_the_read_on_if_it_gives_up(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
-    """check_status reads HeyGen in the caller's own task (a task per read costs more than the read's own
-    work); callers that come meanwhile share that read. If the reader runs out of time before HeyGen
-    answers, a caller still waiting, with time left, reads again and gets its answer."""
-    sandbox.reset()
-    library = new_library(tmp_path)
-    client = HeyGenClient(api_key=API_KEY, base_url=sandbox.base_url, timeout=httpx2.Timeout(5.0))
-    answers: list[str | None] = []
-
-    async def check(jobs: VideoJobs, execution_id: str, *, after: float = 0.0, seconds: float = 10.0) -> None:
-        await anyio.sleep(after)
-        with anyio.fail_after(seconds):
-            try:
-                answers.append((await jobs.check(execution_id)).execution_id)
-            except APITimedOut:  # it gave up a moment before its deadline
-                answers.append(None)
-
-    try:
-        async with anyio.create_task_group() as tasks:
-            jobs = VideoJobs(client, library, JobSettings(output_dir=tmp_path, download=False), tasks)
-            execution_id = (await jobs.submit(request("handed on"))).job.execution_id
-            assert execution_id is not None
-            # Both have time: one read. The first has almost none: it gives up, and the second reads again.
-            for seconds, reads in ((10.0, 1), (1.5, 2)):
-                sandbox.inject("status", Fault.late_answer(1.0))
-                before = sandbox.count("status")
-                async with anyio.create_task_group() as callers:
-                    callers.start_soon(partial(check, jobs, execution_id, seconds=seconds))
-                    callers.start_soon(partial(check, jobs, execution_id, after=0.05))
-                assert sandbox.count("status") - before == reads
-            tasks.cancel_scope.cancel()
-    finally:
-        await client.aclose()
-        sandbox.reset()
-    assert answers == [execution_id, execution_id, None, execution_id]
 
 
 # --- a status read that changes nothing ---------------------------------------------------------------------

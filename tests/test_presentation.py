@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.types import Prompt, PromptReference, Resource, ResourceTemplate, ResourceTemplateReference
 
 from heygen_video_mcp.server.app import create_server
+from heygen_video_mcp.server.player import PLAYER_URI
 from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, PROVIDER_VALUES
 
 from .conftest import REPO, MakeSettings, data_of
@@ -84,7 +85,8 @@ async def test_resources_and_prompts_carry_titles_and_descriptions(client: Clien
     resources = (await client.list_resources()).resources
     templates = (await client.list_resource_templates()).resource_templates
     prompts = (await client.list_prompts()).prompts
-    assert {r.uri for r in resources} == {"heygen://providers", "heygen://videos"}
+    # The player page (MCP Apps) is a resource too, which hosts read when a bound tool's result comes.
+    assert {r.uri for r in resources} == {"heygen://providers", "heygen://videos", PLAYER_URI}
     assert [t.uri_template for t in templates] == ["heygen://videos/{execution_id}"]
     items: list[Resource | ResourceTemplate | Prompt] = [*resources, *templates, *prompts]
     for item in items:

@@ -54,6 +54,7 @@ _ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
         "generate_video again with allow_duplicate=true.",
     ),
     errors.LibraryError: (False, "Tell the user about the library file, as the message says."),
+    errors.BudgetExhausted: (False, "Tell the user when the budget renews, as the message says; do not retry."),
     errors.DownloadFailed: (True, "Tell the user; call download_video again later (a retry resumes)."),
     errors.RateLimited: (True, "Wait as long as the message says, then make the same call again."),
 }

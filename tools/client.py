@@ -127,8 +127,10 @@ class HeyGenClient:
         backoff: float = 0.5,
         transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        missing_key: str | None = None,
     ) -> None:
         self._api_key = api_key
+        self.missing_key = missing_key  # what to tell a caller when there is no key (None: the stdio advice)
         self._base_url = base_url.rstrip("/")
         self._max_retries = max_retries
         self._backoff = backoff
@@ -270,7 +272,7 @@ class HeyGenClient:
         retries only where HeyGen surely did not take it (429, or nothing was sent). No wait outlasts the
         caller's deadline: a retry that would not fit is not made, and the last failure is reported."""
         if not self._api_key:
-            raise errors.MissingApiKey()
+            raise errors.MissingApiKey(self.missing_key)
         idempotent = method == "GET"
         wire = wire or Wire()
         attempt = 0

@@ -8,7 +8,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, links, state, tool_result, video_result
 
 DESCRIPTION = """Save a completed HeyGen video as an MP4 on this computer and return its absolute path.
 Finished videos are already saved automatically into the output folder; use this to save a copy elsewhere
@@ -36,7 +36,7 @@ async def download_video(
 
     async def work() -> CallToolResult:
         job = await app.jobs.save(execution_id, Path(directory) if directory else None, filename)
-        return tool_result(video_result(job, saving=app.jobs.saving(job)))
+        return tool_result(video_result(job, saving=app.jobs.saving(job), links=links(ctx)))
 
     return await answer(work, action="download_video", seconds=app.call_seconds, execution_id=execution_id)
 

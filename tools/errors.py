@@ -15,6 +15,7 @@
     │   └── APITimedOut              no answer in time
     ├── UnexpectedResponse           an answer that is not the JSON the contract describes
     ├── DuplicateUncertain           an identical earlier submission may or may not have created a job
+    ├── BudgetExhausted              the tenant's daily render budget is used up; nothing was sent
     ├── DownloadFailed               the finished video could not be saved
     │   └── LinkExpired              the temporary video URL no longer works
     └── LibraryError                 the local library file cannot be used (newer, corrupt, locked, unwritable)
@@ -42,9 +43,10 @@ class InvalidInput(HeyGenError):
 
 
 class MissingApiKey(HeyGenError):
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "HEYGEN_API_KEY is not set, so this server cannot reach HeyGen. Create a key at "
+            message
+            or "HEYGEN_API_KEY is not set, so this server cannot reach HeyGen. Create a key at "
             "https://app.heygen.com/settings (API tab) and add it to this MCP server's environment in your "
             'client config, e.g. "env": {"HEYGEN_API_KEY": "<your key>"} in claude_desktop_config.json, '
             "then restart the client. list_providers works without a key."
@@ -100,6 +102,10 @@ class UnexpectedResponse(HeyGenError):
 
 
 class DuplicateUncertain(HeyGenError):
+    pass
+
+
+class BudgetExhausted(HeyGenError):
     pass
 
 

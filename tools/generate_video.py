@@ -14,7 +14,7 @@ from heygen_video_mcp.tools.providers import (
     PROVIDER_VALUES,
 )
 from heygen_video_mcp.tools.request import MAX_AGENT_PROMPT_CHARS, MAX_PROMPT_CHARS, VideoRequest
-from heygen_video_mcp.tools.results import AppState, VideoResult, state, tool_result, video_result
+from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, tool_result, video_result
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
 
@@ -104,7 +104,7 @@ async def generate_video(
             config=config,
         )
         outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
-        return tool_result(video_result(outcome.job, duplicate=outcome.duplicate))
+        return tool_result(video_result(outcome.job, duplicate=outcome.duplicate, links=links(ctx)))
 
     return await answer(work, action="generate_video", seconds=app.call_seconds)
 

@@ -12,7 +12,7 @@ from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.generate_video import AllowDuplicate, AspectRatio, Config, ImageUrl, Prompt, ProviderParam
 from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER
 from heygen_video_mcp.tools.request import VideoRequest
-from heygen_video_mcp.tools.results import AppState, VideoResult, state, video_result
+from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, video_result
 
 DESCRIPTION = f"""Start rendering several AI videos with HeyGen in one call (at most {MAX_GENERATE}): a storyboard's
 shots, one idea in several aspect ratios, or takes with different providers. Each request has the same fields
@@ -70,6 +70,7 @@ async def generate_videos(ctx: Context[AppState, Any], requests: Requests) -> An
     app = state(ctx)
 
     async def work() -> CallToolResult:
+        caller = links(ctx)
         if not 1 <= len(requests) <= MAX_GENERATE:
             raise InvalidInput(
                 f"requests has {len(requests)} items; give 1 to {MAX_GENERATE} per call (split a longer list)."
@@ -78,7 +79,7 @@ async def generate_videos(ctx: Context[AppState, Any], requests: Requests) -> An
         async def submit(index: int) -> VideoResult:
             request, allow_duplicate = spec(index, requests[index])
             outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
-            return video_result(outcome.job, duplicate=outcome.duplicate)
+            return video_result(outcome.job, duplicate=outcome.duplicate, links=caller)
 
         items = await each(len(requests), submit, action="generate_videos", execution_ids=[None] * len(requests))
         return batch_result(

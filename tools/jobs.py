@@ -38,6 +38,8 @@ SaveProgress = Callable[[str, int, int | None], None]
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
+# Jobs not counted against a daily budget (adopted ids, not made here) that may sit among the newest.
+_BUDGET_SLACK: Final = 50
 # list_videos refreshes at most this many unfinished jobs, this many at once, skipping any this server read
 # in the last few seconds.
 _REFRESH_LIMIT: Final = 10
@@ -51,6 +53,8 @@ _WAKE_SLACK: Final = 0.01
 _ESTIMATE_SECONDS: Final = 60.0
 # A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
 _LEASE_SECONDS: Final = 60.0
+# A read its last caller left is kept this long for one who asks again at once (the next wait_for_video).
+_UNWANTED_GRACE: Final = 1.0
 # After a failed save, the next automatic try waits 30 s, 60 s, 120 s ... up to 30 minutes.
 _BACKOFF_FIRST: Final = 30.0
 _BACKOFF_MAX: Final = 1800.0
@@ -69,7 +73,8 @@ class JobSettings:
     private_video_hosts: bool = False
     # How long a call that sees a finished video waits for its save before answering "saving".
     save_grace: float = 1.5
-    reads_per_second: float = 50.0  # status reads for the whole process
+    reads_per_second: float = 50.0  # status reads for the whole process (for one tenant, in remote mode)
+    daily_renders: int | None = None  # new submissions a UTC day (remote mode's tenants), None: no limit
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,15 @@ class Outcome:
 
 @dataclass
 class _Read:
-    """One status read in flight; every caller that wants the job's status meanwhile waits for it."""
+    """One status read in flight; every caller that wants the job's status meanwhile waits for it. When the
+    last of them has left for _UNWANTED_GRACE seconds, the read (with its retries) is cancelled: nobody
+    follows a job nobody waits on."""
 
     done: anyio.Event = field(default_factory=anyio.Event)
     job: Job | None = None
     error: Exception | None = None
+    waiters: int = 0
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
 @dataclass
@@ -126,7 +135,9 @@ class VideoJobs:
 
     async def submit(self, request: VideoRequest, *, allow_duplicate: bool = False) -> Outcome:
         if not self.client.has_api_key:
-            raise errors.MissingApiKey()
+            raise errors.MissingApiKey(self.client.missing_key)
+        if self.settings.daily_renders is not None:
+            await self._check_budget(self.settings.daily_renders)
         while True:
             reservation = await self.library.reserve(
                 request, window=self.settings.duplicate_window, allow_duplicate=allow_duplicate
@@ -152,6 +163,21 @@ class VideoJobs:
                     "anyway, call generate_video again with allow_duplicate=true."
                 )
             return Outcome(job, duplicate=True)  # still SUBMITTING here means its answer is on the way
+
+    async def _check_budget(self, budget: int) -> None:
+        """Refuse, before anything is recorded or sent, a submission past today's (UTC) budget. Counted from
+        the library: the submissions this server made today that may have bought a video."""
+        now = time.time()
+        midnight = now // 86400 * 86400
+        recent = await self.library.jobs(limit=budget + _BUDGET_SLACK, include_unsent=True)
+        used = sum(1 for job in recent if job.created_at >= midnight and job.prompt)
+        if used >= budget:
+            hours, rest = divmod(int(midnight + 86400 - now), 3600)
+            raise errors.BudgetExhausted(
+                f"Your daily budget on this server is {budget} new video{'s' if budget != 1 else ''}, and today's "
+                f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min. Nothing was sent to HeyGen; "
+                "videos already made stay available through list_videos."
+            )
 
     async def _send(self, job: Job, request: VideoRequest) -> Job:
         """Post in the background and wait for the answer within the caller's deadline. A caller that leaves
@@ -259,46 +285,49 @@ class VideoJobs:
         return await self.library.get(execution_id=routes.job_id("video_agent", execution_id))
 
     async def _read(self, execution_id: str, *, answer_by_deadline: bool = True) -> Job:
-        """Read a job's status once for every caller that wants it now: callers that come while a read is on
-        its way wait for its answer. A caller that must answer by its deadline reads in its own task (a task
-        per read would cost more than the read's own work) and gives up a moment before the deadline. Its
-        read ends with it, and runs out of time with it: a caller still waiting then reads again rather than
-        take either as its answer. Inside a wait the read runs in the background, with HeyGen's whole
-        timeout, so the end of the wait's budget does not cut it off."""
-        with deadline.soft() if answer_by_deadline else anyio.CancelScope():
-            while True:
-                found = self._reads.get(execution_id)
-                pending = found or _Read()
-                if found is None:
-                    self._reads[execution_id] = pending
-                    if answer_by_deadline:
-                        await self._run_read(execution_id, pending)
-                    else:
-                        self._tasks.start_soon(self._run_read, execution_id, pending)
-                if not pending.done.is_set():
-                    await pending.done.wait()
-                if found is None or pending.job is not None or _answered(pending.error):
-                    break
-        if pending.error is not None:
-            raise pending.error
-        if pending.job is None:
+        """Read a job's status once for every caller that wants it now. The read runs in the background, so
+        callers share it and one that leaves does not cut it off for the others. A caller that must answer
+        by its deadline gives up a moment before it; one inside a wait lets the wait's own budget end it."""
+        pending = self._reads.get(execution_id)
+        if pending is None or pending.scope.cancel_called:  # none in flight, or one its callers left
+            pending = self._reads[execution_id] = _Read()
+            self._tasks.start_soon(self._run_read, execution_id, pending)
+        pending.waiters += 1
+        try:
+            with deadline.soft() if answer_by_deadline else anyio.CancelScope():
+                await pending.done.wait()
+        finally:
+            pending.waiters -= 1
+            if not pending.waiters and not pending.done.is_set():
+                self._tasks.start_soon(self._drop_if_unwanted, pending)
+        if not pending.done.is_set():
             raise errors.APITimedOut(
                 f"HeyGen did not answer in time. The job is not affected: ask again about execution_id "
                 f"{execution_id!r} in a moment."
             )
+        if pending.error is not None:
+            raise pending.error
+        assert pending.job is not None
         return pending.job
+
+    async def _drop_if_unwanted(self, pending: _Read) -> None:
+        await anyio.sleep(_UNWANTED_GRACE)
+        if not pending.waiters:
+            pending.scope.cancel()
 
     async def _run_read(self, execution_id: str, pending: _Read) -> None:
         try:
-            pending.job = await self._observe(execution_id, self._read_at.get(execution_id))
-            await self._plan_next_read(pending.job)
+            with pending.scope:
+                pending.job = await self._observe(execution_id, self._read_at.get(execution_id))
+                await self._plan_next_read(pending.job)
         except errors.HeyGenError as exc:
             pending.error = exc
         except Exception as exc:
             logger.exception("Reading the status of %s failed unexpectedly", execution_id)
             pending.error = exc
         finally:
-            del self._reads[execution_id]
+            if self._reads.get(execution_id) is pending:
+                del self._reads[execution_id]
             pending.done.set()
 
     async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
@@ -577,12 +606,6 @@ class VideoJobs:
                         group.start_soon(refresh, job.execution_id)
             jobs = await self.library.jobs(status=status, limit=limit, query=query, include_unsent=True)
         return jobs
-
-
-def _answered(error: Exception | None) -> bool:
-    """Whether another caller's read failed in a way that is an answer for this one too: anything but
-    running out of that caller's time (or leaving, which leaves no error)."""
-    return error is not None and not isinstance(error, errors.APITimedOut)
 
 
 def _saved(job: Job) -> bool:

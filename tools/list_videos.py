@@ -17,10 +17,12 @@ from heygen_video_mcp.tools.results import (
     AppState,
     VideoResult,
     iso_time,
+    links,
     render,
     state,
     video_result,
 )
+from heygen_video_mcp.tools.tenancy import callers
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
 that survives restarts: prompt, provider, status, when, the saved file's path and the temporary URL.
@@ -69,7 +71,8 @@ async def list_videos(
     async def work() -> CallToolResult:
         check_filters(status, limit, query)
         jobs = await app.jobs.list(status=status, limit=limit, query=query)
-        videos = [video_result(job, saving=app.jobs.saving(job)) for job in jobs]
+        caller = links(ctx)
+        videos = [video_result(job, saving=app.jobs.saving(job), links=caller) for job in jobs]
         text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
         result = VideoList(videos=videos, count=len(videos))
         return CallToolResult(
@@ -87,7 +90,7 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         annotations=ToolAnnotations(title="List my videos", read_only_hint=True, open_world_hint=True),
     )
 
-    # Resources read the library as stored; only the tool contacts HeyGen.
+    # Resources read the library as stored, the caller's jobs only; only the tool contacts HeyGen.
     @server.resource(
         "heygen://videos",
         name="videos",
@@ -96,7 +99,7 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         mime_type="application/json",
     )
     async def videos() -> str:
-        jobs = await library.jobs(limit=50, include_unsent=True)
+        jobs = await callers(library).jobs(limit=50, include_unsent=True)
         return VideoList(videos=[video_result(j) for j in jobs], count=len(jobs)).model_dump_json(indent=2)
 
     @server.resource(
@@ -107,8 +110,9 @@ def register(server: MCPServer[AppState], library: Library) -> None:
         mime_type="application/json",
     )
     async def video(execution_id: str) -> str:
-        job = await library.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
+        mine = callers(library)
+        job = await mine.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
         if job is None:
             raise ResourceNotFoundError(f"No video with execution id {execution_id[:60]!r} in the library.")
-        history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await library.history(job.id)]
+        history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await mine.history(job.id)]
         return json.dumps({"video": video_result(job).model_dump(mode="json"), "history": history}, indent=2)

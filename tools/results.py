@@ -4,38 +4,73 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
+from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
 
 if TYPE_CHECKING:
     from pydantic import GetJsonSchemaHandler
     from pydantic.json_schema import JsonSchemaValue
     from pydantic_core import CoreSchema
 
+# A signed link to a saved video for a remote caller: (base_url, tenant, execution_id) -> (url, expiry).
+SignLink = Callable[[str, str, str], tuple[str, datetime]]
+
 
 @dataclass(frozen=True)
 class AppState:
-    """What the server's lifespan holds: the job logic and its one HTTP client."""
+    """What the server's lifespan holds: the job logic (the server's own user's, and the tenants'); in remote
+    mode, how saved videos are handed out (signed links under `public_url`, or under the URL each caller used)."""
 
     jobs: VideoJobs
     wait_seconds: float
     wait_cap: float
     call_seconds: float
+    tenants: Tenants | None = None
+    sign_link: SignLink | None = None
+    public_url: str | None = None
 
 
 def state(ctx: Context[AppState, Any]) -> AppState:
-    return ctx.request_context.lifespan_context
+    """The state as the caller sees it: with its tenant's job logic (see tools/tenancy.py)."""
+    app = ctx.request_context.lifespan_context
+    tenant = caller_tenant()
+    headers = ctx.headers  # None on stdio
+    offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
+    if app.tenants is None or (tenant == OWN and offered is None):
+        return app
+    return replace(app, jobs=app.tenants.jobs(tenant, offered))
+
+
+@dataclass(frozen=True)
+class Links:
+    """How this call's caller reaches a saved video: a link signed for it, since it cannot open a path on
+    the server."""
+
+    sign: SignLink
+    base_url: str
+
+
+def links(ctx: Context[AppState, Any]) -> Links | None:
+    """Links for a remote caller; None on stdio, where a saved video is a local path."""
+    app = state(ctx)
+    if app.sign_link is None:
+        return None
+    request = ctx.request_context.request
+    base_url = app.public_url or str(getattr(request, "base_url", ""))
+    return Links(app.sign_link, base_url)
 
 
 ExecutionId = Annotated[
@@ -95,6 +130,12 @@ class VideoResult(BaseModel):
     video_id: str | None = None
     asset_id: str | None = Field(None, description="Id of the video in other HeyGen workflows; HeyGen keeps it.")
     local_path: str | None = Field(None, description="Absolute path of the saved MP4 on this computer.")
+    video_link: str | None = Field(
+        None,
+        description="Remote server: a link to the saved MP4 on the server, for the user to open or play; it "
+        "expires at video_link_expires, and check_status gives a fresh one.",
+    )
+    video_link_expires: str | None = Field(None, description="When video_link stops working (ISO 8601, UTC).")
     saving: bool = Field(False, description="True while the finished video is being saved in the background.")
     download_error: str | None = Field(None, description="Why the video could not be saved, if it could not.")
     error: str | None = Field(None, description="HeyGen's message when the job failed.")
@@ -106,6 +147,8 @@ class VideoResult(BaseModel):
         "submit, whose submission time it cannot know.",
     )
     next_step: str = Field(description="What to do next.")
+    # Remote: the saved file is a link (video_link), and a path on the server means nothing to the caller.
+    _remote: bool = PrivateAttr(False)
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler, /) -> JsonSchemaValue:
@@ -127,11 +170,20 @@ def iso_time(timestamp: float) -> str:
 
 
 def video_result(
-    job: Job, *, duplicate: bool = False, waited: float | None = None, saving: bool = False
+    job: Job,
+    *,
+    duplicate: bool = False,
+    waited: float | None = None,
+    saving: bool = False,
+    links: Links | None = None,
 ) -> VideoResult:
     status = cast(JobStatus, job.status) if job.status in JOB_STATUSES else "processing"
     saving = saving and status == "completed" and not job.local_path
-    return VideoResult(
+    link, expires = (None, None)
+    if links is not None and job.local_path and job.execution_id:
+        link, expiry = links.sign(links.base_url, job.tenant, job.execution_id)
+        expires = iso_time(expiry.timestamp())
+    result = VideoResult(
         execution_id=job.execution_id,
         backend=backend_of(job.execution_id) if job.execution_id else _requested_backend(job),
         session_id=job.session_id,
@@ -143,7 +195,9 @@ def video_result(
         video_url=job.video_url,
         video_id=job.video_id,
         asset_id=job.asset_id,
-        local_path=job.local_path,
+        local_path=None if links else job.local_path,
+        video_link=link,
+        video_link_expires=expires,
         saving=saving,
         download_error=job.download_error,
         error=job.error,
@@ -151,8 +205,10 @@ def video_result(
         waited_seconds=None if waited is None else round(waited, 1),
         # A job this server did not submit (looked up by id) has no prompt; its row's time is when it was seen.
         submitted_at=iso_time(job.created_at) if job.prompt else None,
-        next_step=_next_step(job, status, duplicate, saving),
+        next_step=_next_step(job, status, duplicate, saving, (link, expires) if links else None),
     )
+    result._remote = links is not None
+    return result
 
 
 def _requested_backend(job: Job) -> Backend:
@@ -160,12 +216,16 @@ def _requested_backend(job: Job) -> Backend:
     return "video_agent" if job.provider == VIDEO_AGENT else "executions"
 
 
-def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> str:
+def _next_step(
+    job: Job, status: JobStatus, duplicate: bool, saving: bool, link: tuple[str | None, str | None] | None
+) -> str:
+    """`link` is None on stdio; for a remote caller, the saved video's link and its expiry (None, None
+    while the video is not saved)."""
     eid = job.execution_id
     if duplicate:
         return (
             "Nothing new was bought: an identical request was already submitted, so this is that job. "
-            + _next_step(job, status, False, saving)
+            + _next_step(job, status, False, saving, link)
             + " Only if the user wants a second take, call generate_video again with allow_duplicate=true."
         )
     if status == "submitting":
@@ -194,6 +254,12 @@ def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> st
         return f"HeyGen does not know execution {eid!r}. Check the id; list_videos shows the jobs this server sent."
     if not job.video_url:
         return completed_without_url(job)
+    if link is not None and link[0]:
+        return (
+            f"Done. Give the user the video_link {link[0]}: it opens and plays in a browser until {link[1]} "
+            f"(UTC). The video stays saved on the server; later, check_status with execution_id {eid!r} gives "
+            "a fresh link."
+        )
     if job.local_path:
         return (
             f"Done. Give the user the saved file {job.local_path}. The video_url is temporary and will expire; "
@@ -206,10 +272,10 @@ def _next_step(job: Job, status: JobStatus, duplicate: bool, saving: bool) -> st
             "(it is temporary)."
         )
     if saving:
+        where, what = ("on the server", "a link to it") if link else ("to this computer", "the saved file's path")
         return (
-            "Done. The video is being saved to this computer in the background. Give the user the video_url "
-            f"now (it is temporary), and call check_status with execution_id {eid!r} in a little while to get "
-            "the saved file's path."
+            f"Done. The video is being saved {where} in the background. Give the user the video_url now (it is "
+            f"temporary), and call check_status with execution_id {eid!r} in a little while to get {what}."
         )
     return (
         "Done. Give the user the video_url and tell them it is temporary: call download_video with this "
@@ -239,6 +305,7 @@ def render(result: VideoResult, *, request: bool = True) -> str:
         *(asked if request else ()),
         ("Error", result.error),
         ("Saved to", result.local_path),
+        (f"Video link (until {result.video_link_expires})", result.video_link),
         ("Video URL (temporary)", result.video_url),
         ("Asset id", result.asset_id),
         ("Not saved", result.download_error),
@@ -251,20 +318,22 @@ def render(result: VideoResult, *, request: bool = True) -> str:
 
 
 def video_content(result: VideoResult) -> list[ContentBlock]:
-    """The readable text, plus a link to the saved file that clients can open or play."""
+    """The readable text, plus a link to the saved file that clients can open or play: the file itself, or
+    for a remote caller the signed link to it."""
     blocks: list[ContentBlock] = [TextContent(type="text", text=render(result, request=False))]
-    if result.local_path:
-        path = Path(result.local_path)
+    if result.local_path or result.video_link:
+        path = Path(result.local_path) if result.local_path else None
         try:
-            size: int | None = os.stat(path).st_size
+            size: int | None = os.stat(path).st_size if path else None
         except OSError:
             size = None
+        name = path.name if path else f"{result.execution_id}.mp4"
         blocks.append(
             ResourceLink(
                 type="resource_link",
-                uri=path.as_uri(),
-                name=path.name,
-                title=(result.prompt or path.name)[:80],
+                uri=path.as_uri() if path else str(result.video_link),
+                name=name,
+                title=(result.prompt or name)[:80],
                 mime_type="video/mp4",
                 size=size,
             )
@@ -273,12 +342,15 @@ def video_content(result: VideoResult) -> list[ContentBlock]:
 
 
 # Always in a tool's structured content, null or not: a null here says something (no execution id yet, not
-# saved, no save failure). Other fields that are null do not apply to the job and are left out.
+# saved, no save failure). Other fields that are null do not apply to the job and are left out. A remote
+# caller's saved file is its video_link.
 _ALWAYS: Final = frozenset({"execution_id", "local_path", "download_error"})
+_ALWAYS_REMOTE: Final = frozenset({"execution_id", "video_link", "download_error"})
 
 
 def structured(result: VideoResult) -> dict[str, Any]:
-    return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in _ALWAYS}
+    always = _ALWAYS_REMOTE if result._remote else _ALWAYS
+    return {k: v for k, v in result.model_dump(mode="json").items() if v is not None or k in always}
 
 
 def went_wrong(result: VideoResult) -> bool:

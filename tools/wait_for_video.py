@@ -8,7 +8,7 @@ from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer, error_result
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, state, tool_result, video_result
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, links, state, tool_result, video_result
 
 DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
 call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).
@@ -44,7 +44,8 @@ async def wait_for_video(
 
     async def work() -> CallToolResult:
         outcome = await app.jobs.wait(execution_id, budget, progress)
-        return tool_result(video_result(outcome.job, waited=outcome.waited, saving=app.jobs.saving(outcome.job)))
+        job = outcome.job
+        return tool_result(video_result(job, waited=outcome.waited, saving=app.jobs.saving(job), links=links(ctx)))
 
     return await answer(work, action="wait_for_video", seconds=budget + WAIT_MARGIN, execution_id=execution_id)
 

@@ -10,7 +10,7 @@ from heygen_video_mcp.tools.answer import answer, error_result
 from heygen_video_mcp.tools.batch import MAX_WAIT, BatchResult, batch_result, each
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.errors import InvalidInput
-from heygen_video_mcp.tools.results import AppState, VideoResult, state, video_result
+from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, video_result
 
 DESCRIPTION = """Wait for several HeyGen video jobs at once (at most {most}), reporting progress, for at most
 max_wait_seconds per call (default {default:g} s, at most {cap:g} s). Use it after generate_videos, or for
@@ -54,6 +54,7 @@ async def wait_for_videos(
     told = 0.0
 
     async def work() -> CallToolResult:
+        caller = links(ctx)
         if not 1 <= count <= MAX_WAIT:
             raise InvalidInput(f"execution_ids has {count} items; give 1 to {MAX_WAIT} per call.")
 
@@ -68,7 +69,8 @@ async def wait_for_videos(
                 await ctx.report_progress(round(told, 2), count, f"{execution_id}: {message}")
 
             outcome = await app.jobs.wait(execution_id, budget, progress)
-            return video_result(outcome.job, waited=outcome.waited, saving=app.jobs.saving(outcome.job))
+            job = outcome.job
+            return video_result(job, waited=outcome.waited, saving=app.jobs.saving(job), links=caller)
 
         items = await each(count, follow, action="wait_for_videos", execution_ids=list(execution_ids))
         return batch_result(

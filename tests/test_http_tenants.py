@@ -47,7 +47,9 @@ async def test_a_tenant_never_sees_or_touches_anothers_video(sandbox: Sandbox, t
             execution_id = job["execution_id"]
             video = data_of(await alice.call_tool("wait_for_video", {"execution_id": execution_id}))
             assert video["status"] == "completed"
-            assert "/videos/alice/" in video["local_path"]
+            # A remote caller gets a signed link, never a path on the server; the file is in alice's folder.
+            assert video["video_link"] and "local_path" not in video
+            assert list((tmp_path / "videos" / "alice").glob("*.mp4"))
         reads = len(sandbox.status_reads(execution_id))
 
         # bob brings his own key (the same sandbox account): still, alice's job is not his.
@@ -125,7 +127,9 @@ async def test_an_access_tokens_subject_is_its_tenant(sandbox: Sandbox, tmp_path
             async with connect(server.url, mode, token=issuer.token("../../escape"), **escape) as odd:
                 made = data_of(await odd.call_tool("generate_video", {"prompt": "A lighthouse at dusk"}))
                 video = data_of(await odd.call_tool("wait_for_video", {"execution_id": made["execution_id"]}))
-                assert Path(video["local_path"]).resolve().is_relative_to((tmp_path / "videos").resolve())
+                assert video["video_link"]
+                saved = list(tmp_path.rglob("*.mp4"))
+                assert saved and all(p.resolve().is_relative_to((tmp_path / "videos").resolve()) for p in saved)
             async with connect(server.url, mode, token=issuer.token("mallory@example.com")) as mallory:
                 result = await mallory.call_tool("check_status", {"execution_id": job["execution_id"]})
                 assert result.is_error and "Snow" not in text_of(result)

@@ -20,7 +20,7 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.sandbox import Sandbox
 from heygen_video_mcp.tools.client import Execution
-from heygen_video_mcp.tools.library import MIGRATIONS, Library, script
+from heygen_video_mcp.tools.library import MIGRATIONS, BudgetUsed, Library, Reservation, script
 from heygen_video_mcp.tools.request import VideoRequest
 from tests.conftest import BACKENDS, MakeSettings, data_of, on_backend, text_of
 from tests.test_library import FOX, complete, listed, submit
@@ -94,6 +94,36 @@ async def test_the_duplicate_guard_is_per_tenant(library: Library) -> None:
     assert not other.existing and other.job.id != first.job.id
     again = await alice.reserve(request(), window=600, allow_duplicate=False)
     assert again.existing and again.job.id == first.job.id
+
+
+async def test_the_daily_budget_is_taken_in_the_same_step_as_the_reservation(library: Library) -> None:
+    alice, bob = library.for_tenant("alice"), library.for_tenant("bob")
+
+    async def reserve(view: Library, prompt: str) -> Reservation | None:
+        try:
+            return await view.reserve(request(prompt), window=600, allow_duplicate=False, daily_budget=2)
+        except BudgetUsed:
+            return None
+
+    # Five different requests at once, at a budget of two: exactly two are recorded (and would be sent).
+    results: list[Reservation | None] = []
+
+    async def one(n: int) -> None:
+        results.append(await reserve(alice, f"A kite over dunes, take {n}"))
+
+    async with anyio.create_task_group() as group:
+        for n in range(5):
+            group.start_soon(one, n)
+    taken = [r for r in results if r is not None]
+    assert len(taken) == 2 and not any(r.existing for r in taken)
+    # An identical repeat costs nothing, so the budget does not refuse it; a refused submission gives its
+    # place back; another tenant's budget is its own.
+    again = await reserve(alice, taken[0].job.prompt)
+    assert again is not None and again.existing and again.job.id == taken[0].job.id
+    await alice.submit_failed(taken[1].job.id, "HeyGen refused it (400)", uncertain=False)
+    assert await reserve(alice, "A kite over dunes, a new take") is not None
+    assert await reserve(alice, "A kite over dunes, one more") is None
+    assert await reserve(bob, "A kite over dunes, take 0") is not None
 
 
 async def test_execution_ids_are_unique_per_tenant(library: Library) -> None:

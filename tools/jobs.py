@@ -24,7 +24,15 @@ from anyio.abc import TaskGroup
 from heygen_video_mcp.tools import deadline, errors, routes
 from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
-from heygen_video_mcp.tools.library import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, Library
+from heygen_video_mcp.tools.library import (
+    SUBMIT_FAILED,
+    SUBMIT_UNCERTAIN,
+    SUBMITTING,
+    UNFINISHED,
+    BudgetUsed,
+    Job,
+    Library,
+)
 from heygen_video_mcp.tools.pacer import Pacer
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id
@@ -39,8 +47,6 @@ SaveProgress = Callable[[str, int, int | None], None]
 
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
-# Jobs not counted against a daily budget (adopted ids, not made here) that may sit among the newest.
-_BUDGET_SLACK: Final = 50
 # list_videos refreshes at most this many unfinished jobs, this many at once, skipping any this server read
 # in the last few seconds.
 _REFRESH_LIMIT: Final = 10
@@ -137,12 +143,16 @@ class VideoJobs:
     async def submit(self, request: VideoRequest, *, allow_duplicate: bool = False) -> Outcome:
         if not self.client.has_api_key:
             raise errors.MissingApiKey(self.client.missing_key)
-        if self.settings.daily_renders is not None:
-            await self._check_budget(self.settings.daily_renders)
         while True:
-            reservation = await self.library.reserve(
-                request, window=self.settings.duplicate_window, allow_duplicate=allow_duplicate
-            )
+            try:
+                reservation = await self.library.reserve(
+                    request,
+                    window=self.settings.duplicate_window,
+                    allow_duplicate=allow_duplicate,
+                    daily_budget=self.settings.daily_renders,
+                )
+            except BudgetUsed:
+                raise self._budget_exhausted(self.settings.daily_renders or 0) from None
             if not reservation.existing:
                 job = await self._send(reservation.job, request)
                 if job.execution_id is not None:
@@ -165,20 +175,15 @@ class VideoJobs:
                 )
             return Outcome(job, duplicate=True)  # still SUBMITTING here means its answer is on the way
 
-    async def _check_budget(self, budget: int) -> None:
-        """Refuse, before anything is recorded or sent, a submission past today's (UTC) budget. Counted from
-        the library: the submissions this server made today that may have bought a video."""
+    @staticmethod
+    def _budget_exhausted(budget: int) -> errors.BudgetExhausted:
         now = time.time()
-        midnight = now // 86400 * 86400
-        recent = await self.library.jobs(limit=budget + _BUDGET_SLACK, include_unsent=True)
-        used = sum(1 for job in recent if job.created_at >= midnight and job.prompt)
-        if used >= budget:
-            hours, rest = divmod(int(midnight + 86400 - now), 3600)
-            raise errors.BudgetExhausted(
-                f"Your daily budget on this server is {budget} new video{'s' if budget != 1 else ''}, and today's "
-                f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min. Nothing was sent to HeyGen; "
-                "videos already made stay available through list_videos."
-            )
+        hours, rest = divmod(int(86400 - now % 86400), 3600)
+        return errors.BudgetExhausted(
+            f"Your daily budget on this server is {budget} new video{'s' if budget != 1 else ''}, and today's "
+            f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min. Nothing was sent to HeyGen; "
+            "videos already made stay available through list_videos."
+        )
 
     async def _send(self, job: Job, request: VideoRequest) -> Job:
         """Post in the background and wait for the answer within the caller's deadline. A caller that leaves

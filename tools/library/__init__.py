@@ -12,6 +12,7 @@ from heygen_video_mcp.tools.library.common import (
     SUBMIT_UNCERTAIN,
     SUBMITTING,
     UNFINISHED,
+    BudgetUsed,
     Job,
     Reservation,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "SUBMIT_FAILED",
     "SUBMIT_UNCERTAIN",
     "UNFINISHED",
+    "BudgetUsed",
     "Dialects",
     "Job",
     "Library",

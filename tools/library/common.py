@@ -118,6 +118,11 @@ class Reservation:
     existing: bool  # True: an identical request was made within the window; nothing new was reserved
 
 
+class BudgetUsed(LibraryError):
+    """reserve() found the tenant's daily render budget used up, so it recorded nothing (a LibraryError only
+    so that the store rolls back and keeps its connection; the job layer turns it into the caller's answer)."""
+
+
 class Vanished(LibraryError):
     """A job this view was working on is no longer in the store (deleted and made again meanwhile)."""
 

@@ -19,6 +19,7 @@ from heygen_video_mcp.tools.library.common import (
     SUBMIT_FAILED,
     SUBMIT_UNCERTAIN,
     SUBMITTING,
+    BudgetUsed,
     Connection,
     Job,
     Operation,
@@ -106,12 +107,15 @@ class Library:
                 f"Job {exc.job_id} is no longer in the video library {self.where}: was it replaced?"
             ) from None
 
-    async def reserve(self, request: VideoRequest, *, window: float, allow_duplicate: bool) -> Reservation:
+    async def reserve(
+        self, request: VideoRequest, *, window: float, allow_duplicate: bool, daily_budget: int | None = None
+    ) -> Reservation:
         """Atomically find an identical recent submission or record a new one as in flight.
 
         A write of one tenant never interleaves with another of the same tenant (BEGIN IMMEDIATE on SQLite,
         the tenant's advisory lock on PostgreSQL), across threads, processes and replicas, so two identical
-        calls that arrive together cannot both decide they are first.
+        calls that arrive together cannot both decide they are first, and two calls at the edge of the
+        tenant's `daily_budget` (new submissions per UTC day) cannot both take its last one: BudgetUsed.
         """
         fingerprint = request.fingerprint()
         tenant = self.tenant
@@ -130,6 +134,15 @@ class Library:
                         _set_status(db, row["id"], SUBMIT_UNCERTAIN, "the submitting process stopped", now)
                         row = _row(db, row["id"], tenant)
                     return Reservation(Job.from_row(row), existing=True)
+            if daily_budget is not None:
+                # Today's submissions that may have bought a video: not refused ones, not adopted ids.
+                used = db.execute(
+                    "SELECT COUNT(*) AS used FROM jobs WHERE tenant = ? AND created_at >= ? AND prompt != '' "
+                    "AND status != ?",
+                    (tenant, now // 86400 * 86400, SUBMIT_FAILED),
+                ).fetchone()["used"]
+                if used >= daily_budget:
+                    raise BudgetUsed(f"{used} of {daily_budget} used today")
             job_id: int = db.execute(
                 "INSERT INTO jobs (tenant, fingerprint, prompt, provider, aspect_ratio, reference_image_url, "
                 "tail_image_url, config, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

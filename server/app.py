@@ -82,7 +82,7 @@ def create_server(
         instructions=INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
-        extensions=[player_extension(settings.api_base_url)],
+        extensions=[player_extension(settings.api_base_url, links.public_url if links else None)],
     )
     generate_video.register(server)
     # Hosts with MCP Apps show these two tools' results in the player page; others ignore the binding.

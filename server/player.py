@@ -20,10 +20,14 @@ TOOL_META: Final[dict[str, Any]] = {"ui": {"resourceUri": PLAYER_URI}}
 HEYGEN_VIDEO_ORIGINS: Final = ("https://*.heygen.ai", "https://*.heygen.com")
 
 
-def player_extension(api_base_url: str) -> Apps:
-    """The MCP Apps extension with the player page, allowed to play videos from HeyGen and `api_base_url`."""
-    base = urlsplit(api_base_url)
-    origins = [*HEYGEN_VIDEO_ORIGINS, f"{base.scheme}://{base.netloc}"]
+def player_extension(api_base_url: str, public_url: str | None = None) -> Apps:
+    """The MCP Apps extension with the player page, allowed to play videos from HeyGen, `api_base_url` and
+    (remote mode) this server's `public_url`, where its signed video links point."""
+    origins = [*HEYGEN_VIDEO_ORIGINS]
+    for url in (api_base_url, public_url):
+        if url:
+            base = urlsplit(url)
+            origins.append(f"{base.scheme}://{base.netloc}")
     apps = Apps()
     apps.add_html_resource(
         PLAYER_URI,

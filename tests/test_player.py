@@ -229,3 +229,30 @@ def test_the_player_shows_why_there_is_no_video(settings: Settings, sandbox: San
         )
         assert "Prompt rejected by content moderation" in shown["text"] and PROMPT in shown["text"]
         assert shown["hidden"] and shown["linkHidden"] and not shown["src"]
+
+
+@pytest.mark.parametrize("broken", ["video_link", "video_url"])
+def test_the_player_prefers_the_servers_link_and_falls_back(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path, broken: str
+) -> None:
+    """Remote mode's `video_link` (the server's saved copy) is played first; a source that fails to load gives
+    way to the other. The sandbox's working URL stands in for whichever one is not broken."""
+
+    async def remote_shaped(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+        arguments, result = await finished_video(client, "16:9")
+        video = result["structuredContent"]
+        working = video["video_url"]
+        video["video_link"] = video["video_url"] = working
+        video[broken] = f"{sandbox.base_url}/videos/no-such-video.mp4"
+        return arguments, result
+
+    with player_in_host(tmp_path, settings, remote_shaped) as (browser, _, view, result):
+        working = result["structuredContent"]["video_url" if broken == "video_link" else "video_link"]
+        browser.evaluate("document.querySelector('video').play().catch(() => null)", view)
+
+        def playing() -> dict[str, Any] | None:
+            state: dict[str, Any] = browser.evaluate(VIDEO_STATE, view)
+            return state if state["src"] == working and (state["time"] > 0.3 or state["ended"]) else None
+
+        state = poll(playing, "the working source playing")
+        assert state["error"] is None and state["link"] == working and "could not be played" not in state["text"]

@@ -20,24 +20,35 @@ done=false: call wait_for_video again with the same execution_id. Renders usuall
 video_agent video 2-10), so several calls are normal."""
 
 
+MaxWaitSeconds = Annotated[
+    float | None,
+    Field(description="Longest this call waits before returning (seconds). Omit for the server default."),
+]
+
+
+def wait_budget(app: AppState, max_wait_seconds: float | None, again: str) -> float | CallToolResult:
+    """How long this call may wait, or the error result for a max_wait_seconds out of range."""
+    budget = app.wait_seconds if max_wait_seconds is None else max_wait_seconds
+    if 0 < budget <= app.wait_cap:
+        return budget
+    return error_result(
+        "invalid_input",
+        f"max_wait_seconds must be between 1 and {app.wait_cap:g} (clients cut longer calls off).",
+        execution_id=None,
+        retryable=False,
+        next_step=f"Omit max_wait_seconds for the default, and {again}.",
+    )
+
+
 async def wait_for_video(
     ctx: Context[AppState, Any],
     execution_id: ExecutionId,
-    max_wait_seconds: Annotated[
-        float | None,
-        Field(description="Longest this call waits before returning (seconds). Omit for the server default."),
-    ] = None,
+    max_wait_seconds: MaxWaitSeconds = None,
 ) -> Annotated[CallToolResult, VideoResult]:
     app = state(ctx)
-    budget = app.wait_seconds if max_wait_seconds is None else max_wait_seconds
-    if not 0 < budget <= app.wait_cap:
-        return error_result(
-            "invalid_input",
-            f"max_wait_seconds must be between 1 and {app.wait_cap:g} (clients cut longer calls off).",
-            execution_id=None,
-            retryable=False,
-            next_step="Omit max_wait_seconds for the default, and call wait_for_video again if the video is not ready.",
-        )
+    budget = wait_budget(app, max_wait_seconds, "call wait_for_video again if the video is not ready")
+    if isinstance(budget, CallToolResult):
+        return budget
 
     async def progress(status: str, elapsed: float, total: float, message: str) -> None:
         await ctx.report_progress(round(elapsed, 1), round(total, 1), message)

@@ -6,11 +6,12 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from heygen_video_mcp.tools.answer import answer, error_result
+from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.batch import MAX_WAIT, BatchResult, batch_result, each
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, video_result
+from heygen_video_mcp.tools.wait_for_video import MaxWaitSeconds, wait_budget
 
 DESCRIPTION = """Wait for several HeyGen video jobs at once (at most {most}), reporting progress, for at most
 max_wait_seconds per call (default {default:g} s, at most {cap:g} s). Use it after generate_videos, or for
@@ -32,21 +33,12 @@ async def wait_for_videos(
             json_schema_extra={"minItems": 1, "maxItems": MAX_WAIT},
         ),
     ],
-    max_wait_seconds: Annotated[
-        float | None,
-        Field(description="Longest this call waits before returning (seconds). Omit for the server default."),
-    ] = None,
+    max_wait_seconds: MaxWaitSeconds = None,
 ) -> Annotated[CallToolResult, BatchResult]:
     app = state(ctx)
-    budget = app.wait_seconds if max_wait_seconds is None else max_wait_seconds
-    if not 0 < budget <= app.wait_cap:
-        return error_result(
-            "invalid_input",
-            f"max_wait_seconds must be between 1 and {app.wait_cap:g} (clients cut longer calls off).",
-            execution_id=None,
-            retryable=False,
-            next_step="Omit max_wait_seconds for the default, and call wait_for_videos again for videos not ready.",
-        )
+    budget = wait_budget(app, max_wait_seconds, "call wait_for_videos again for videos not ready")
+    if isinstance(budget, CallToolResult):
+        return budget
     count = len(execution_ids)
     # One progress for the call: each job counts its share of the render done (1 once it ends), never going
     # backwards when a job's expected length grows.

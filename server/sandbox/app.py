@@ -21,9 +21,9 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 import anyio
 from starlette.applications import Starlette
@@ -658,31 +658,32 @@ class SandboxApp:
     def _authorized(self, request: Request) -> bool:
         return self._key_matches(request.headers.get("x-api-key", ""))
 
-    async def _create(self, request: Request) -> Response:
+    async def _accepted(self, request: Request, check: Callable[[Any], str | None]) -> Any:
+        """A submission's body, or the error response HeyGen gives for a bad key, bad JSON or a bad request."""
         if not self._authorized(request):
             return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
         try:
             payload = json.loads(await request.body())
         except ValueError:
             return JSONResponse(error_body(400, "Request body must be valid JSON."), status_code=400)
-        problem = check_request(payload)
+        problem = check(payload)
         if problem is not None:
             return JSONResponse(error_body(400, problem), status_code=400)
+        return payload
+
+    async def _create(self, request: Request) -> Response:
+        payload = await self._accepted(request, check_request)
+        if isinstance(payload, Response):
+            return payload
         job = self._new_job(f"node-gw-{secrets.token_hex(8)}", payload["input"], None)
         if job is None:
             return JSONResponse(error_body(402, "Insufficient credits to generate this video."), status_code=402)
         return JSONResponse({"data": {"execution_id": job.execution_id, "status": "submitted"}})
 
     async def _create_agent(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
-        try:
-            payload = json.loads(await request.body())
-        except ValueError:
-            return JSONResponse(error_body(400, "Request body must be valid JSON."), status_code=400)
-        problem = check_agent_request(payload)
-        if problem is not None:
-            return JSONResponse(error_body(400, problem), status_code=400)
+        payload = await self._accepted(request, check_agent_request)
+        if isinstance(payload, Response):
+            return payload
         video_id = secrets.token_hex(16)
         job = self._new_job(routes.job_id("video_agent", video_id), payload, f"sess_{secrets.token_hex(8)}", video_id)
         if job is None:

@@ -47,6 +47,7 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
             else:
                 out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="heygen-demo-")))
                 kept = False
+                stack.callback(print, "The temporary folder is now removed; set HEYGEN_OUTPUT_DIR to keep the video.")
             env |= {
                 "HEYGEN_API_KEY": sandbox.api_key,
                 "HEYGEN_API_BASE_URL": sandbox.base_url,

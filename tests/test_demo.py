@@ -31,6 +31,7 @@ def test_demo_makes_a_video_end_to_end_and_removes_its_temporary_folder(tmp_path
     assert path.is_relative_to(tmp_path) and size > 1000
     assert not path.exists()
     assert list(tmp_path.glob("heygen-demo-*")) == []  # nothing left behind
+    assert out.rstrip().endswith("The temporary folder is now removed; set HEYGEN_OUTPUT_DIR to keep the video.")
 
 
 def test_demo_keeps_the_video_in_heygen_output_dir(tmp_path: Path) -> None:

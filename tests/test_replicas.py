@@ -107,3 +107,25 @@ async def test_a_video_is_made_across_replicas_with_one_killed_mid_wait(stack: R
     upstreams = set(stack.nginx.upstreams_used())
     assert {f"127.0.0.1:{killed.port}", f"127.0.0.1:{survivor.port}"} <= upstreams, upstreams
     assert survivor.running
+
+
+async def test_a_2025_session_behind_sticky_routing_stays_on_one_replica(
+    sandbox8: Sandbox, tmp_path: Path, database_url: str
+) -> None:
+    """2025-11-25 clients keep a session on the replica that opened it: with nginx's ip_hash (the README's
+    advice) every call of the session reaches that replica, and the video is made and fetched as usual."""
+    need_nginx()
+    env = replica_env(sandbox8, tmp_path, database_url, HEYGEN_WAIT_SECONDS="5")
+    with RemoteStack(console_script(), env, tmp_path / "stack", sticky=True) as stack:
+        async with remote_client(stack.url, stack.token, mode="legacy") as client:
+            created = data_of(await client.call_tool("generate_video", {"prompt": "A paper lantern rising at dusk"}))
+            for _ in range(10):
+                done = data_of(await client.call_tool("wait_for_video", {"execution_id": created["execution_id"]}))
+                if done["done"]:
+                    break
+            assert done["status"] == "completed", done
+            async with httpx2.AsyncClient() as http:
+                fetched = await http.get(done["video_link"])
+            assert fetched.content == sandbox8.video_bytes(done["video_id"])
+        used = {address for address in stack.nginx.upstreams_used() if address != "-"}
+        assert len(used) == 1, used

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final
+from typing import IO, Final, Literal
 
 import httpx2
 from mcp import Client
@@ -134,6 +134,7 @@ http {{
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
     upstream replicas {{
+{balance}
 {servers}
         keepalive 64;
     }}
@@ -158,11 +159,12 @@ http {{
 
 
 class Nginx(Child):
-    """nginx in the foreground, round-robin over `upstreams` (127.0.0.1 ports), with its config, logs and
-    temporary files in `folder`. Its access log names the upstream that answered each request."""
+    """nginx in the foreground, round-robin over `upstreams` (127.0.0.1 ports), or `sticky` (ip_hash: one
+    client address, one replica, as 2025-11-25 sessions need), with its config, logs and temporary files in
+    `folder`. Its access log names the upstream that answered each request."""
 
-    def __init__(self, upstreams: Sequence[int], folder: Path) -> None:
-        self.folder, self.upstreams = folder, list(upstreams)
+    def __init__(self, upstreams: Sequence[int], folder: Path, *, sticky: bool = False) -> None:
+        self.folder, self.upstreams, self.sticky = folder, list(upstreams), sticky
         self.port = 0
         super().__init__([], log=folder / "nginx.out")
 
@@ -184,6 +186,7 @@ class Nginx(Child):
                     folder=self.folder,
                     port=self.port,
                     servers=servers,
+                    balance="        ip_hash;" if self.sticky else "",
                     # As root, nginx's workers would drop to `nobody`, who cannot write in the caller's folder.
                     user="user root;" if os.geteuid() == 0 else "",
                 )
@@ -218,11 +221,13 @@ class Nginx(Child):
 class RemoteStack:
     """`count` replicas started with `env` (which holds HEYGEN_MCP_TOKEN) behind one nginx, logs in `folder`."""
 
-    def __init__(self, command: str, env: Mapping[str, str], folder: Path, *, count: int = 2) -> None:
+    def __init__(
+        self, command: str, env: Mapping[str, str], folder: Path, *, count: int = 2, sticky: bool = False
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.token = env.get("HEYGEN_MCP_TOKEN", "")
         self.replicas = [Replica(command, env, log=folder / f"replica-{n}.log") for n in range(count)]
-        self.nginx = Nginx([], folder / "nginx")
+        self.nginx = Nginx([], folder / "nginx", sticky=sticky)
 
     @property
     def url(self) -> str:
@@ -254,12 +259,15 @@ class RemoteStack:
 
 
 @asynccontextmanager
-async def remote_client(url: str, token: str, *, read_seconds: float = 90) -> AsyncIterator[Client]:
-    """An MCP client of the remote server sending the bearer token. It speaks the 2026-07-28 era, where each
-    call is one HTTP request, so a proxy may send each call to another replica."""
+async def remote_client(
+    url: str, token: str, *, read_seconds: float = 90, mode: Literal["auto", "legacy"] = "auto"
+) -> AsyncIterator[Client]:
+    """An MCP client of the remote server sending the bearer token. By default it speaks the 2026-07-28 era,
+    where each call is one HTTP request, so a proxy may send each call to another replica; `legacy` opens a
+    2025-11-25 session, which lives on one replica."""
     timeout = httpx2.Timeout(30, read=read_seconds)
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         yield client

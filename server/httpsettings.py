@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from heygen_video_mcp.server.config import model_from_env
-from heygen_video_mcp.server.tenantfile import check_token
+from heygen_video_mcp.server.tenantfile import Token
 
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 # Enough for any tool call this server takes (prompts are at most a few thousand characters).
@@ -31,7 +31,7 @@ def is_loopback(host: str) -> bool:
 class HttpSettings(BaseModel, frozen=True):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    token: SecretStr | None = None
+    token: Token | None = None
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(DEFAULT_MAX_BODY, ge=1024, le=64 * 1024 * 1024)
@@ -48,13 +48,6 @@ class HttpSettings(BaseModel, frozen=True):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
-
-    @field_validator("token")
-    @classmethod
-    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            check_token(value.get_secret_value())
-        return value
 
     @field_validator("issuer", "jwks_url", "resource_url")
     @classmethod

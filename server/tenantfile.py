@@ -16,9 +16,9 @@ import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from heygen_video_mcp.server.config import ConfigError
 
@@ -26,27 +26,26 @@ TENANT_NAME: Final = re.compile(r"[A-Za-z0-9._@|:-]{1,128}")
 MIN_TOKEN_CHARS: Final = 16
 
 
-def check_token(secret: str) -> None:
+def _strong(token: SecretStr) -> SecretStr:
+    secret = token.get_secret_value()
     if len(secret) < MIN_TOKEN_CHARS or not (secret.isascii() and secret.isprintable()) or " " in secret:
         raise ValueError(
             f"must be at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces; make one with "
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
+    return token
+
+
+# A bearer token a caller signs in with: long enough not to be guessed, and sendable in a header.
+Token = Annotated[SecretStr, AfterValidator(_strong)]
 
 
 class Tenant(BaseModel, frozen=True):
     model_config = ConfigDict(extra="forbid")
 
-    token: SecretStr | None = None
+    token: Token | None = None
     heygen_api_key: SecretStr | None = None
     daily_renders: int | None = Field(None, ge=0)
-
-    @field_validator("token")
-    @classmethod
-    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            check_token(value.get_secret_value())
-        return value
 
 
 class TenantsFile(BaseModel, frozen=True):

@@ -283,6 +283,11 @@ class VideoJobs:
             job = await self._read(alias.execution_id)
         return await self._finish(job)
 
+    async def _known(self, execution_id: str) -> tuple[str, Job | None]:
+        """The library's job for an id as given (or a Video Agent video's bare id), with the id to read it by."""
+        job = await self.library.get(execution_id=execution_id) or await self._alias(execution_id)
+        return (job.execution_id if job is not None and job.execution_id else execution_id), job
+
     async def _alias(self, execution_id: str) -> Job | None:
         """The Video Agent job whose bare video id (its video_id field) was given for its id, if the library
         knows one; looked for only where the id as given found nothing, so a known id costs nothing more."""
@@ -389,9 +394,7 @@ class VideoJobs:
         telling progress in between; then say where it stands, keeping the id."""
         execution_id = checked_execution_id(execution_id)
         start = anyio.current_time()
-        job = await self.library.get(execution_id=execution_id) or await self._alias(execution_id)
-        if job is not None and job.execution_id is not None:
-            execution_id = job.execution_id
+        execution_id, job = await self._known(execution_id)
         with anyio.move_on_after(budget):
             while True:
                 if job is None or (job.status in UNFINISHED and self._due(execution_id)):
@@ -478,9 +481,7 @@ class VideoJobs:
         return target
 
     async def _known_completed(self, execution_id: str) -> Job:
-        job = await self.library.get(execution_id=execution_id) or await self._alias(execution_id)
-        if job is not None and job.execution_id is not None:
-            execution_id = job.execution_id
+        execution_id, job = await self._known(execution_id)
         if job is None or job.status != "completed" or not job.video_url:
             job = await self._read(execution_id)
         if job.status != "completed":

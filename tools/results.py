@@ -66,8 +66,9 @@ class Links:
 
 
 def links(ctx: Context[AppState, Any]) -> Links | None:
-    """Links for a remote caller; None on stdio, where a saved video is a local path."""
-    app = state(ctx)
+    """Links for a remote caller; None on stdio, where a saved video is a local path. (How links are signed
+    is the server's, not the tenant's: no need to look up the caller's job logic again, as state() does.)"""
+    app = ctx.request_context.lifespan_context
     if app.sign_link is None:
         return None
     request = ctx.request_context.request

@@ -284,6 +284,47 @@ async def test_a_status_read_that_changes_nothing_writes_nothing(make_settings: 
             observer.close()
 
 
+class TenantChecksCounted(Library):
+    """The library, counting how often it is asked whether an id is another tenant's."""
+
+    tenant_checks = 0
+
+    async def foreign(self, execution_id: str) -> bool:
+        self.tenant_checks += 1
+        return await super().foreign(execution_id)
+
+
+async def test_a_job_known_as_the_callers_own_is_not_checked_again_before_each_read(
+    make_settings: MakeSettings,
+) -> None:
+    """Every status read of an id first asks whether it is another tenant's; once the library has answered
+    with the caller's own row, that cannot change, and the question would cost each later read a query."""
+    settings = make_settings(download=False)
+    library = TenantChecksCounted(settings.library_file)
+    async with Client(create_server(settings, library=library)) as client:
+        job = data_of(await client.call_tool("generate_video", {"prompt": "Fog rolling over a pine ridge"}))
+        done = data_of(await client.call_tool("wait_for_video", {"execution_id": job["execution_id"]}))
+        assert done["status"] == "completed"
+        asked = library.tenant_checks
+        for _ in range(3):
+            checked = await client.call_tool("check_status", {"execution_id": job["execution_id"]})
+            assert not checked.is_error and data_of(checked)["status"] == "completed"
+        assert library.tenant_checks == asked <= 1
+
+
+async def test_a_library_a_newer_release_upgraded_meanwhile_is_refused_by_the_next_read(tmp_path: Path) -> None:
+    """Reads by key skip the transaction and check the file's version after the read instead: a newer
+    release's upgrade between two reads is still refused, not misread."""
+    library = new_library(tmp_path)
+    job = await new_job(library, 1, "processing")
+    assert await library.get(execution_id="node-gw-1") == job  # the connection is kept and its file known
+    sql(library.path, f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(LibraryError, match="newer heygen-video-mcp"):
+        await library.get(execution_id="node-gw-1")
+    with pytest.raises(LibraryError, match="newer heygen-video-mcp"):
+        await library.observed(execution("node-gw-1", "processing"))
+
+
 async def test_an_unchanged_status_needs_no_write_lock(tmp_path: Path) -> None:
     library = new_library(tmp_path, write_timeout=0.5)
     job = await new_job(library, 1, "processing")

@@ -11,6 +11,7 @@ Two kinds of work outlive the call that started them, in the task group the serv
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,8 @@ _REFRESH_FRESH_SECONDS: Final = 5.0
 _TRANSIENT: Final = (errors.APIConnectionFailed, errors.ServerFault, errors.RateLimited, errors.UnexpectedResponse)
 # Next-read plans kept before forgetting those of jobs nobody follows; estimates are re-read this often.
 _PLAN_LIMIT: Final = 1000
+# How many execution ids known to be this tenant's are remembered (then forgotten at once, and relearned).
+_OWN_LIMIT: Final = 10_000
 _WAKE_SLACK: Final = 0.01
 _ESTIMATE_SECONDS: Final = 60.0
 # A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
@@ -134,6 +137,9 @@ class VideoJobs:
         self._next_read: dict[str, float] = {}  # execution id -> anyio clock time its next read is due
         self._plan_limit = _PLAN_LIMIT
         self._read_at: dict[str, float] = {}  # execution id -> unix time of its last status read here
+        # Ids the library holds as this tenant's: a row is never handed to another tenant, so such an id needs
+        # no tenant check before its next read (see _observe).
+        self._own: set[str] = set()
         self._estimates: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
         self._pacer = Pacer(settings.reads_per_second)
         self._on_bytes = on_bytes
@@ -342,7 +348,7 @@ class VideoJobs:
             pending.done.set()
 
     async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
-        if await self.library.foreign(execution_id):
+        if execution_id not in self._own and await self.library.foreign(execution_id):
             # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
             return await self.library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
@@ -357,7 +363,12 @@ class VideoJobs:
             ):
                 # HeyGen's status read can lag its submission; the job stays as it was (the raw answer is kept).
                 execution = replace(execution, status=known.status)  # type: ignore[arg-type]
-        return await self.library.observed(execution, unchanged_at=unchanged_at)
+        job = await self.library.observed(execution, unchanged_at=unchanged_at)
+        if job.id:  # recorded, so under this tenant
+            if len(self._own) >= _OWN_LIMIT:
+                self._own.clear()
+            self._own.add(execution_id)
+        return job
 
     async def _plan_next_read(self, job: Job) -> None:
         """Schedule this job's next read from how long renders like it took (shared by all its waiters)."""
@@ -618,7 +629,7 @@ class VideoJobs:
 
 
 def _saved(job: Job) -> bool:
-    return bool(job.local_path) and Path(job.local_path or "").is_file()
+    return bool(job.local_path) and os.path.isfile(job.local_path or "")  # no Path: this runs on every read
 
 
 def completed_without_url(job: Job) -> str:

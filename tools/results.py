@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
 
@@ -328,24 +329,34 @@ def video_content(result: VideoResult) -> list[ContentBlock]:
     """The readable text, plus a link to the saved file that clients can open or play: the file itself, or
     for a remote caller the signed link to it."""
     blocks: list[ContentBlock] = [TextContent(type="text", text=render(result, request=False))]
-    if result.local_path or result.video_link:
-        path = Path(result.local_path) if result.local_path else None
+    if result.local_path:
+        uri, name = _file_link(result.local_path)
         try:
-            size: int | None = os.stat(path).st_size if path else None
+            size: int | None = os.stat(result.local_path).st_size
         except OSError:
             size = None
-        name = path.name if path else f"{result.execution_id}.mp4"
-        blocks.append(
-            ResourceLink(
-                type="resource_link",
-                uri=path.as_uri() if path else str(result.video_link),
-                name=name,
-                title=(result.prompt or name)[:80],
-                mime_type="video/mp4",
-                size=size,
-            )
+    elif result.video_link:
+        uri, name, size = result.video_link, f"{result.execution_id}.mp4", None
+    else:
+        return blocks
+    blocks.append(
+        ResourceLink(
+            type="resource_link",
+            uri=uri,
+            name=name,
+            title=(result.prompt or name)[:80],
+            mime_type="video/mp4",
+            size=size,
         )
+    )
     return blocks
+
+
+@lru_cache(maxsize=1024)
+def _file_link(local_path: str) -> tuple[str, str]:
+    """A saved file's URI and name, made once per file: every check of a finished job links it again."""
+    path = Path(local_path)
+    return path.as_uri(), path.name
 
 
 # Always in a tool's structured content, null or not: a null here says something (no execution id yet, not

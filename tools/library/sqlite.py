@@ -324,9 +324,13 @@ class SQLiteStore:
             if db.busy_ms != 0:
                 db.busy_ms = 0
                 db.execute("PRAGMA busy_timeout = 0")
-            with _transaction(db, write=False):
-                self._schema(db, write=False)
+            # No BEGIN/COMMIT: the read is one statement, atomic by itself, and the version is checked after
+            # it. A schema changed before the read is then seen (versions only go up), so this is as safe as
+            # checking first inside a transaction, at two statements less on every status read.
+            try:
                 result = fn(db)
+            finally:
+                self._schema(db, write=False)
             healthy = True
         except (NeedsWrite, LibraryError):
             healthy = True

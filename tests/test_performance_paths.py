@@ -14,6 +14,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,9 +40,9 @@ from heygen_video_mcp.tools import (
 )
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import MIGRATIONS, Library
+from heygen_video_mcp.tools.library import MIGRATIONS, Job, Library
 from heygen_video_mcp.tools.request import VideoRequest
-from heygen_video_mcp.tools.results import VideoResult
+from heygen_video_mcp.tools.results import Links, VideoResult, job_answer
 from tests.conftest import API_KEY, REPO, MakeSettings, data_of, text_of
 from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
 from tests.test_stdio import console_script
@@ -310,6 +312,33 @@ async def test_a_job_known_as_the_callers_own_is_not_checked_again_before_each_r
             checked = await client.call_tool("check_status", {"execution_id": job["execution_id"]})
             assert not checked.is_error and data_of(checked)["status"] == "completed"
         assert library.tenant_checks == asked <= 1
+
+
+def test_an_unchanged_jobs_answer_is_built_once_and_a_changed_job_gets_a_new_one(tmp_path: Path) -> None:
+    """check_status builds its answer once per state of a job: polling an unchanged job gets the same one,
+    and any change of the job, of whether it is being saved or of the caller's kind, is answered afresh."""
+    video = tmp_path / "lantern.mp4"
+    video.write_bytes(b"mp4")
+    job = Job(
+        id=7,
+        execution_id="node-gw-7",
+        prompt="A paper lantern over a river",
+        status="processing",
+        created_at=1.0,
+        updated_at=2.0,
+    )
+    first = job_answer(job, saving=False, links=None)
+    assert job_answer(replace(job), saving=False, links=None) is first  # the same row, read again
+    done = replace(job, status="completed", video_url="https://example.test/v.mp4", local_path=str(video))
+    answered = job_answer(done, saving=False, links=None)
+    assert answered is not first and answered.structured_content is not None
+    assert answered.structured_content["status"] == "completed"
+    assert answered.structured_content["local_path"] == str(video)
+    assert job_answer(done, saving=True, links=None) is not answered
+    signed = Links(sign=lambda base, tenant, eid: (f"{base}v/{eid}", datetime.now(UTC)), base_url="https://mcp.test/")
+    remote = job_answer(done, saving=False, links=signed)
+    assert remote is not job_answer(done, saving=False, links=signed)  # a link is signed for each call
+    assert remote.structured_content is not None and "local_path" not in remote.structured_content
 
 
 async def test_a_library_a_newer_release_upgraded_meanwhile_is_refused_by_the_next_read(tmp_path: Path) -> None:

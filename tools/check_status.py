@@ -6,7 +6,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
 from heygen_video_mcp.tools.answer import answer
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, job_answer, links, state
 
 DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
 not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path
@@ -21,7 +21,7 @@ async def check_status(
 
     async def work() -> CallToolResult:
         job = await app.jobs.check(execution_id)
-        return tool_result(video_result(job, saving=app.jobs.saving(job), links=links(ctx)))
+        return job_answer(job, saving=app.jobs.saving(job), links=links(ctx))
 
     return await answer(work, action="check_status", seconds=app.call_seconds, execution_id=execution_id)
 

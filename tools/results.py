@@ -381,3 +381,25 @@ def tool_result(result: VideoResult) -> CallToolResult:
     return CallToolResult(
         content=video_content(result), structured_content=structured(result), is_error=went_wrong(result)
     )
+
+
+def job_answer(job: Job, *, saving: bool, links: Links | None) -> CallToolResult:
+    """check_status's answer. Polling asks about an unchanged job again and again, and building the answer
+    costs more than the library read that found the job unchanged, so the last answers are kept (by tenant
+    and job) and given again while the job and its saving are as they were. A remote caller's link is signed
+    anew at every call, so its answers are always built."""
+    if links is not None:
+        return tool_result(video_result(job, saving=saving, links=links))
+    key = (job.tenant, job.id)
+    kept = _ANSWERS.get(key)
+    if kept is not None and kept[0] == job and kept[1] == saving:
+        return kept[2]
+    answer = tool_result(video_result(job, saving=saving))
+    if len(_ANSWERS) >= _ANSWERS_KEPT:
+        del _ANSWERS[next(iter(_ANSWERS))]  # the oldest
+    _ANSWERS[key] = (job, saving, answer)
+    return answer
+
+
+_ANSWERS: dict[tuple[str, int], tuple[Job, bool, CallToolResult]] = {}
+_ANSWERS_KEPT: Final = 256

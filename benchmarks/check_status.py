@@ -10,10 +10,14 @@ medians, each over as many calls: a no-op `async` tool on a bare one-tool MCPSer
 with mcp.Client, and a raw GET of the job's status URL with the API key through one kept httpx2.AsyncClient
 (what the server does per check). With --order turns (the default) the three take turns call by call (the
 order rotating every round), so that drift in the machine's speed hits them alike, and each call finds the
-processes as a call seconds apart would (caches cooled by the others); with --order blocks each makes all
-its calls in a row, warm, in six blocks taking turns. Each starts with a few untimed calls. The server's
-cap on status reads (HEYGEN_MAX_READS_PER_SECOND) is raised to its highest, 1000 a second: this loop reads
-far faster than any user, and the default cap of 50 would make every call wait its turn.
+processes as a call seconds apart would (caches cooled by the others). With --order blocks each side makes
+its calls in a row, warm, in six blocks taking turns: check_status, then the floor as pairs of a no-op and
+a GET. The floor's GETs are paired so that the sandbox gets them as far apart as a check's: GETs fired back
+to back find it (and the client) busy and come back in about 60% of the time they take with a millisecond
+or two between them, which a server that answers each tool call with a GET never sees. Each starts with a
+few untimed calls. The server's cap on status reads (HEYGEN_MAX_READS_PER_SECOND) is raised to its
+highest, 1000 a second: this loop reads far faster than any user, and the default cap of 50 would make
+every call wait its turn.
 
 Prints every median with the floor and the ratio ours/floor. Exits 1 only if the ratio is above
 --max-ratio (default 0: no gate, timings depend on the machine) or a call does not come back as expected.
@@ -131,16 +135,33 @@ async def measure(
                 raise SystemExit(f"the raw GET failed: HTTP {response.status_code}")
 
         times: dict[str, list[float]] = {"check_status": [], "noop": [], "get": []}
-        steps = {"check_status": check, "noop": noop, "get": get}
-        for step in steps.values():
+
+        async def timed_check() -> None:
+            await timed(check, times["check_status"])
+
+        async def timed_noop() -> None:
+            await timed(noop, times["noop"])
+
+        async def timed_get() -> None:
+            await timed(get, times["get"])
+
+        async def timed_floor() -> None:  # a no-op, then a GET: the two steps of a check, one after the other
+            await timed_noop()
+            await timed_get()
+
+        for warm in (check, noop, get):
             for _ in range(WARM_UP):
-                await timed(step, [])
-        names = list(steps)
-        rounds, repeat = (calls, 1) if order == "turns" else (BLOCKS, max(calls // BLOCKS, 1))
+                await timed(warm, [])
+        steps: list[Callable[[], Awaitable[None]]]
+        if order == "turns":
+            steps, rounds, repeat = [timed_check, timed_noop, timed_get], calls, 1
+        else:
+            steps, rounds, repeat = [timed_check, timed_floor], BLOCKS, max(calls // BLOCKS, 1)
         for round_number in range(rounds):
-            for name in names[round_number % 3 :] + names[: round_number % 3]:
+            turn = round_number % len(steps)
+            for step in steps[turn:] + steps[:turn]:
                 for _ in range(repeat):
-                    await timed(steps[name], times[name])
+                    await step()
         return times
 
 

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO
 from .test_replicas import need_nginx
 
@@ -42,6 +44,14 @@ def test_the_polling_benchmarks_run() -> None:
     assert counts and counts.group(1) == counts.group(2), waits  # every job was followed to its end
     listing = run_benchmark("list_videos.py", "--quick")
     assert re.search(r"default +20 ", listing), listing
+
+
+@pytest.mark.parametrize("order", ["turns", "blocks"])
+def test_the_check_status_benchmark_runs(order: str) -> None:
+    out = run_benchmark("check_status.py", "--calls", "30", "--order", order)
+    medians = dict(re.findall(r"(check_status on a finished job|bare MCPServer|status URL): p50 ([\d.]+) ms", out))
+    assert len(medians) == 3 and all(float(value) > 0 for value in medians.values()), out
+    assert re.search(r"ratio [\d.]+ \(ours/floor\)", out), out
 
 
 def test_the_remote_load_benchmark_runs() -> None:

@@ -341,6 +341,36 @@ def test_an_unchanged_jobs_answer_is_built_once_and_a_changed_job_gets_a_new_one
     assert remote.structured_content is not None and "local_path" not in remote.structured_content
 
 
+class HistoryReadsCounted(Library):
+    """The library, counting how often render history is read to plan status reads."""
+
+    history_reads = 0
+
+    async def render_durations(self, provider: str | None, aspect_ratio: str | None, *, limit: int = 20) -> list[float]:
+        self.history_reads += 1
+        return await super().render_durations(provider, aspect_ratio, limit=limit)
+
+
+async def test_checking_a_finished_job_again_does_not_make_waits_reread_render_history(
+    make_settings: MakeSettings, sandbox: Sandbox
+) -> None:
+    """Render times are re-read from the library when a render ends (one more to learn from), not each
+    time a job that ended long ago is checked again: those checks would make every wait re-read them."""
+    settings = make_settings(download=False)
+    library = HistoryReadsCounted(settings.library_file)
+    async with Client(create_server(settings, library=library)) as client:
+        first = data_of(await client.call_tool("generate_video", {"prompt": "Fog rolling over a pine ridge"}))
+        assert data_of(await client.call_tool("wait_for_video", {"execution_id": first["execution_id"]}))["done"]
+        sandbox.set_render_seconds(60)  # the second renders throughout
+        second = data_of(await client.call_tool("generate_video", {"prompt": "Rain on a tin roof at dusk"}))
+        await client.call_tool("check_status", {"execution_id": second["execution_id"]})
+        read = library.history_reads
+        for _ in range(3):
+            await client.call_tool("check_status", {"execution_id": first["execution_id"]})
+            await client.call_tool("wait_for_video", {"execution_id": second["execution_id"], "max_wait_seconds": 1})
+        assert library.history_reads == read
+
+
 async def test_a_library_a_newer_release_upgraded_meanwhile_is_refused_by_the_next_read(tmp_path: Path) -> None:
     """Reads by key skip the transaction and check the file's version after the read instead: a newer
     release's upgrade between two reads is still refused, not misread."""

@@ -374,9 +374,9 @@ class VideoJobs:
         """Schedule this job's next read from how long renders like it took (shared by all its waiters)."""
         assert job.execution_id is not None
         if job.status not in UNFINISHED:
-            self._next_read.pop(job.execution_id, None)
             self._read_at.pop(job.execution_id, None)
-            self._estimates.pop((job.provider, job.aspect_ratio), None)  # one more render to learn from
+            if self._next_read.pop(job.execution_id, None) is not None:  # it was followed here, and just ended:
+                self._estimates.pop((job.provider, job.aspect_ratio), None)  # one more render to learn from
             return
         if len(self._next_read) > self._plan_limit:  # jobs nobody waits for any more are forgotten
             stale = anyio.current_time() - self.settings.poll_interval * 60

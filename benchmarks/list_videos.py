@@ -47,7 +47,9 @@ from mcp.client.stdio import stdio_client
 
 from heygen_video_mcp.server.sandbox import Sandbox
 from heygen_video_mcp.tools.library import SUBMIT_UNCERTAIN, SUBMITTING, Library
+from heygen_video_mcp.tools.library.operations import listing_query
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES
+from heygen_video_mcp.tools.tenancy import OWN
 
 API_KEY = "benchmark-key"
 EXECUTIONS = "/v1/workflows/executions"
@@ -264,19 +266,10 @@ def unfinished_jobs(base_url: str, count: int) -> list[str]:
 
 def floor_query(db: sqlite3.Connection, args: dict[str, Any]) -> list[Any]:
     """What Library.jobs asks SQLite for these list_videos arguments (include_unsent, as the tool lists)."""
-    where = ["(execution_id IS NOT NULL OR status IN (?, ?))"]
-    params: list[Any] = [SUBMITTING, SUBMIT_UNCERTAIN]
-    if args.get("status") is not None:
-        where.append("status = ?")
-        params.append(args["status"])
-    for word in str(args.get("query") or "").split():
-        where.append("(prompt LIKE ? ESCAPE '\\' OR provider = ? OR execution_id = ?)")
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [f"%{escaped}%", word, word]
-    return db.execute(
-        f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT ?",
-        (*params, args.get("limit", 20)),
-    ).fetchall()
+    sql, params = listing_query(
+        OWN, status=args.get("status"), limit=args.get("limit", 20), query=args.get("query"), include_unsent=True
+    )
+    return db.execute(sql, params).fetchall()
 
 
 # --- measuring -----------------------------------------------------------------------------------------------

@@ -258,24 +258,10 @@ class Library:
         (submit_failed) bought nothing and is never listed.
         """
 
+        sql, args = listing_query(self.tenant, status=status, limit=limit, query=query, include_unsent=include_unsent)
+
         def work(db: Connection) -> list[Job]:
-            where: list[str] = ["tenant = ?", "execution_id IS NOT NULL"]
-            args: list[Any] = [self.tenant]
-            if include_unsent or status in (SUBMITTING, SUBMIT_UNCERTAIN):
-                where[1] = "(execution_id IS NOT NULL OR status IN (?, ?))"
-                args += [SUBMITTING, SUBMIT_UNCERTAIN]
-            if status is not None:
-                where.append("status = ?")
-                args.append(status)
-            for word in (query or "").split():
-                # lower(): LIKE ignores case in SQLite (ASCII), not in PostgreSQL.
-                where.append("(lower(prompt) LIKE lower(?) ESCAPE '\\' OR provider = ? OR execution_id = ?)")
-                args += [f"%{_escape_like(word)}%", word, word]
-            rows = db.execute(
-                f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-            return [Job.from_row(row) for row in rows]
+            return [Job.from_row(row) for row in db.execute(sql, args).fetchall()]
 
         return await self._run(work, write=False)
 
@@ -477,6 +463,26 @@ def _unrecorded(execution: Execution) -> Job:
         updated_at=now,
         heygen_status=execution.heygen_status,
     )
+
+
+def listing_query(
+    tenant: str, *, status: str | None, limit: int, query: str | None, include_unsent: bool
+) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of Library.jobs and its parameters (benchmarks/list_videos.py times the same query raw)."""
+    where: list[str] = ["tenant = ?", "execution_id IS NOT NULL"]
+    args: list[Any] = [tenant]
+    if include_unsent or status in (SUBMITTING, SUBMIT_UNCERTAIN):
+        where[1] = "(execution_id IS NOT NULL OR status IN (?, ?))"
+        args += [SUBMITTING, SUBMIT_UNCERTAIN]
+    if status is not None:
+        where.append("status = ?")
+        args.append(status)
+    for word in (query or "").split():
+        # lower(): LIKE ignores case in SQLite (ASCII), not in PostgreSQL.
+        where.append("(lower(prompt) LIKE lower(?) ESCAPE '\\' OR provider = ? OR execution_id = ?)")
+        args += [f"%{_escape_like(word)}%", word, word]
+    sql = f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT ?"
+    return sql, (*args, limit)
 
 
 def _escape_like(word: str) -> str:

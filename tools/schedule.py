@@ -4,8 +4,9 @@ A fixed 10 s cadence finds a finished render 5 s late on average and spends most
 nothing can have finished. With the library's record of how long earlier renders of the same provider and
 aspect ratio took, reads are sparse before the fastest of them could end and dense where they did end: each
 read covers about a fixed share of the renders still running, so the gaps shrink as the end gets likelier,
-within 2-2.5 s. That is what a median detection of about 1 s costs: about 7 reads per job-minute for renders
-of 20-40 s, the sparse start paying for the dense window. With too little history, the contract's cadence
+within 2-2.5 s: for renders of 20-40 s, a finished render is seen 1-2 s late at the median, at 6-9 reads per
+job-minute, the sparse start paying for the dense window. A render faster than all but the fastest few
+earlier ones is seen only at the first read in the window. With too little history, the contract's cadence
 applies.
 """
 

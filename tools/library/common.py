@@ -4,7 +4,7 @@ and the small interface an operation sees of a database connection."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, Protocol, TypeVar
 
@@ -22,10 +22,11 @@ STALE_SUBMISSION_SECONDS: Final = 180.0
 
 
 class Row(Protocol):
-    """A row read by column name: sqlite3.Row, or psycopg's dict row."""
+    """A row read by column name: sqlite3.Row, or psycopg's dict row (which iterates its names, not values)."""
 
     def keys(self) -> Any: ...
     def __getitem__(self, key: str, /) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 class Cursor(Protocol):
@@ -104,8 +105,11 @@ class Job:
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
-        values = {key: row[key] for key in row.keys() if key in _JOB_FIELDS}  # noqa: SIM118 (Row iterates values)
-        values["config"] = json.loads(row["config"]) if row["config"] else None
+        # A dict row (PostgreSQL) as it is; a sqlite3.Row zipped with its names, as it finds a column by name
+        # with a scan of all its columns.
+        pairs = row.items() if isinstance(row, dict) else zip(row.keys(), row, strict=True)
+        values = {key: value for key, value in pairs if key in _JOB_FIELDS}
+        values["config"] = json.loads(values["config"]) if values.get("config") else None
         return cls(**values)
 
 

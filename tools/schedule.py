@@ -6,9 +6,9 @@ aspect ratio took, reads are sparse before the fastest of them could end and den
 the first read in the window comes a moment before all but the fastest few earlier renders had ended, then
 the gaps shrink from 3.5 s to 2 s as the slowest earlier render nears, since a render still running is
 ever likelier to end in the next second. For renders of 20-40 s, a finished render is seen 1-2 s late at
-the median, at 6-9 reads per job-minute, the sparse start paying for the dense window. A render faster
-than all but the fastest few earlier ones is seen only at the first read in the window. With too little
-history, the contract's cadence applies.
+the median, at 6-10 reads per job-minute (rounds of six), the sparse start paying for the dense window. A
+render faster than all but the fastest few earlier ones is seen only at the first read in the window. With
+too little history, the contract's cadence applies.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 A fixed 10 s cadence finds a finished render 5 s late on average and spends most of its reads early, when
 nothing can have finished. With the library's record of how long earlier renders of the same provider and
-aspect ratio took, reads are sparse before the fastest of them could end and dense where they did end: each
-read covers about a fixed share of the renders still running, so the gaps shrink as the end gets likelier,
-within 2-2.5 s: for renders of 20-40 s, a finished render is seen 1-2 s late at the median, at 6-9 reads per
-job-minute, the sparse start paying for the dense window. A render faster than all but the fastest few
-earlier ones is seen only at the first read in the window. With too little history, the contract's cadence
-applies.
+aspect ratio took, reads are sparse before the fastest of them could end and denser where they did end:
+the first read in the window comes a moment before all but the fastest few earlier renders had ended, then
+the gaps shrink from 3.5 s to 2 s as the slowest earlier render nears, since a render still running is
+ever likelier to end in the next second. For renders of 20-40 s, a finished render is seen 1-2 s late at
+the median, at 6-10 reads per job-minute (rounds of six), the sparse start paying for the dense window. A
+render faster than all but the fastest few earlier ones is seen only at the first read in the window. With
+too little history, the contract's cadence applies.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from typing import Final
 
 # Fewer earlier renders than this say too little about the next one.
 MIN_SAMPLES: Final = 3
-# The first read in the likely window comes when about this share of earlier renders had ended; each later
-# one covers about SHARE of the renders still running.
+# The first read in the likely window comes START_LEAD_SHARE of a cadence (1.5 s) before about this share
+# of earlier renders had ended. The lead: a render already done at its first read is learned as ending
+# there, so the learned durations pile up at the first read and their quantile sits late.
 START_SHARE: Final = 0.15
-SHARE: Final = 0.7
-# The shortest and longest gaps between reads once a render may end, as shares of the contract's cadence
-# (2 s and 2.5 s of 10 s): the longest bounds how late a finished render is seen. With gaps of up to 3.5 s,
-# fewer than two thirds of rounds of six renders had a median detection within 2 s.
+START_LEAD_SHARE: Final = 0.15
+# Gaps between reads once a render may end, as shares of the contract's cadence: the shortest (2 s) at and
+# after the slowest earlier render, growing by TAIL_SHARE of the time still to it, up to the longest (3.5 s).
+# Even gaps of 2-2.5 s spent about as many reads, and missed a 2 s median more often when a round drew
+# several renders faster than the first read (benchmarks/detection.py, seed 1).
 MIN_GAP_SHARE: Final = 0.2
-MAX_GAP_SHARE: Final = 0.25
+MAX_GAP_SHARE: Final = 0.35
+TAIL_SHARE: Final = 0.1
 # Before the window: one read at its start, if that is at most this many cadences away; otherwise reads two
 # cadences apart, sparse, yet a render much faster than those before it is still seen.
 EARLY_CADENCES: Final = 3
@@ -73,18 +77,15 @@ class Estimate:
         if not self.known:
             return self.cadence
         # A read before all but the fastest few earlier renders could end would most likely find nothing.
-        start = _quantile(self.samples, START_SHARE)
+        start = _quantile(self.samples, START_SHARE) - self.cadence * START_LEAD_SHARE
         # The start read, a moment early by jitter, already opens the window: a second read at `start`
         # would find the same and cost a read (half the jobs paid one, about 1 GET per job-minute).
         if elapsed < start - low_gap / 2:
             ahead = start - elapsed
             return ahead if ahead <= EARLY_CADENCES * self.cadence else 2 * self.cadence
-        high_gap = self.cadence * MAX_GAP_SHARE
-        running = self.samples[bisect.bisect_right(self.samples, elapsed) :]
-        if not running:  # slower than every earlier render: the estimate says nothing more
-            return high_gap
-        target = _quantile((elapsed, *running), SHARE)  # among the renders still running
-        return min(max(target - elapsed, low_gap), high_gap)
+        # Past the slowest earlier render the estimate says nothing more: the shortest gap, so it is seen soon.
+        to_slowest = max(self.samples[-1] - elapsed, 0.0)
+        return min(low_gap + TAIL_SHARE * to_slowest, self.cadence * MAX_GAP_SHARE)
 
     def left(self, elapsed: float) -> float | None:
         """The median time still to go among earlier renders that took longer than `elapsed`, if any."""

@@ -83,9 +83,13 @@ class Estimate:
         if elapsed < start - low_gap / 2:
             ahead = start - elapsed
             return ahead if ahead <= EARLY_CADENCES * self.cadence else 2 * self.cadence
-        # Past the slowest earlier render the estimate says nothing more: the shortest gap, so it is seen soon.
-        to_slowest = max(self.samples[-1] - elapsed, 0.0)
-        return min(low_gap + TAIL_SHARE * to_slowest, self.cadence * MAX_GAP_SHARE)
+        to_slowest = self.samples[-1] - elapsed
+        if to_slowest >= 0:
+            return min(low_gap + TAIL_SHARE * to_slowest, self.cadence * MAX_GAP_SHARE)
+        # Past the slowest earlier render the estimate says nothing more: dense just past it, so a render a
+        # little slower is seen soon, then sparser back to the contract's cadence, so a render held up far
+        # longer (a queue at HeyGen) is not read every 2 s for minutes.
+        return min(low_gap - TAIL_SHARE * to_slowest, self.cadence)
 
     def left(self, elapsed: float) -> float | None:
         """The median time still to go among earlier renders that took longer than `elapsed`, if any."""

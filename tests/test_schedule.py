@@ -30,7 +30,8 @@ def estimate(samples: list[float]) -> Estimate:
         ([200.0, 220.0, 260.0], 180, 24.5, 24.5, "the last stretch before the window: straight to it"),
         (SHORT, 25, 3.0, 3.5, "early in the window, where few renders end: at most 3.5 s apart"),
         (SHORT, 37.5, 2.0, 2.2, "near the end of the window: densest, never under 2 s"),
-        (SHORT, 41, 2.0, 2.2, "a little slower than every earlier render: densest, so it is still seen soon"),
+        (SHORT, 41, 2.0, 2.0, "a little slower than every earlier render: densest, so it is still seen soon"),
+        (SHORT, 58, 2.0, 2.0, "two cadences past the slowest earlier render: still densest"),
         (SHORT, 200, 10, 10, "far slower than every earlier render: back to the contract's cadence"),
     ],
 )

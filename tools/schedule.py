@@ -26,12 +26,13 @@ MIN_SAMPLES: Final = 3
 START_SHARE: Final = 0.15
 START_LEAD_SHARE: Final = 0.15
 # Gaps between reads once a render may end, as shares of the contract's cadence: the shortest (2 s) at and
-# after the slowest earlier render, growing by TAIL_SHARE of the time still to it, up to the longest (3.5 s).
-# Even gaps of 2-2.5 s spent about as many reads, and missed a 2 s median more often when a round drew
+# after the slowest earlier render, growing by TAIL_SHARE of the time still to it, up to the longest (3.5 s);
+# from OVERRUN_CADENCES past it, growing by TAIL_SHARE of the time beyond, up to the cadence. Even gaps of 2-2.5 s spent about as many reads, and missed a 2 s median more often when a round drew
 # several renders faster than the first read (benchmarks/detection.py, seed 1).
 MIN_GAP_SHARE: Final = 0.2
 MAX_GAP_SHARE: Final = 0.35
 TAIL_SHARE: Final = 0.1
+OVERRUN_CADENCES: Final = 2
 # Before the window: one read at its start, if that is at most this many cadences away; otherwise reads two
 # cadences apart, sparse, yet a render much faster than those before it is still seen.
 EARLY_CADENCES: Final = 3
@@ -86,10 +87,12 @@ class Estimate:
         to_slowest = self.samples[-1] - elapsed
         if to_slowest >= 0:
             return min(low_gap + TAIL_SHARE * to_slowest, self.cadence * MAX_GAP_SHARE)
-        # Past the slowest earlier render the estimate says nothing more: dense just past it, so a render a
-        # little slower is seen soon, then sparser back to the contract's cadence, so a render held up far
-        # longer (a queue at HeyGen) is not read every 2 s for minutes.
-        return min(low_gap - TAIL_SHARE * to_slowest, self.cadence)
+        # Past the slowest earlier render the estimate says nothing more: dense for two cadences past it, so a
+        # render a little slower is seen soon (and, while the history is short, learned well), then sparser
+        # back to the contract's cadence, so one held up far longer (a queue at HeyGen) is not read every 2 s
+        # for minutes.
+        overrun = max(-to_slowest - OVERRUN_CADENCES * self.cadence, 0.0)
+        return min(low_gap + TAIL_SHARE * overrun, self.cadence)
 
     def left(self, elapsed: float) -> float | None:
         """The median time still to go among earlier renders that took longer than `elapsed`, if any."""

@@ -27,8 +27,9 @@ START_SHARE: Final = 0.15
 START_LEAD_SHARE: Final = 0.15
 # Gaps between reads once a render may end, as shares of the contract's cadence: the shortest (2 s) at and
 # after the slowest earlier render, growing by TAIL_SHARE of the time still to it, up to the longest (3.5 s);
-# from OVERRUN_CADENCES past it, growing by TAIL_SHARE of the time beyond, up to the cadence. Even gaps of 2-2.5 s spent about as many reads, and missed a 2 s median more often when a round drew
-# several renders faster than the first read (benchmarks/detection.py, seed 1).
+# from OVERRUN_CADENCES past it, growing by TAIL_SHARE of the time beyond, up to the cadence. Even gaps of
+# 2-2.5 s spent about as many reads, and missed a 2 s median more often when a round drew several renders
+# faster than the first read (benchmarks/detection.py, seed 1).
 MIN_GAP_SHARE: Final = 0.2
 MAX_GAP_SHARE: Final = 0.35
 TAIL_SHARE: Final = 0.1

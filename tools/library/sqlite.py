@@ -346,7 +346,8 @@ class SQLiteStore:
     async def run(self, fn: Operation[T], *, scope: str, write: bool = True, by_key: bool = False) -> T:
         """Run `fn` in one transaction (BEGIN IMMEDIATE when writing), retrying while the library is busy for
         up to `write_timeout` seconds. A failed attempt rolled back, so running `fn` again is safe. A read
-        `by_key` (an indexed lookup of one job) is first tried without leaving the event loop (_read_here).
+        `by_key` (an indexed lookup of one job, in one statement unless it needs a write: _read_here runs it
+        outside a transaction) is first tried without leaving the event loop.
         BEGIN IMMEDIATE serialises every write, whatever its `scope`."""
         if by_key and not write:
             try:

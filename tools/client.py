@@ -193,10 +193,11 @@ class HeyGenClient:
             session_id=_str_or_none(data.get("session_id")),
         )
 
-    async def get_execution(self, execution_id: str) -> Execution:
-        """Read a job of either API, by the id this server gives it."""
+    async def get_execution(self, execution_id: str, until: float = math.inf) -> Execution:
+        """Read a job of either API, by the id this server gives it. `until`: the deadline (anyio clock) of
+        the call that wants the answer, when the read runs in a task of its own."""
         path = routes.status_path(execution_id)
-        body = await self._request("GET", path, execution_id=execution_id)
+        body = await self._request("GET", path, execution_id=execution_id, wire=Wire(deadline=until))
         if routes.backend_of(execution_id) == "video_agent":
             execution = self._video(body, execution_id)
         else:

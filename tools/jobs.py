@@ -11,6 +11,7 @@ Two kinds of work outlive the call that started them, in the task group the serv
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import time
@@ -105,6 +106,9 @@ class _Read:
     error: Exception | None = None
     waiters: int = 0
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    # The deadline of the call that started it: a Retry-After pause that would outlast it is not waited
+    # out in the background (the caller would only see HeyGen "not answering"); the 429 is the answer.
+    deadline: float = math.inf
 
 
 @dataclass
@@ -114,6 +118,7 @@ class _Save:
     done: anyio.Event = field(default_factory=anyio.Event)
     path: Path | None = None
     error: str | None = None
+    expired: bool = False  # the link is dead and HeyGen gave no fresh one: another try will not help
 
 
 class VideoJobs:
@@ -307,7 +312,7 @@ class VideoJobs:
         by its deadline gives up a moment before it; one inside a wait lets the wait's own budget end it."""
         pending = self._reads.get(execution_id)
         if pending is None or pending.scope.cancel_called:  # none in flight, or one its callers left
-            pending = self._reads[execution_id] = _Read()
+            pending = self._reads[execution_id] = _Read(deadline=anyio.current_effective_deadline())
             self._tasks.start_soon(self._run_read, execution_id, pending)
         pending.waiters += 1
         try:
@@ -335,7 +340,7 @@ class VideoJobs:
     async def _run_read(self, execution_id: str, pending: _Read) -> None:
         try:
             with pending.scope:
-                pending.job = await self._observe(execution_id, self._read_at.get(execution_id))
+                pending.job = await self._observe(execution_id, self._read_at.get(execution_id), pending.deadline)
                 await self._plan_next_read(pending.job)
         except errors.HeyGenError as exc:
             pending.error = exc
@@ -347,12 +352,12 @@ class VideoJobs:
                 del self._reads[execution_id]
             pending.done.set()
 
-    async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
+    async def _observe(self, execution_id: str, unchanged_at: float | None = None, until: float = math.inf) -> Job:
         if execution_id not in self._own and await self.library.foreign(execution_id):
             # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
             return await self.library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
-        execution = await self.client.get_execution(execution_id)
+        execution = await self.client.get_execution(execution_id, until)
         self._read_at[execution_id] = time.time()
         if execution.status == "not_found":
             known = await self.library.get(execution_id=execution_id)
@@ -471,7 +476,7 @@ class VideoJobs:
         with deadline.soft():
             await save.done.wait()
         if save.error is not None:
-            raise errors.DownloadFailed(save.error)
+            raise (errors.LinkExpired if save.expired else errors.DownloadFailed)(save.error)
         fresh = await self.library.get(job_id=job.id) or job
         if save.path is not None and fresh.local_path != str(save.path):
             fresh = replace(fresh, local_path=str(save.path))  # the library write failed; the file is there
@@ -536,6 +541,7 @@ class VideoJobs:
                 renewal.cancel()
         except errors.DownloadFailed as exc:
             save.error = str(exc) + (f" HeyGen keeps the video as asset_id {job.asset_id}." if job.asset_id else "")
+            save.expired = isinstance(exc, errors.LinkExpired)
             logger.warning("Saving %s failed: %s", job.execution_id, save.error)
         except Exception:
             logger.exception("Saving %s failed unexpectedly", job.execution_id)

@@ -120,7 +120,7 @@ async def test_followed_first_on_another_replica_it_still_ends_in_one_row(
         async with Client(create_server(settings, library=other)) as replica:
             await replica.call_tool("check_status", {"execution_id": execution_id})
         with anyio.fail_after(20):  # the first replica records its answer in the background
-            while rows(server) != [(PROMPT, execution_id)]:
+            while rows(server) != [(PROMPT, execution_id)]:  # noqa: ASYNC110 (another process writes it)
                 await anyio.sleep(0.2)
         listed = data_of(await client.call_tool("list_videos", {}))
     assert [(v["prompt"], v["execution_id"]) for v in listed["videos"]] == [(PROMPT, execution_id)]

@@ -250,13 +250,22 @@ async def test_every_failure_conforms_to_every_tools_output_schema(
             assert conforms(result, validator) == [], (tool, data)
 
 
-async def test_an_unexpected_failure_conforms_too(schemas: dict[str, Draft202012Validator]) -> None:
+# Failures no client can cause on purpose, raised where they arise. A database outage is made for real in
+# tests/test_postgres_restart.py (it restarts a PostgreSQL of its own); here its answer's shape is checked.
+RAISED: dict[str, Exception] = {
+    "internal_error": RuntimeError("a bug"),
+    "library_unavailable": errors.LibraryUnavailable("The video library's database cannot be reached."),
+}
+
+
+@pytest.mark.parametrize("kind", list(RAISED))
+async def test_failures_raised_inside_conform_too(kind: str, schemas: dict[str, Draft202012Validator]) -> None:
     async def broken() -> CallToolResult:
-        raise RuntimeError("a bug")
+        raise RAISED[kind]
 
     result = await answer(broken, action="check_status", seconds=5, execution_id="node-gw-abc123")
-    assert result.is_error and (result.structured_content or {})["error"] == "internal_error"
-    SEEN.add("internal_error")
+    assert result.is_error and (result.structured_content or {})["error"] == kind
+    SEEN.add(kind)
     for tool, validator in schemas.items():
         assert conforms(result, validator) == [], tool
 

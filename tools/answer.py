@@ -78,6 +78,11 @@ _ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
         "Ask the user to look in their HeyGen dashboard first; only if they want a new video, call "
         "generate_video again with allow_duplicate=true.",
     ),
+    errors.LibraryUnavailable: (
+        True,
+        "Make the same call again in a minute; if the database is still unreachable, tell the user, as the "
+        "message says. Execution ids already given are not lost.",
+    ),
     errors.LibraryError: (False, "Tell the user about the library file, as the message says."),
     errors.BudgetExhausted: (False, "Tell the user when the budget renews, as the message says; do not retry."),
     errors.LinkExpired: (

@@ -19,6 +19,7 @@
     ├── DownloadFailed               the finished video could not be saved
     │   └── LinkExpired              the temporary video URL no longer works
     └── LibraryError                 the local library file cannot be used (newer, corrupt, locked, unwritable)
+        └── LibraryUnavailable       the library's database cannot be reached for now; the same call may work later
 
 A job that HeyGen ran and failed, or does not know, is not an exception: it is a status (see tools.client).
 
@@ -118,4 +119,8 @@ class LinkExpired(DownloadFailed):
 
 
 class LibraryError(HeyGenError):
+    pass
+
+
+class LibraryUnavailable(LibraryError):
     pass

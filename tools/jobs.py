@@ -28,6 +28,7 @@ from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import (
     SUBMIT_FAILED,
+    SUBMIT_HEARTBEAT_SECONDS,
     SUBMIT_UNCERTAIN,
     SUBMITTING,
     UNFINISHED,
@@ -69,6 +70,9 @@ _UNWANTED_GRACE: Final = 1.0
 # After a failed save, the next automatic try waits 30 s, 60 s, 120 s ... up to 30 minutes.
 _BACKOFF_FIRST: Final = 30.0
 _BACKOFF_MAX: Final = 1800.0
+# A paid execution id the library could not record is tried again this often, for this long, from memory.
+_RECORD_PAUSE: Final = 1.0
+_RECORD_SECONDS: Final = 900.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,9 @@ class VideoJobs:
         # Per-id state lives only while its work runs: each entry is removed when the work ends.
         self._saves: dict[tuple[str, Path | None, str | None], _Save] = {}
         self._posting: set[anyio.Event] = set()
+        # Paid ids the library has not recorded yet (execution id -> job id and HeyGen's answer), kept until
+        # a background retry records them: a follow here records one first, so it attaches to its row.
+        self._unrecorded: dict[str, tuple[int, Execution]] = {}
         self._reads: dict[str, _Read] = {}
         self._next_read: dict[str, float] = {}  # execution id -> anyio clock time its next read is due
         self._plan_limit = _PLAN_LIMIT
@@ -167,7 +174,10 @@ class VideoJobs:
             if not reservation.existing:
                 job = await self._send(reservation.job, request)
                 if job.execution_id is not None:
-                    await self._plan_next_read(job)
+                    try:
+                        await self._plan_next_read(job)
+                    except errors.LibraryError as exc:  # the paid id is the answer; the plan can wait
+                        logger.info("Could not plan the first read of %s: %s", job.execution_id, exc)
                 return Outcome(job)
             job = reservation.job
             # An identical call is in flight (maybe in another process): wait for its answer while time allows.
@@ -236,12 +246,16 @@ class VideoJobs:
         return result
 
     async def _post(self, job: Job, request: VideoRequest, wire: Wire) -> Job:
+        beat = anyio.CancelScope()  # the row says this process still waits for the answer, until it is recorded
+        self._tasks.start_soon(self._heartbeat, job.id, beat)
         try:
             execution = await self.client.submit(request, wire)
         except errors.HeyGenError as exc:
+            beat.cancel()
             await self._record_refusal(job, str(exc), uncertain=exc.maybe_accepted)
             raise
         except BaseException as exc:
+            beat.cancel()
             # Withdrawn before sending (nothing bought), or cut off after (HeyGen may have the job).
             why = "the request was interrupted" if wire.sent else "withdrawn before anything was sent"
             with anyio.CancelScope(shield=True):
@@ -250,16 +264,22 @@ class VideoJobs:
                 logger.exception("Submitting job %s failed unexpectedly", job.id)
             raise
         try:
-            return await self.library.submitted(job.id, execution)
+            recorded = await self.library.submitted(job.id, execution)
+            beat.cancel()
+            return recorded
         except errors.LibraryError as exc:
-            # The paid id must not vanish with a locked or broken library: keep it in the log and answer.
+            # The paid id must not vanish with a locked or unreachable library: it goes to the log and the
+            # answer, and is recorded from memory as soon as the library is back.
             logger.warning(
-                "HeyGen created execution %s (session %s) for the prompt %r, but the library could not record it: %s",
+                "HeyGen created execution %s (session %s) for the prompt %r, but the library could not record it "
+                "yet (it is tried again in the background): %s",
                 execution.execution_id,
                 execution.session_id,
                 request.prompt,
                 exc,
             )
+            self._unrecorded[execution.execution_id] = (job.id, execution)
+            self._tasks.start_soon(self._record_later, execution.execution_id, request.prompt, beat)
             now = time.time()
             return replace(
                 job,
@@ -270,6 +290,49 @@ class VideoJobs:
                 session_id=execution.session_id,
                 updated_at=now,
             )
+
+    async def _heartbeat(self, job_id: int, scope: anyio.CancelScope) -> None:
+        with scope:
+            while True:
+                await anyio.sleep(SUBMIT_HEARTBEAT_SECONDS)
+                try:
+                    await self.library.heartbeat(job_id)
+                except errors.LibraryError as exc:
+                    logger.info("Could not renew job %s's claim on its submission: %s", job_id, exc)
+
+    async def _record_later(self, execution_id: str, prompt: str, beat: anyio.CancelScope) -> None:
+        """Record a paid id the library could not take when HeyGen answered, once it is back (bounded)."""
+        try:
+            with anyio.move_on_after(_RECORD_SECONDS):
+                while execution_id in self._unrecorded:
+                    await anyio.sleep(_RECORD_PAUSE)
+                    if await self._record_pending(execution_id):
+                        logger.info("Execution %s is now recorded in the library", execution_id)
+                        return
+            if execution_id in self._unrecorded:
+                logger.error(
+                    "Gave up recording execution %s (prompt %r) after %.0f s: the library stayed unusable. Follow "
+                    "it with check_status to record it.",
+                    execution_id,
+                    prompt,
+                    _RECORD_SECONDS,
+                )
+        finally:
+            beat.cancel()
+            self._unrecorded.pop(execution_id, None)
+
+    async def _record_pending(self, execution_id: str) -> bool:
+        """Record a paid id still kept in memory, if there is one; False if the library still refuses."""
+        pending = self._unrecorded.get(execution_id)
+        if pending is None:
+            return True
+        try:
+            await self.library.submitted(*pending)
+        except errors.LibraryError as exc:
+            logger.info("Execution %s still cannot be recorded: %s", execution_id, exc)
+            return False
+        self._unrecorded.pop(execution_id, None)
+        return True
 
     async def _record_refusal(self, job: Job, why: str, *, uncertain: bool) -> None:
         try:
@@ -353,6 +416,7 @@ class VideoJobs:
             pending.done.set()
 
     async def _observe(self, execution_id: str, unchanged_at: float | None = None, until: float = math.inf) -> Job:
+        await self._record_pending(execution_id)  # so that a paid id attaches to its own row, with its prompt
         if execution_id not in self._own and await self.library.foreign(execution_id):
             # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
             return await self.library.observed(Execution(execution_id, "not_found", "not_found"))

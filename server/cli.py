@@ -210,7 +210,7 @@ async def _download(jobs: VideoJobs, args: argparse.Namespace, settings: Setting
 class NeverSeen(Exception):
     def __init__(self, execution_id: str) -> None:
         super().__init__(
-            f"heygen-video-mcp has never seen a video with execution id {execution_id} here, and HeyGen does not "
+            f"Execution id {execution_id} was never seen here (it is not in your library), and HeyGen does not "
             "know it either, so there is nothing to download."
         )
 

@@ -191,8 +191,9 @@ class VideoJobs:
                 raise errors.DuplicateUncertain(
                     "An identical request was sent at "
                     f"{time.strftime('%H:%M:%S', time.localtime(job.created_at))} and HeyGen's answer was lost, "
-                    "so it may already be rendering (and paid for). Check your HeyGen dashboard; to submit "
-                    "anyway, call generate_video again with allow_duplicate=true."
+                    "so it may already be rendering (and paid for).",
+                    advice="Check your HeyGen dashboard; to submit anyway, call generate_video again with "
+                    "allow_duplicate=true.",
                 )
             return Outcome(job, duplicate=True)  # still SUBMITTING here means its answer is on the way
 
@@ -202,8 +203,8 @@ class VideoJobs:
         hours, rest = divmod(int(86400 - now % 86400), 3600)
         return errors.BudgetExhausted(
             f"Your daily budget on this server is {budget} new video{'s' if budget != 1 else ''}, and today's "
-            f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min. Nothing was sent to HeyGen; "
-            "videos already made stay available through list_videos."
+            f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min.",
+            advice="Nothing was sent to HeyGen; videos already made stay available through list_videos.",
         )
 
     async def _send(self, job: Job, request: VideoRequest) -> Job:
@@ -499,8 +500,8 @@ class VideoJobs:
         waited = anyio.current_time() - start
         if job is None:  # the first read outlasted the whole budget
             raise errors.APITimedOut(
-                f"HeyGen did not answer within {budget:.0f}s. The job is not affected: call "
-                f"wait_for_video again with execution_id {execution_id!r}."
+                f"HeyGen did not answer within {budget:.0f}s.",
+                advice=f"The job is not affected: call wait_for_video again with execution_id {execution_id!r}.",
             )
         return Outcome(await self._finish(job), waited=waited)
 
@@ -566,11 +567,11 @@ class VideoJobs:
             job = await self._read(execution_id)
         if job.status != "completed":
             raise errors.DownloadFailed(
-                f"Execution {execution_id} is {job.status}, not completed: there is no video to download yet. "
-                "Call wait_for_video first."
+                f"Execution {execution_id} is {job.status}, not completed: there is no video to download yet.",
+                advice="Call wait_for_video first.",
             )
         if not job.video_url:
-            raise errors.DownloadFailed(completed_without_url(job))
+            raise errors.DownloadFailed(_without_url(job), advice=_WITHOUT_URL_ADVICE)
         return job
 
     def _start_save(self, job: Job, directory: Path | None, name: str | None, *, explicit: bool) -> _Save:
@@ -703,8 +704,14 @@ def _saved(job: Job) -> bool:
 
 
 def completed_without_url(job: Job) -> str:
+    return f"{_without_url(job)} {_WITHOUT_URL_ADVICE}"
+
+
+def _without_url(job: Job) -> str:
     asset = f" HeyGen keeps it as asset_id {job.asset_id}." if job.asset_id else ""
-    return (
-        f"HeyGen reports execution {job.execution_id} as completed but gave no video URL.{asset} "
-        "Call check_status again in a minute; if the URL is still missing, find the video in your HeyGen library."
-    )
+    return f"HeyGen reports execution {job.execution_id} as completed but gave no video URL.{asset}"
+
+
+_WITHOUT_URL_ADVICE: Final = (
+    "Call check_status again in a minute; if the URL is still missing, find the video in your HeyGen library."
+)

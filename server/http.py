@@ -89,6 +89,7 @@ def tenancy(http: HttpSettings, tenants: Mapping[str, Tenant]) -> Tenancy:
         daily_renders={name: t.daily_renders for name, t in tenants.items() if t.daily_renders is not None},
         default_daily_renders=http.tenant_daily_renders,
         allow_caller_keys=http.allow_caller_keys,
+        share_server_key=http.share_server_key,
     )
 
 

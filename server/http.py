@@ -79,7 +79,10 @@ def token_verifier(http: HttpSettings, tenants: Mapping[str, Tenant]) -> TokenVe
         static[OWN] = http.token.get_secret_value()
     verifiers: list[TokenVerifier] = [StaticTokens(static)] if static else []
     if http.issuer and http.jwks_url and http.resource_url:
-        verifiers.append(JwtAccessTokens(issuer=http.issuer, jwks_url=http.jwks_url, audience=http.resource_url))
+        subjects = {t.oauth_subject: name for name, t in tenants.items() if t.oauth_subject is not None}
+        verifiers.append(
+            JwtAccessTokens(issuer=http.issuer, jwks_url=http.jwks_url, audience=http.resource_url, subjects=subjects)
+        )
     return AnyOf(verifiers) if verifiers else None
 
 

@@ -1,8 +1,9 @@
 """Tenants of a remote server: each caller gets job logic of its own (its HeyGen key, its view of the
 library, its duplicate guard, its status-read pacer and render budget), made on its first call.
 
-The caller is the signed-in token's subject (a static token's name, an OAuth token's `sub`); '' is the
-server's own user: stdio mode, an HTTP server without sign-in, and HEYGEN_MCP_TOKEN."""
+The caller is the signed-in token's subject (a static token's name; for an OAuth token, the tenant its `sub`
+is mapped to, else "oauth/" + `sub`: see server/auth.py); '' is the server's own user: stdio mode, an HTTP
+server without sign-in, and HEYGEN_MCP_TOKEN."""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settin
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
 from heygen_video_mcp.server.listening import CannotListen, listen
 from heygen_video_mcp.server.logs import RedactKey
+from heygen_video_mcp.server.sessions import SessionCap
 from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
@@ -157,12 +158,12 @@ def build_app(
         host=http.host,
     )
     drain = Drain(inner)
-    mcp_app: ASGIApp = drain
+    mcp_app: ASGIApp = SessionCap(drain, http.max_sessions_per_tenant)
     middleware: list[Middleware] = []
     metadata, metadata_url = metadata_routes(http)
     verifier = token_verifier(http, tenants)
     if verifier is not None:
-        mcp_app = RequireAuthMiddleware(drain, required_scopes=[], resource_metadata_url=metadata_url)
+        mcp_app = RequireAuthMiddleware(mcp_app, required_scopes=[], resource_metadata_url=metadata_url)
         middleware = [
             Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
             Middleware(AuthContextMiddleware),

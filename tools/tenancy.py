@@ -125,7 +125,8 @@ def missing_key_message(tenant: str, tenancy: Tenancy) -> str:
     )
     return (
         f"No HeyGen API key is set up for your account ({tenant!r}) on this server, so it cannot reach HeyGen. "
-        f"Ask the server's operator to add one (heygen_api_key in its tenants file){own}. "
+        f"Ask the server's operator to add one (heygen_api_key in its tenants file, or HEYGEN_SHARE_SERVER_KEY=true "
+        f"to share the server's own){own}. "
         "list_providers works without a key."
     )
 

@@ -35,7 +35,8 @@ class _Session:
     tenant: str
     user: object  # who opened it (the request's scope["user"]): the session manager ends it only for them
     used_at: float
-    busy: int = 0  # POSTs in flight (a standalone GET stream only listens, so it does not count)
+    busy: int = 0  # POSTs in flight (a standalone GET stream only listens: a session with one is still idle)
+    streams: int = 0  # GET streams open, which keep the session manager from closing it as idle
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -65,13 +66,15 @@ class SessionCap:
 
     async def _open(self, tenant: str, scope: Scope, receive: Receive, send: Send) -> None:
         self._forget_expired()
+        ending: tuple[str, _Session] | None = None
         if self._count[tenant] >= self.limit:
             idle = next((i for i, s in self._sessions.items() if s.tenant == tenant and not s.busy), None)
             if idle is None:
                 await self._refuse(tenant, scope, receive, send)
                 return
-            await self._end(idle, self._sessions[idle], scope)
-        self._count[tenant] += 1
+            ending = (idle, self._sessions[idle])
+            self._forget(idle)
+        self._count[tenant] += 1  # before any await: simultaneous opens cannot pass the cap together
         opened: list[str] = []
 
         async def watch(message: Message) -> None:
@@ -80,6 +83,8 @@ class SessionCap:
             await send(message)
 
         try:
+            if ending is not None:
+                await self._end(*ending, scope)
             await self.app(scope, receive, watch)
         finally:
             if opened:
@@ -90,8 +95,9 @@ class SessionCap:
     async def _use(self, session_id: str, session: _Session, scope: Scope, receive: Receive, send: Send) -> None:
         self._sessions.move_to_end(session_id)
         session.used_at = anyio.current_time()
-        counts = scope["method"] == "POST"
-        session.busy += counts
+        posting, listening = scope["method"] == "POST", scope["method"] == "GET"
+        session.busy += posting
+        session.streams += listening
         status: list[int] = []
 
         async def watch(message: Message) -> None:
@@ -102,14 +108,14 @@ class SessionCap:
         try:
             await self.app(scope, receive, watch)
         finally:
-            session.busy -= counts
+            session.busy -= posting
+            session.streams -= listening
             # Gone: ended by its client, or by the session manager (idle, or ended by this cap).
             if status and (status[0] == 404 or (scope["method"] == "DELETE" and status[0] < 300)):
                 self._forget(session_id)
 
     async def _end(self, session_id: str, session: _Session, scope: Scope) -> None:
-        """End a session through the session manager, as its client's DELETE would."""
-        self._forget(session_id)
+        """End a session (already forgotten here) through the session manager, as its client's DELETE would."""
         headers = [(k, v) for k, v in scope["headers"] if k not in (SESSION_HEADER, b"content-length")]
         ending = dict(scope)
         ending.update(method="DELETE", headers=[*headers, (SESSION_HEADER, session_id.encode())], user=session.user)
@@ -139,7 +145,7 @@ class SessionCap:
         cutoff = anyio.current_time() - DEFAULT_SESSION_IDLE_TIMEOUT
         while self._sessions:
             session_id, session = next(iter(self._sessions.items()))
-            if session.used_at > cutoff or session.busy:
+            if session.used_at > cutoff or session.busy or session.streams:
                 return
             self._forget(session_id)
 

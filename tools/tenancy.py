@@ -101,7 +101,7 @@ class Tenants:
             self._recent.move_to_end(slot)
             return found
         made = self._make(tenant, key, self.tenancy.budget_for(tenant), rejected_key_advice(tenant, source))
-        if source == "configured" or tenant == OWN:
+        if source == "configured" or (tenant == OWN and source == "none"):  # a set the server's config bounds
             self._kept[slot] = made
         else:
             self._recent[slot] = made

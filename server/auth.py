@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -60,7 +61,7 @@ class JwtAccessTokens:
         self.audience = audience
         self._keys: dict[str | None, PyJWK] = {}
         self._loaded = False
-        self._refetched_at = -JWKS_REFETCH_SECONDS
+        self._refetched_at = -math.inf  # no refetch yet
         self._lock = anyio.Lock()
 
     async def verify_token(self, token: str) -> AccessToken | None:

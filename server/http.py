@@ -39,6 +39,7 @@ from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settin
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
 from heygen_video_mcp.server.listening import CannotListen, listen
 from heygen_video_mcp.server.logs import RedactKey
+from heygen_video_mcp.server.sessions import SessionCap
 from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
@@ -79,7 +80,10 @@ def token_verifier(http: HttpSettings, tenants: Mapping[str, Tenant]) -> TokenVe
         static[OWN] = http.token.get_secret_value()
     verifiers: list[TokenVerifier] = [StaticTokens(static)] if static else []
     if http.issuer and http.jwks_url and http.resource_url:
-        verifiers.append(JwtAccessTokens(issuer=http.issuer, jwks_url=http.jwks_url, audience=http.resource_url))
+        subjects = {t.oauth_subject: name for name, t in tenants.items() if t.oauth_subject is not None}
+        verifiers.append(
+            JwtAccessTokens(issuer=http.issuer, jwks_url=http.jwks_url, audience=http.resource_url, subjects=subjects)
+        )
     return AnyOf(verifiers) if verifiers else None
 
 
@@ -89,6 +93,7 @@ def tenancy(http: HttpSettings, tenants: Mapping[str, Tenant]) -> Tenancy:
         daily_renders={name: t.daily_renders for name, t in tenants.items() if t.daily_renders is not None},
         default_daily_renders=http.tenant_daily_renders,
         allow_caller_keys=http.allow_caller_keys,
+        share_server_key=http.share_server_key,
     )
 
 
@@ -153,12 +158,12 @@ def build_app(
         host=http.host,
     )
     drain = Drain(inner)
-    mcp_app: ASGIApp = drain
+    mcp_app: ASGIApp = SessionCap(drain, http.max_sessions_per_tenant)
     middleware: list[Middleware] = []
     metadata, metadata_url = metadata_routes(http)
     verifier = token_verifier(http, tenants)
     if verifier is not None:
-        mcp_app = RequireAuthMiddleware(drain, required_scopes=[], resource_metadata_url=metadata_url)
+        mcp_app = RequireAuthMiddleware(mcp_app, required_scopes=[], resource_metadata_url=metadata_url)
         middleware = [
             Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
             Middleware(AuthContextMiddleware),

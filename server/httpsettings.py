@@ -42,6 +42,8 @@ class HttpSettings(BaseModel, frozen=True):
     jwks_url: str | None = None
     resource_url: str | None = None
     allow_caller_keys: bool = False
+    share_server_key: bool = False
+    max_sessions_per_tenant: int = Field(100, ge=1)
     tenant_daily_renders: int | None = Field(None, ge=0)
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
@@ -89,6 +91,8 @@ HTTP_ENV: Final[dict[str, str]] = {
     "HEYGEN_MCP_JWKS_URL": "jwks_url",
     "HEYGEN_MCP_RESOURCE_URL": "resource_url",
     "HEYGEN_ALLOW_CALLER_KEYS": "allow_caller_keys",
+    "HEYGEN_SHARE_SERVER_KEY": "share_server_key",
+    "HEYGEN_MCP_MAX_SESSIONS_PER_TENANT": "max_sessions_per_tenant",
     "HEYGEN_TENANT_DAILY_RENDERS": "tenant_daily_renders",
 }
 

@@ -14,7 +14,7 @@ import anyio
 import httpx2
 
 from heygen_video_mcp.server.config import Settings
-from heygen_video_mcp.tools.client import HeyGenClient
+from heygen_video_mcp.tools.client import HeyGenClient, SharedHttp
 from heygen_video_mcp.tools.jobs import JobSettings, SaveProgress, VideoJobs
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
@@ -70,30 +70,29 @@ async def running_tenants(
 ) -> AsyncIterator[Tenants]:
     """The job logic of each tenant for one run, made on first use; the server's own user ('') works in
     `library` as given, with HEYGEN_API_KEY. The library is checked unless it already was in this process.
-    HTTP clients are built on the first request to HeyGen, not here. On the way out, submissions already
-    sent get their answers recorded; a save in progress stops and resumes next time."""
+    The HTTP client, one shared by all, is built on the first request to HeyGen, not here. On the way out,
+    submissions already sent get their answers recorded; a save in progress stops and resumes next time."""
     if not library.migrated:
         await anyio.to_thread.run_sync(library.migrate)
     own_key = settings.api_key.get_secret_value() if settings.api_key else None
     tenancy = replace(tenancy, keys={**tenancy.keys, OWN: own_key}) if own_key else tenancy
-    tenants: Tenants | None = None
+    timeout = httpx2.Timeout(
+        connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=5.0
+    )
+    http = SharedHttp(timeout, transport)  # one for every tenant and caller key
     try:
         # Submissions on the wire and video saves run here, beyond the calls that start them.
         async with anyio.create_task_group() as background:
 
-            def make(tenant: str, key: str | None, budget: int | None) -> VideoJobs:
+            def make(tenant: str, key: str | None, budget: int | None, rejected_key: str | None) -> VideoJobs:
                 client = HeyGenClient(
                     api_key=key,
                     base_url=settings.api_base_url,
-                    timeout=httpx2.Timeout(
-                        connect=settings.connect_timeout,
-                        read=settings.read_timeout,
-                        write=settings.read_timeout,
-                        pool=5.0,
-                    ),
+                    timeout=timeout,
                     max_retries=settings.max_retries,
-                    transport=transport,
                     missing_key=missing_key_message(tenant, tenancy) if tenant else None,
+                    rejected_key=rejected_key,
+                    shared=http,
                 )
                 view = library.for_tenant(tenant) if tenant else library
                 return VideoJobs(client, view, job_settings(settings, tenant, budget), background, on_bytes=on_bytes)
@@ -108,6 +107,5 @@ async def running_tenants(
                             closing.start_soon(jobs.aclose, settings.read_timeout + settings.connect_timeout)
                 background.cancel_scope.cancel()
     finally:
-        for jobs in tenants.all() if tenants else []:
-            await jobs.client.aclose()
+        await http.aclose()
         library.close()

@@ -5,10 +5,12 @@ key and its daily render budget, all optional:
     token = "..."              # a static bearer token that signs in as alice
     heygen_api_key = "..."     # the HeyGen key alice's videos are made (and paid) with
     daily_renders = 20         # at most this many generate_video submissions per UTC day
+    oauth_subject = "..."      # the OAuth access tokens with this `sub` sign in as alice
 
 A file rather than variables: the secrets stay out of the environment (which child processes, crash
 reports and `ps e` can see), each tenant's settings sit together, and the file's permissions are checked.
-A tenant signed in with an OAuth access token is its `sub`; a table of that name gives it a key or budget."""
+Static tenant names and OAuth subjects are separate: a tenant signed in with an OAuth access token is
+"oauth/" + its `sub` (no static name holds a "/"), unless a table maps that `sub` with oauth_subject."""
 
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class Tenant(BaseModel, frozen=True):
     token: Token | None = None
     heygen_api_key: SecretStr | None = None
     daily_renders: int | None = Field(None, ge=0)
+    oauth_subject: str | None = Field(None, min_length=1, max_length=1024)
 
 
 class TenantsFile(BaseModel, frozen=True):
@@ -72,6 +75,11 @@ def load_tenants(path: Path) -> dict[str, Tenant]:
     if bad:
         raise ConfigError(
             f"HEYGEN_MCP_TENANTS_FILE {path}: tenant names are 1-128 letters, digits or ._@|:- ; not {bad[0][:40]!r}"
+        )
+    subjects = [t.oauth_subject for t in parsed.tenants.values() if t.oauth_subject is not None]
+    if len(set(subjects)) != len(subjects) or not all(s.isprintable() for s in subjects):
+        raise ConfigError(
+            f"HEYGEN_MCP_TENANTS_FILE {path}: each oauth_subject must be printable and map to one tenant only"
         )
     tokens = [t.token.get_secret_value() for t in parsed.tenants.values() if t.token is not None]
     if len(set(tokens)) != len(tokens):

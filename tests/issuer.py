@@ -28,14 +28,26 @@ class Issuer:
     url: str
     key: rsa.RSAPrivateKey = field(default_factory=new_key)
     kid: str = "key-1"
+    retired: dict[str, rsa.RSAPrivateKey] = field(default_factory=dict)  # still published, no longer signing
+    fetches: int = 0  # how many times the key set was read
 
     @property
     def jwks_url(self) -> str:
         return f"{self.url}/jwks.json"
 
     def jwks(self) -> dict[str, Any]:
-        public = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [public | {"kid": self.kid, "use": "sig", "alg": "RS256"}]}
+        keys = self.retired | {self.kid: self.key}
+        return {
+            "keys": [
+                json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": kid, "use": "sig", "alg": "RS256"}
+                for kid, key in keys.items()
+            ]
+        }
+
+    def rotate(self, kid: str) -> None:
+        """Sign with a new key `kid` from now on; the old one stays published (as issuers do for a while)."""
+        self.retired[self.kid] = self.key
+        self.key, self.kid = new_key(), kid
 
     def token(
         self, subject: str, *, key: rsa.RSAPrivateKey | None = None, kid: str | None = None, **claims: Any
@@ -53,6 +65,7 @@ def running_issuer() -> Iterator[Issuer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = json.dumps(issuer.jwks()).encode() if self.path == "/jwks.json" else b"{}"
+            issuer.fetches += self.path == "/jwks.json"
             self.send_response(200 if self.path == "/jwks.json" else 404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

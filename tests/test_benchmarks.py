@@ -62,3 +62,8 @@ def test_the_remote_load_benchmark_runs() -> None:
     assert re.search(r"check_status over \d+ calls: p50 [\d.]+ ms, p99 [\d.]+ ms; floor", out), out
     assert "lost ids: none; replicas down: none; jobs still polled after their caller left: none" in out, out
     assert out.rstrip().endswith("OK: every goal met"), out
+
+
+def test_the_caller_keys_benchmark_runs() -> None:
+    out = run_benchmark("caller_keys.py", "--keys", "40")
+    assert re.search(r"ours: 40 calls, each with its own caller key: server RSS grew -?[\d.]+ MB", out), out

@@ -101,6 +101,8 @@ async def test_each_named_token_signs_in(sandbox: Sandbox, tmp_path: Path, mode:
         (f'[tenants.alice]\ntoken = "{ALICE}"\n[tenants.bob]\ntoken = "{ALICE}"\n', 0o600, "same token"),
         ('[tenants.alice]\ntokn = "x"\n', 0o600, "tokn"),
         ("[tenants.alice\n", 0o600, "not valid TOML"),
+        ('[tenants.a]\noauth_subject = "x"\n[tenants.b]\noauth_subject = "x"\n', 0o600, "one tenant only"),
+        ('[tenants.a]\noauth_subject = "x\\u0000"\n', 0o600, "printable"),
     ],
 )
 def test_a_bad_tenants_file_stops_the_start(

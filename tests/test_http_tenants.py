@@ -114,8 +114,8 @@ async def test_the_daily_budget_refuses_before_sending(sandbox: Sandbox, tmp_pat
             assert (await bob.call_tool("generate_video", {"prompt": "A grey kite over dunes"})).is_error
 
 
-async def test_an_access_tokens_subject_is_its_tenant(sandbox: Sandbox, tmp_path: Path, mode: str) -> None:
-    text = tenants(**{"alice@example.com": {"heygen_api_key": API_KEY}})
+async def test_an_access_tokens_mapped_subject_is_its_tenant(sandbox: Sandbox, tmp_path: Path, mode: str) -> None:
+    text = tenants(alice={"heygen_api_key": API_KEY, "oauth_subject": "alice@example.com"})
     with running_issuer() as issuer:
         env = {
             "HEYGEN_MCP_TOKEN": "",

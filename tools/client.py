@@ -38,6 +38,11 @@ TERMINAL: Final[frozenset[str]] = frozenset({"completed", "failed", "not_found"}
 # HeyGen's older status API says pending/processing; queue-like words stay "submitted", the rest "processing".
 _QUEUED: Final = frozenset({"submitted", "pending", "queued", "waiting"})
 
+# What to check when HeyGen refuses the key, for the server's own key (HEYGEN_API_KEY).
+REJECTED_KEY: Final = (
+    "Check HEYGEN_API_KEY in this server's environment in your client config: it must be a current key from "
+    "HeyGen's API settings."
+)
 RETRY_AFTER_CAP: Final = 30.0
 _RETRYABLE_STATUS: Final = frozenset({500, 502, 503, 504})
 # Failures that happen before a request's first byte can leave: the request was surely not sent.
@@ -114,6 +119,29 @@ def _retry_after(response: httpx2.Response) -> float | None:
         return None
 
 
+class SharedHttp:
+    """One HTTP client for every HeyGenClient of a run (each tenant's, each caller key's), built on first use:
+    building one (its TLS context) is the costliest step of a start and holds most of a megabyte, so a client
+    per key would grow the server with every key a caller sends. The key goes on each request (see _request)."""
+
+    def __init__(self, timeout: httpx2.Timeout, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            # The key goes on each API request, never as a default header: video URLs are pre-signed links on
+            # other hosts, fetched through this same client, and must not receive it.
+            self._client = httpx2.AsyncClient(timeout=self._timeout, transport=self._transport, follow_redirects=False)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:  # never built: nothing to close
+            await self._client.aclose()
+
+
 class HeyGenClient:
     """Submit and read executions. The transport is injectable so tests can swap it."""
 
@@ -128,28 +156,23 @@ class HeyGenClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         missing_key: str | None = None,
+        rejected_key: str | None = None,
+        shared: SharedHttp | None = None,
     ) -> None:
         self._api_key = api_key
         self.missing_key = missing_key  # what to tell a caller when there is no key (None: the stdio advice)
+        self._rejected_key = rejected_key or REJECTED_KEY  # what to check when HeyGen refuses the key
         self._base_url = base_url.rstrip("/")
         self._max_retries = max_retries
         self._backoff = backoff
         self._sleep = sleep
         self._timeout_config = timeout
-        self._transport = transport
-        self._http: httpx2.AsyncClient | None = None
+        self._owns_http = shared is None  # a shared client is closed by whoever made it
+        self._shared = shared or SharedHttp(timeout, transport)
 
     @property
     def http(self) -> httpx2.AsyncClient:
-        """The HTTP client, built on first use: building it (its TLS context) is the costliest step of a
-        start, and a server that only lists providers never needs it."""
-        if self._http is None:
-            # The key goes on each API request, never as a default header: video URLs are pre-signed links on
-            # other hosts, fetched through this same client, and must not receive it.
-            self._http = httpx2.AsyncClient(
-                timeout=self._timeout_config, transport=self._transport, follow_redirects=False
-            )
-        return self._http
+        return self._shared.client
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -160,8 +183,8 @@ class HeyGenClient:
         return bool(self._api_key)
 
     async def aclose(self) -> None:
-        if self._http is not None:  # never built: nothing to close
-            await self._http.aclose()
+        if self._owns_http:
+            await self._shared.aclose()
 
     async def submit(self, request: VideoRequest, wire: Wire | None = None) -> Execution:
         """Submit one job to the API its provider belongs to."""
@@ -395,10 +418,7 @@ class HeyGenClient:
         elif status in (401, 403):
             cls = errors.AuthenticationFailed
             text = f"HeyGen rejected the API key (HTTP {status}: {said})."
-            advice = (
-                "Check HEYGEN_API_KEY in this server's environment in your client config: it must be a current "
-                "key from HeyGen's API settings."
-            )
+            advice = self._rejected_key
         elif status == 402:
             cls = errors.InsufficientCredits
             text = (

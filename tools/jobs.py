@@ -156,6 +156,11 @@ class VideoJobs:
         self._pacer = Pacer(settings.reads_per_second)
         self._on_bytes = on_bytes
 
+    @property
+    def busy(self) -> bool:
+        """Whether work this job logic started still runs here (a submission, a status read, a save)."""
+        return bool(self._posting or self._reads or self._saves)
+
     # --- submitting -------------------------------------------------------------------------------------
 
     async def submit(self, request: VideoRequest, *, allow_duplicate: bool = False) -> Outcome:

@@ -36,7 +36,7 @@ from heygen_video_mcp.tools.library import (
 )
 from heygen_video_mcp.tools.pacer import Pacer
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
-from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id
+from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id, refuse_control
 from heygen_video_mcp.tools.schedule import Estimate
 
 logger = logging.getLogger(__name__)
@@ -462,6 +462,8 @@ class VideoJobs:
         """Save a completed video on request, into `directory` (default: the output folder). Returns the job
         with its new path, or, when the save outlasts the call, as it is (the save goes on)."""
         execution_id = checked_execution_id(execution_id)
+        refuse_control("directory", str(directory) if directory else None)
+        refuse_control("filename", filename)
         name = clean_filename(filename) if filename else None
         target_dir = self._target_dir(directory)
         job = await self._known_completed(execution_id)

@@ -29,6 +29,11 @@ AGENT_CONFIG_KEYS: Final = ("avatar_id", "voice_id", "style_id")
 # Characters a person cannot see: zero-width spaces and joiners, the BOM. str.split() does not treat them
 # as whitespace, so they are dropped before comparing requests.
 _INVISIBLE: Final = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+# Control characters (C0 and DEL) have no place in any argument: a NUL is refused by PostgreSQL, cuts a path
+# short, and would reach HeyGen from SQLite. Text that may run over lines (a prompt, config's text values)
+# keeps tab, line feed and carriage return; ids, names, folders, URLs and filters are one plain line.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,15 @@ class VideoRequest:
         tail_image_url: str | None = None,
         config: dict[str, Any] | None = None,
     ) -> VideoRequest:
+        refuse_control("prompt", prompt, text=True)
+        for name, value in (
+            ("provider", provider),
+            ("aspect_ratio", aspect_ratio),
+            ("reference_image_url", reference_image_url),
+            ("tail_image_url", tail_image_url),
+        ):
+            refuse_control(name, value)
+        refuse_control("config", config, text=True)
         prompt = _visible(prompt).strip()
         if not prompt:
             raise InvalidInput(
@@ -161,6 +175,35 @@ def _config_json(config: dict[str, Any]) -> str:
         raise InvalidInput(f"config must hold only JSON values ({exc}). Nothing was sent.") from None
 
 
+def refuse_control(name: str, value: object, *, text: bool = False) -> None:
+    """Raise InvalidInput, naming argument `name`, if `value` holds a control character: anywhere in a
+    string, or in a dict's keys or a dict's or list's items at any depth. With `text`, strings (not keys)
+    may hold tabs and line breaks."""
+    found = _control_in(value, _CONTROL_IN_TEXT if text else _CONTROL)
+    if found is not None:
+        allowed = "only tabs and line breaks are allowed in it" if text else "it must be one line of plain text"
+        raise InvalidInput(
+            f"{name} contains a control character ({found!r}), which no argument may hold: {allowed}. Remove it "
+            "and call again; nothing was sent."
+        )
+
+
+def _control_in(value: object, pattern: re.Pattern[str]) -> str | None:
+    if isinstance(value, str):
+        match = pattern.search(value)
+        return match[0] if match else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _control_in(str(key), _CONTROL) or _control_in(item, pattern)
+            if found is not None:
+                return found
+    if isinstance(value, list | tuple):
+        for item in value:
+            if (found := _control_in(item, pattern)) is not None:
+                return found
+    return None
+
+
 def checked_url(name: str, value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -175,6 +218,7 @@ def checked_url(name: str, value: str | None) -> str | None:
 
 
 def checked_execution_id(value: str) -> str:
+    refuse_control("execution_id", value)
     value = value.strip()
     if not EXECUTION_ID_RE.match(value):
         raise InvalidInput(

@@ -36,7 +36,7 @@ from heygen_video_mcp.tools.library import (
 )
 from heygen_video_mcp.tools.pacer import Pacer
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
-from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id, refuse_control
+from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id, refuse_control, refuse_local_images
 from heygen_video_mcp.tools.schedule import Estimate
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ class JobSettings:
     max_video_bytes: int = DEFAULT_MAX_BYTES
     # Video links may point at loopback or private hosts only when HeyGen itself is one (the sandbox).
     private_video_hosts: bool = False
+    # Image URLs may be loopback only when HeyGen itself is (the sandbox); never private or link-local.
+    loopback_images: bool = False
     # How long a call that sees a finished video waits for its save before answering "saving".
     save_grace: float = 1.5
     reads_per_second: float = 50.0  # status reads for the whole process (for one tenant, in remote mode)
@@ -147,6 +149,7 @@ class VideoJobs:
     # --- submitting -------------------------------------------------------------------------------------
 
     async def submit(self, request: VideoRequest, *, allow_duplicate: bool = False) -> Outcome:
+        refuse_local_images(request, allow_loopback=self.settings.loopback_images)
         if not self.client.has_api_key:
             raise errors.MissingApiKey(self.client.missing_key)
         while True:

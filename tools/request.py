@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
+from heygen_video_mcp.tools.publichost import local_host
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_PREFIX
 
 # The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most. The Video
@@ -215,6 +216,21 @@ def checked_url(name: str, value: str | None) -> str | None:
             f"e.g. https://example.com/photo.png; got {value[:60]!r}."
         )
     return value
+
+
+def refuse_local_images(request: VideoRequest, *, allow_loopback: bool) -> None:
+    """HeyGen fetches the image URLs it is given: one at a local or private address would have it (or a
+    HeyGen stand-in on this network) fetch from this machine's network. Loopback is allowed only while HeyGen
+    itself is on loopback (the sandbox), which then fetches from this machine by design."""
+    for name in ("reference_image_url", "tail_image_url"):
+        url = getattr(request, name)
+        what = local_host(url, allow_loopback=allow_loopback) if url else None
+        if what is not None:
+            raise InvalidInput(
+                f"{name} points at {urlsplit(url).hostname}, {what}, which HeyGen cannot fetch from and this "
+                "server does not let it try. Give a public http(s) URL of the image (e.g. on a CDN or image "
+                "host), such as https://example.com/photo.png. Nothing was sent."
+            )
 
 
 def checked_execution_id(value: str) -> str:

@@ -82,7 +82,7 @@ async def list_videos(
             content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
         )
 
-    return await answer(work, action="list_videos", seconds=app.call_seconds)
+    return await answer(work, action="list_videos", seconds=app.call_seconds, remote=links(ctx) is not None)
 
 
 def register(server: MCPServer[AppState], library: Library, remote: Links | None = None) -> None:

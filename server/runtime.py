@@ -17,6 +17,7 @@ from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.tools.client import HeyGenClient, SharedHttp
 from heygen_video_mcp.tools.jobs import JobSettings, SaveProgress, VideoJobs
 from heygen_video_mcp.tools.library import Library
+from heygen_video_mcp.tools.publichost import is_loopback_url
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
 
 
@@ -42,6 +43,7 @@ def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = Non
         reads_per_second=settings.max_reads_per_second,
         max_video_bytes=settings.max_video_bytes,
         private_video_hosts=_is_private(settings.api_base_url),
+        loopback_images=is_loopback_url(settings.api_base_url),
         daily_renders=budget,
     )
 

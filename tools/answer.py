@@ -8,6 +8,7 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Final
 
 import anyio
@@ -122,9 +123,44 @@ def error_kind(error: BaseException | type[BaseException]) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
+# Whether this call's caller is remote (set by `answer`): then a failure's message names no path, database or
+# host of the server, which are the operator's business (the log keeps them); on stdio the user is the operator.
+_REMOTE: ContextVar[bool] = ContextVar("remote_caller", default=False)
+_SERVER_DETAILS: Final = (
+    (re.compile(r"\b(?:postgres(?:ql)?|sqlite)(?:\+\w+)?://\S+?(?=[\s,;)]|\.?$|\.\s)"), "the server's video library"),
+    (re.compile(r"(?<![\w:/.~-])(?:~|[A-Za-z]:)?[/\\][^\s'\",;:()]*[^\s'\",;:().]"), "<a folder on the server>"),
+)
+_REMOTE_LIBRARY: Final = (
+    "The server's video library cannot be used right now; the details are in the server's log.",
+    "Tell the user the server has a problem with its video library that its operator must fix; try again later.",
+)
+
+
+def _for_remote(error: ErrorResult) -> ErrorResult:
+    """`error` as a remote caller sees it, without the server's paths and database; the log keeps them."""
+    message = error.message
+    for pattern, replacement in _SERVER_DETAILS:
+        message = pattern.sub(replacement, message)
+    if message == error.message:
+        return error
+    logger.warning("A remote caller was told, without the server's details: %s", error.message)
+    return error.model_copy(update={"message": message})
+
+
 def failure(exc: Exception, action: str, execution_id: str | None = None) -> ErrorResult:
     """What one failed piece of work tells the caller: ours (HeyGenError) in our words with advice; anything
     else named by its action and logged with its traceback."""
+    error = _failure(exc, action, execution_id)
+    if not _REMOTE.get():
+        return error
+    if isinstance(exc, errors.LibraryError):
+        logger.warning("A remote caller's %s failed: %s", action, exc)
+        message, next_step = _REMOTE_LIBRARY
+        return error.model_copy(update={"message": message, "next_step": next_step, "retryable": True})
+    return _for_remote(error)
+
+
+def _failure(exc: Exception, action: str, execution_id: str | None) -> ErrorResult:
     if not isinstance(exc, HeyGenError):
         logger.error("%s failed unexpectedly", action, exc_info=exc)
         return _error(
@@ -156,12 +192,19 @@ def _id_hint(execution_id: str | None) -> str:
 
 
 async def answer(
-    work: Callable[[], Awaitable[CallToolResult]], *, action: str, seconds: float, execution_id: str | None = None
+    work: Callable[[], Awaitable[CallToolResult]],
+    *,
+    action: str,
+    seconds: float,
+    execution_id: str | None = None,
+    remote: bool = False,
 ) -> CallToolResult:
     """Run one tool call within its deadline. Every failure becomes an error result that leads with our own
     message (an exception would reach the model behind the SDK's "Error executing tool" prefix, or as
-    nothing at all), keeping the execution id in view so the job is never lost."""
+    nothing at all), keeping the execution id in view so the job is never lost. `remote`: the caller is
+    remote (see tools/results.py `links`), and is told no path or database of the server."""
     execution_id = execution_id.strip() if execution_id and EXECUTION_ID_RE.match(execution_id.strip()) else None
+    remote_token = _REMOTE.set(remote)
     try:
         with anyio.fail_after(seconds):
             return await work()
@@ -175,3 +218,5 @@ async def answer(
         )
     except Exception as exc:
         return as_result(failure(exc, action, execution_id))
+    finally:
+        _REMOTE.reset(remote_token)

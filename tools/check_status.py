@@ -23,7 +23,9 @@ async def check_status(
         job = await app.jobs.check(execution_id)
         return job_answer(job, saving=app.jobs.saving(job), links=links(ctx))
 
-    return await answer(work, action="check_status", seconds=app.call_seconds, execution_id=execution_id)
+    return await answer(
+        work, action="check_status", seconds=app.call_seconds, execution_id=execution_id, remote=links(ctx) is not None
+    )
 
 
 def register(server: MCPServer[AppState], meta: dict[str, Any] | None = None) -> None:

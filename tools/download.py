@@ -94,7 +94,7 @@ async def download(
     try:
         await _fill(http, url, part, max_bytes, allow_private, progress)
         part.keep = False  # whole and checked: nothing to resume even if publishing fails
-        return publish(part.path, directory / filename)
+        return publish(part, directory / filename)
     except (httpx2.HTTPError, OSError, DownloadFailed) as exc:
         raise _failure(exc, part) from None
     finally:

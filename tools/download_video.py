@@ -46,7 +46,13 @@ async def download_video(
         job = await app.jobs.save(execution_id, Path(directory) if directory else None, filename)
         return tool_result(video_result(job, saving=app.jobs.saving(job), links=caller))
 
-    return await answer(work, action="download_video", seconds=app.call_seconds, execution_id=execution_id)
+    return await answer(
+        work,
+        action="download_video",
+        seconds=app.call_seconds,
+        execution_id=execution_id,
+        remote=links(ctx) is not None,
+    )
 
 
 def register(server: MCPServer[AppState]) -> None:

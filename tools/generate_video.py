@@ -106,7 +106,7 @@ async def generate_video(
         outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
         return tool_result(video_result(outcome.job, duplicate=outcome.duplicate, links=links(ctx)))
 
-    return await answer(work, action="generate_video", seconds=app.call_seconds)
+    return await answer(work, action="generate_video", seconds=app.call_seconds, remote=links(ctx) is not None)
 
 
 def register(server: MCPServer[AppState]) -> None:

@@ -88,7 +88,7 @@ async def generate_videos(ctx: Context[AppState, Any], requests: Requests) -> An
             "retry the failed ones as each says.",
         )
 
-    return await answer(work, action="generate_videos", seconds=app.call_seconds)
+    return await answer(work, action="generate_videos", seconds=app.call_seconds, remote=links(ctx) is not None)
 
 
 def register(server: MCPServer[AppState]) -> None:

@@ -38,7 +38,7 @@ from heygen_video_mcp.tools.library import (
 )
 from heygen_video_mcp.tools.pacer import Pacer
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
-from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id
+from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id, refuse_control, refuse_local_images
 from heygen_video_mcp.tools.schedule import Estimate
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class JobSettings:
     max_video_bytes: int = DEFAULT_MAX_BYTES
     # Video links may point at loopback or private hosts only when HeyGen itself is one (the sandbox).
     private_video_hosts: bool = False
+    # Image URLs may be loopback only when HeyGen itself is (the sandbox); never private or link-local.
+    loopback_images: bool = False
     # How long a call that sees a finished video waits for its save before answering "saving".
     save_grace: float = 1.5
     reads_per_second: float = 50.0  # status reads for the whole process (for one tenant, in remote mode)
@@ -164,6 +166,7 @@ class VideoJobs:
     # --- submitting -------------------------------------------------------------------------------------
 
     async def submit(self, request: VideoRequest, *, allow_duplicate: bool = False) -> Outcome:
+        refuse_local_images(request, allow_loopback=self.settings.loopback_images)
         if not self.client.has_api_key:
             raise errors.MissingApiKey(self.client.missing_key)
         while True:
@@ -537,6 +540,8 @@ class VideoJobs:
         """Save a completed video on request, into `directory` (default: the output folder). Returns the job
         with its new path, or, when the save outlasts the call, as it is (the save goes on)."""
         execution_id = checked_execution_id(execution_id)
+        refuse_control("directory", str(directory) if directory else None)
+        refuse_control("filename", filename)
         name = clean_filename(filename) if filename else None
         target_dir = self._target_dir(directory)
         job = await self._known_completed(execution_id)

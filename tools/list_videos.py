@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heygen_video_mcp.tools.answer import admit_errors, answer
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.request import EXECUTION_ID_RE
+from heygen_video_mcp.tools.request import EXECUTION_ID_RE, refuse_control
 from heygen_video_mcp.tools.results import (
     JOB_STATUSES,
     AppState,
@@ -46,6 +46,8 @@ MAX_QUERY_CHARS: Final = 200
 
 def check_filters(status: str | None, limit: int, query: str | None) -> None:
     """What list_videos and the command line's `list` accept; InvalidInput says what is valid."""
+    refuse_control("status", status)
+    refuse_control("query", query)
     if status is not None and status not in JOB_STATUSES:
         raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
     if not 1 <= limit <= MAX_LIMIT:
@@ -82,7 +84,7 @@ async def list_videos(
             content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
         )
 
-    return await answer(work, action="list_videos", seconds=app.call_seconds)
+    return await answer(work, action="list_videos", seconds=app.call_seconds, remote=links(ctx) is not None)
 
 
 def register(server: MCPServer[AppState], library: Library, remote: Links | None = None) -> None:

@@ -6,6 +6,7 @@ import errno
 import os
 import queue
 import secrets
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -37,7 +38,7 @@ class PartFile:
         self.shared = file is not None
         if file is None:
             self.path = self.path.with_name(f".{filename}.{secrets.token_hex(4)}.part")
-            file = self.path.open("xb")
+            file = _open(self.path, os.O_CREAT | os.O_EXCL)
         self.file: BinaryIO = file
         _WRITING.add(self.path)
 
@@ -56,6 +57,13 @@ class PartFile:
         """The bytes this part file keeps for the next call, or 0 when it is to be deleted."""
         return self.size() if self.keep and self.shared else 0
 
+    def ours(self, path: Path) -> bool:
+        """Whether `path` is this very file, not a link or another file put there since."""
+        try:
+            return os.path.samestat(os.lstat(path), os.fstat(self.file.fileno()))
+        except FileNotFoundError:
+            return False
+
     def close(self) -> None:
         doomed = not self.kept()
         if doomed and os.name != "nt":
@@ -68,7 +76,10 @@ class PartFile:
 
 def _open_locked(path: Path) -> BinaryIO | None:
     """`path` opened to append, locked against other processes; None if another download holds it."""
-    file = path.open("ab")
+    try:
+        file = _open(path, os.O_CREAT | os.O_EXCL)
+    except FileExistsError:  # an earlier call's part file, to resume
+        file = _open(path, 0)
     try:
         # The file must still be the one at `path`: the holder may have published and removed it meanwhile.
         if _lock(file.fileno()) and os.path.samestat(os.fstat(file.fileno()), os.stat(path)):
@@ -77,6 +88,33 @@ def _open_locked(path: Path) -> BinaryIO | None:
         pass
     file.close()
     return None
+
+
+def _open(path: Path, flags: int) -> BinaryIO:
+    """`path` opened to append without following a symbolic link: a link (or a second hard link, or a FIFO)
+    planted at the part file's name would have the video written into whatever it points at. Such a file
+    is left untouched and refused."""
+    # O_NONBLOCK: opening a planted FIFO would otherwise wait for a reader; regular files ignore it.
+    no_follow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | no_follow | flags, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO) or os.path.islink(path):
+            raise DownloadFailed(_not_ours(path)) from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise DownloadFailed(_not_ours(path))
+    return os.fdopen(fd, "ab")
+
+
+def _not_ours(path: Path) -> str:
+    return (
+        f"{path.name}, where the download writes its partial file, is a symbolic link or another file that is "
+        "not a partial download, so it was left untouched and nothing was saved. Remove it (or choose another "
+        "filename) and try again."
+    )
 
 
 if sys.platform == "win32":
@@ -141,16 +179,22 @@ class Writer:
             self.error = self.error or exc
 
 
-def publish(part: Path, target: Path) -> Path:
-    """Give the finished file its name without ever replacing an existing file."""
+def publish(part: PartFile, target: Path) -> Path:
+    """Give the finished file its name without ever replacing an existing file, nor publishing anything but
+    the file written (a link swapped in at the part file's name meanwhile is refused)."""
     for n in range(1, 1000):
         candidate = target if n == 1 else target.with_stem(f"{target.stem}-{n}")
+        if not part.ours(part.path):
+            raise DownloadFailed(_not_ours(part.path))
         try:
-            _claim(part, candidate)
+            _claim(part.path, candidate)
         except FileExistsError:
             continue
         except OSError as exc:
             raise DownloadFailed(f"Cannot save into {target.parent}: {exc.strerror}.") from None
+        if not part.ours(candidate):  # swapped between the check and the link: take back what was linked
+            candidate.unlink(missing_ok=True)
+            raise DownloadFailed(_not_ours(part.path))
         return candidate
     raise DownloadFailed(f"Too many files named like {target.name} in {target.parent}.")
 

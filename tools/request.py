@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
+from heygen_video_mcp.tools.publichost import local_host
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_PREFIX
 
 # The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most. The Video
@@ -29,6 +30,11 @@ AGENT_CONFIG_KEYS: Final = ("avatar_id", "voice_id", "style_id")
 # Characters a person cannot see: zero-width spaces and joiners, the BOM. str.split() does not treat them
 # as whitespace, so they are dropped before comparing requests.
 _INVISIBLE: Final = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+# Control characters (C0 and DEL) have no place in any argument: a NUL is refused by PostgreSQL, cuts a path
+# short, and would reach HeyGen from SQLite. Text that may run over lines (a prompt, config's text values)
+# keeps tab, line feed and carriage return; ids, names, folders, URLs and filters are one plain line.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,15 @@ class VideoRequest:
         tail_image_url: str | None = None,
         config: dict[str, Any] | None = None,
     ) -> VideoRequest:
+        refuse_control("prompt", prompt, text=True)
+        for name, value in (
+            ("provider", provider),
+            ("aspect_ratio", aspect_ratio),
+            ("reference_image_url", reference_image_url),
+            ("tail_image_url", tail_image_url),
+        ):
+            refuse_control(name, value)
+        refuse_control("config", config, text=True)
         prompt = _visible(prompt).strip()
         if not prompt:
             raise InvalidInput(
@@ -161,6 +176,35 @@ def _config_json(config: dict[str, Any]) -> str:
         raise InvalidInput(f"config must hold only JSON values ({exc}). Nothing was sent.") from None
 
 
+def refuse_control(name: str, value: object, *, text: bool = False) -> None:
+    """Raise InvalidInput, naming argument `name`, if `value` holds a control character: anywhere in a
+    string, or in a dict's keys or a dict's or list's items at any depth. With `text`, strings (not keys)
+    may hold tabs and line breaks."""
+    found = _control_in(value, _CONTROL_IN_TEXT if text else _CONTROL)
+    if found is not None:
+        allowed = "only tabs and line breaks are allowed in it" if text else "it must be one line of plain text"
+        raise InvalidInput(
+            f"{name} contains a control character ({found!r}), which no argument may hold: {allowed}. Remove it "
+            "and call again; nothing was sent."
+        )
+
+
+def _control_in(value: object, pattern: re.Pattern[str]) -> str | None:
+    if isinstance(value, str):
+        match = pattern.search(value)
+        return match[0] if match else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _control_in(str(key), _CONTROL) or _control_in(item, pattern)
+            if found is not None:
+                return found
+    if isinstance(value, list | tuple):
+        for item in value:
+            if (found := _control_in(item, pattern)) is not None:
+                return found
+    return None
+
+
 def checked_url(name: str, value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -174,7 +218,23 @@ def checked_url(name: str, value: str | None) -> str | None:
     return value
 
 
+def refuse_local_images(request: VideoRequest, *, allow_loopback: bool) -> None:
+    """HeyGen fetches the image URLs it is given: one at a local or private address would have it (or a
+    HeyGen stand-in on this network) fetch from this machine's network. Loopback is allowed only while HeyGen
+    itself is on loopback (the sandbox), which then fetches from this machine by design."""
+    for name in ("reference_image_url", "tail_image_url"):
+        url = getattr(request, name)
+        what = local_host(url, allow_loopback=allow_loopback) if url else None
+        if what is not None:
+            raise InvalidInput(
+                f"{name} points at {urlsplit(url).hostname}, {what}, which HeyGen cannot fetch from and this "
+                "server does not let it try. Give a public http(s) URL of the image (e.g. on a CDN or image "
+                "host), such as https://example.com/photo.png. Nothing was sent."
+            )
+
+
 def checked_execution_id(value: str) -> str:
+    refuse_control("execution_id", value)
     value = value.strip()
     if not EXECUTION_ID_RE.match(value):
         raise InvalidInput(

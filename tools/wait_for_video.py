@@ -58,7 +58,13 @@ async def wait_for_video(
         job = outcome.job
         return tool_result(video_result(job, waited=outcome.waited, saving=app.jobs.saving(job), links=links(ctx)))
 
-    return await answer(work, action="wait_for_video", seconds=budget + WAIT_MARGIN, execution_id=execution_id)
+    return await answer(
+        work,
+        action="wait_for_video",
+        seconds=budget + WAIT_MARGIN,
+        execution_id=execution_id,
+        remote=links(ctx) is not None,
+    )
 
 
 def register(

@@ -71,7 +71,7 @@ async def wait_for_videos(
             "whose done is false; for the ones not ok, do what each says.",
         )
 
-    return await answer(work, action="wait_for_videos", seconds=budget + WAIT_MARGIN)
+    return await answer(work, action="wait_for_videos", seconds=budget + WAIT_MARGIN, remote=links(ctx) is not None)
 
 
 def register(server: MCPServer[AppState], default_wait: float, wait_cap: float) -> None:

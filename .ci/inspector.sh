@@ -64,12 +64,18 @@ run_inspector() { # $1 = label, rest = inspector method args; stdout -> $work/$l
 
 run_inspector tools_list --method tools/list
 run_inspector tools_call --method tools/call --tool-name list_providers
+# Errors must reach the model in our words: an error result, not a client-side schema failure.
+run_inspector bad_provider --method tools/call --tool-name generate_video \
+    --tool-arg "prompt=A lighthouse in a storm" --tool-arg provider=nope
+run_inspector no_key -e HEYGEN_API_KEY= --method tools/call --tool-name check_status \
+    --tool-arg execution_id=node-gw-unknown123
 
 # --- assertions ------------------------------------------------------------------------------
-python3 - "$work/tools_list.json" "$work/tools_call.json" "${EXPECTED_TOOLS[*]}" "${EXPECTED_PROVIDERS[*]}" "$INSPECTOR_PKG" <<'PY'
+python3 - "$work/tools_list.json" "$work/tools_call.json" "${EXPECTED_TOOLS[*]}" "${EXPECTED_PROVIDERS[*]}" "$INSPECTOR_PKG" \
+    "$work" <<'PY'
 import json, sys
 
-list_path, call_path, tools_arg, providers_arg, pkg = sys.argv[1:6]
+list_path, call_path, tools_arg, providers_arg, pkg, work = sys.argv[1:7]
 
 def fail(msg):
     print(f"inspector: FAIL: {msg}", file=sys.stderr)
@@ -102,6 +108,13 @@ for want in providers_arg.split():
     if want not in values:
         fail(f"tools/call list_providers structuredContent.providers lacks {want!r}; got {values}")
 
+for label, words in (("bad_provider", "provider 'nope' is unknown"), ("no_key", "HEYGEN_API_KEY is not set")):
+    error = load(f"{work}/{label}.json", f"tools/call ({label})")
+    said = "\n".join(c.get("text", "") for c in error.get("content", []) if isinstance(c, dict))
+    if error.get("isError") is not True or words not in said or "\nNext: " not in said:
+        fail(f"tools/call ({label}) is not an error result saying {words!r} and what to do: {json.dumps(error)[:800]}")
+
 print(f"inspector: OK ({pkg}): tools/list -> {len(names)} tools incl. {', '.join(tools_arg.split())}; "
-      f"tools/call list_providers -> {len(values)} providers incl. {', '.join(providers_arg.split())}, isError not set")
+      f"tools/call list_providers -> {len(values)} providers incl. {', '.join(providers_arg.split())}, isError not set; "
+      "generate_video with a bad provider and check_status without a key -> error results in our words")
 PY

@@ -43,6 +43,12 @@ def main(folder: Path) -> None:
     if created.get("isError") or job.get("status") != "submitted" or not job.get("execution_id"):
         fail(f"tools/call generate_video did not submit a job: {json.dumps(created)[:800]}")
 
+    for label, words in (("bad_provider", "provider 'nope' is unknown"), ("unknown_id", "does not know execution")):
+        error = load(folder, label)
+        said = "\n".join(c.get("text", "") for c in error.get("content", []))
+        if error.get("isError") is not True or words not in said or "\nNext: " not in said:
+            fail(f"tools/call ({label}) is not an error result saying {words!r}, Next: ...: {json.dumps(error)[:700]}")
+
     prompt = load(folder, "prompt")
     text = " ".join(m.get("content", {}).get("text", "") for m in prompt.get("messages", []))
     if "a lighthouse in a storm" not in text or "generate_video" not in text:
@@ -57,7 +63,8 @@ def main(folder: Path) -> None:
 
     print(
         f"inspector-http: OK: with the token tools/list ({len(names)} tools), list_providers, generate_video "
-        f"({job['execution_id']} submitted to the sandbox), prompts/get cinematic_video; without it, refused"
+        f"({job['execution_id']} submitted to the sandbox), a bad provider and an unknown execution id (error "
+        "results in our words), prompts/get cinematic_video; without it, refused"
     )
 
 

@@ -33,6 +33,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/home" "$work/output"
 
 export HOME="$work/home"                    # inspector writes ~/.mcp-inspector; keep it out of the real home
+unset HEYGEN_API_KEY                        # keyless: check_status must say how to add one; nothing reaches HeyGen
 export MCP_CATALOG_PATH="$work/home/mcp.json"
 export HEYGEN_OUTPUT_DIR="$work/output"
 export npm_config_cache="$cache_dir/npm-cache"
@@ -50,24 +51,24 @@ use_node22 "$cache_dir"
 # --- run the inspector -----------------------------------------------------------------------
 run_inspector() { # $1 = label, rest = inspector method args; stdout -> $work/$label.json
     local label="$1"; shift
-    local rc=0
+    local rc=0 want="${EXPECT_RC:-0}"   # the inspector exits 5 after printing a result with isError: true
     timeout 300 npx -y "$INSPECTOR_PKG" --cli \
         -e "HEYGEN_OUTPUT_DIR=$HEYGEN_OUTPUT_DIR" "$@" -- "${SERVER_CMD[@]}" \
         >"$work/$label.json" 2>"$work/$label.err" || rc=$?
-    if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -ne "$want" ]; then
         echo "---- inspector $label stdout ----" >&2; head -c 4000 "$work/$label.json" >&2 || true
         echo "---- inspector $label stderr ----" >&2; tail -n 40 "$work/$label.err" >&2 || true
         [ "$rc" -eq 124 ] && die "inspector $label timed out after 300s"
-        die "inspector $label exited with status $rc"
+        die "inspector $label exited with status $rc, not $want"
     fi
 }
 
 run_inspector tools_list --method tools/list
 run_inspector tools_call --method tools/call --tool-name list_providers
 # Errors must reach the model in our words: an error result, not a client-side schema failure.
-run_inspector bad_provider --method tools/call --tool-name generate_video \
+EXPECT_RC=5 run_inspector bad_provider --method tools/call --tool-name generate_video \
     --tool-arg "prompt=A lighthouse in a storm" --tool-arg provider=nope
-run_inspector no_key -e HEYGEN_API_KEY= --method tools/call --tool-name check_status \
+EXPECT_RC=5 run_inspector no_key --method tools/call --tool-name check_status \
     --tool-arg execution_id=node-gw-unknown123
 
 # --- assertions ------------------------------------------------------------------------------

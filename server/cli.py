@@ -2,10 +2,12 @@
 
 It drives the same job logic and library as the MCP tools, in this process (no MCP in between), with the
 same settings and checks, so a video made here shows up in list_videos and the other way round. `--json`
-prints one JSON document on stdout; messages and the progress bar go to stderr.
+prints one JSON document on stdout; messages and the progress bar go to stderr. What to do next is said in
+commands a person types (server/cliwords.py), also as `next_step` in the JSON.
 
-Exit codes: 0 done; 1 the video failed or HeyGen could not be used; 2 bad input or configuration; 3 still
-rendering when `--wait` stopped waiting (the render goes on: `status ID` later).
+Exit codes: 0 done (also when the reader of stdout has gone, as `| head -1` does); 1 the video failed, is
+unknown, or HeyGen could not be used; 2 bad input or configuration; 3 still rendering when `--wait` stopped
+waiting (the render goes on: `status ID` later); 130 stopped by Ctrl-C (the id is printed: nothing is lost).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
+from heygen_video_mcp.server import cliwords
 from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER
 
 if TYPE_CHECKING:
@@ -34,10 +38,9 @@ COMMANDS: Final = ("generate", "status", "list", "download", "providers")
 FAILED: Final = 1
 BAD_INPUT: Final = 2
 STILL_RENDERING: Final = 3
+INTERRUPTED: Final = 130  # as a shell reports a command ended by SIGINT
 # How long `generate --wait` follows a render by default: renders take 1-5 minutes, rarely much more.
 WAIT_SECONDS: Final = 1800.0
-# Fields of a result that speak to an assistant about its tools, not to a person at a terminal.
-_TOOL_ADVICE: Final = ("next_step",)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,8 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return anyio.run(_run, args, settings, out)
     except KeyboardInterrupt:
-        out.say("Stopped. A video already submitted goes on rendering: `heygen-video-mcp list` shows it.")
-        return 130
+        return out.interrupted(args.command, getattr(args, "execution_id", None))
 
 
 Command = Callable[["VideoJobs", argparse.Namespace, "Settings", "Output"], Awaitable[int]]
@@ -161,7 +163,13 @@ async def _generate(jobs: VideoJobs, args: argparse.Namespace, settings: Setting
     job, execution_id = outcome.job, outcome.job.execution_id
     if not args.wait or execution_id is None:
         return out.video(video_result(job, duplicate=outcome.duplicate, saving=jobs.saving(job)), waited=args.wait)
-    job = (await jobs.wait(execution_id, args.timeout, out.bar.render)).job
+    out.following = video_result(job, duplicate=outcome.duplicate)  # said if Ctrl-C stops the wait
+
+    async def progress(status: str, elapsed: float, total: float, message: str) -> None:
+        out.follow(status)
+        await out.bar.render(status, elapsed, total, message)
+
+    job = (await jobs.wait(execution_id, args.timeout, progress)).job
     if job.status == "completed" and job.video_url and not job.local_path:
         job = await jobs.save(execution_id)  # the whole save, however long: the user asked for the file
     return out.video(video_result(job, duplicate=outcome.duplicate), waited=True)
@@ -180,16 +188,31 @@ async def _list(jobs: VideoJobs, args: argparse.Namespace, settings: Settings, o
 
     with anyio.fail_after(settings.call_seconds):
         found = await jobs.list(status=args.status, limit=args.limit, query=args.query)
-    return out.videos([video_result(job, saving=jobs.saving(job)) for job in found])
+    return out.videos([video_result(job, saving=jobs.saving(job)) for job in found], args.status, args.query)
 
 
 async def _download(jobs: VideoJobs, args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    from heygen_video_mcp.tools.errors import DownloadFailed
     from heygen_video_mcp.tools.results import video_result
 
     # A folder given at a terminal is where the person is, not inside the output folder as for the tool.
     directory = Path(args.dir).expanduser().resolve() if args.dir else None
-    job = await jobs.save(args.execution_id, directory, args.filename)
+    try:
+        job = await jobs.save(args.execution_id, directory, args.filename)
+    except DownloadFailed:
+        # The library keeps every id HeyGen knows once it is read; one it still lacks, HeyGen does not know.
+        if await jobs.library.get(execution_id=args.execution_id) is None:
+            raise NeverSeen(args.execution_id) from None
+        raise
     return out.video(video_result(job))
+
+
+class NeverSeen(Exception):
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(
+            f"Execution id {execution_id} was never seen here (it is not in your library), and HeyGen does not "
+            "know it either, so there is nothing to download."
+        )
 
 
 class Bar:
@@ -240,38 +263,50 @@ class Output:
         from rich.console import Console
 
         self.as_json = as_json
-        self.stdout = Console(highlight=False, soft_wrap=True)
         self.stderr = Console(stderr=True, highlight=False, soft_wrap=True)
         self.bar = Bar(self.stderr)
+        self.following: VideoResult | None = None  # the video `generate --wait` follows
+        self._printed = False
 
     def say(self, message: str) -> None:
         self.stderr.print(f"heygen-video-mcp: {message}", markup=False)
 
-    def _json(self, data: Any) -> None:
-        print(json.dumps(data, indent=2))
+    def _print(self, text: str) -> None:
+        """Write the answer; a reader that has gone (`| head -1`) has what it wanted, so the rest goes nowhere
+        and the command ends as it would have."""
+        self._printed = True
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
-    def video(self, result: VideoResult, *, waited: bool = False) -> int:
+    def _json(self, data: Any) -> None:
+        self._print(json.dumps(data, indent=2))
+
+    def follow(self, status: str) -> None:
+        if self.following is not None and status != self.following.status:
+            self.following = self.following.model_copy(update={"status": status})
+
+    def video(self, result: VideoResult, *, waited: bool = False, interrupted: bool = False) -> int:
         from heygen_video_mcp.tools.results import went_wrong
 
         self.bar.stop()
+        result = result.model_copy(
+            update={"next_step": cliwords.video_next(result, waited=waited, interrupted=interrupted)}
+        )
         if self.as_json:
             self._json(_public(result))
         else:
-            self.stdout.print(_lines(result), markup=False)
+            self._print(_lines(result))
+        if not (result.status == "completed" and result.local_path):  # "saved to" says it all
+            self.say(result.next_step)
+        if interrupted:
+            return INTERRUPTED
         if went_wrong(result):
-            self.say(_why(result))
             return FAILED
-        if waited and not result.done and result.execution_id is None:
-            self.say("HeyGen has not answered yet. Run the same command again in a few seconds: it finds this job.")
-            return STILL_RENDERING
-        if waited and not result.done:
-            self.say(f"still {result.status}; the render goes on: heygen-video-mcp status {result.execution_id}")
-            return STILL_RENDERING
-        if not result.done and result.execution_id:
-            self.say(f"rendering (usually 1-5 minutes): heygen-video-mcp status {result.execution_id} reads it again")
-        return 0
+        return STILL_RENDERING if waited and not result.done else 0
 
-    def videos(self, results: list[VideoResult]) -> int:
+    def videos(self, results: list[VideoResult], status: str | None, query: str | None) -> int:
         if self.as_json:
             self._json({"videos": [_public(r) for r in results], "count": len(results)})
             return 0
@@ -283,8 +318,16 @@ class Output:
             )
             rows = (r.prompt, f"saved to {r.local_path}" if r.local_path else None, r.error)
             blocks.append("\n".join([head, *(f"  {row}" for row in rows if row)]))
-        text = "\n\n".join(blocks) if blocks else 'No videos yet: heygen-video-mcp generate "PROMPT" makes one.'
-        self.stdout.print(text, markup=False)
+        filters = " ".join(
+            ([f"--status {status}"] if status else []) + ([f"--query {query!r}"] if query is not None else [])
+        )
+        if blocks:
+            text = "\n\n".join(blocks)
+        elif filters:
+            text = f"No videos match {filters}; heygen-video-mcp list without them shows them all."
+        else:
+            text = 'No videos yet: heygen-video-mcp generate "PROMPT" makes one.'
+        self._print(text)
         return 0
 
     def providers(self) -> int:
@@ -293,43 +336,74 @@ class Output:
         if self.as_json:
             self._json(CATALOG.model_dump(mode="json"))
         else:
-            self.stdout.print(catalog_text(), markup=False)
+            self._print(catalog_text())
         return 0
+
+    def interrupted(self, action: str, execution_id: str | None) -> int:
+        """Ctrl-C: the video being followed, with how to follow it on; or, before one, that nothing is lost."""
+        if self._printed:
+            return INTERRUPTED
+        if self.following is not None:
+            return self.video(self.following, interrupted=True)
+        from heygen_video_mcp.tools.answer import ErrorResult
+
+        self.bar.stop()
+        message = "Stopped."
+        if action == "generate":
+            message += " HeyGen may have the request already: `heygen-video-mcp list` shows it in a minute."
+        error = ErrorResult(
+            error=cliwords.INTERRUPTED,
+            message=message,
+            execution_id=execution_id,
+            retryable=True,
+            next_step=cliwords.error_next(cliwords.INTERRUPTED, execution_id, action),
+        )
+        return self._error(error, INTERRUPTED)
 
     def failed(self, exc: Exception, action: str, execution_id: str | None) -> int:
         from heygen_video_mcp.server.config import ConfigError
-        from heygen_video_mcp.tools.answer import ErrorResult, failure
-        from heygen_video_mcp.tools.errors import InvalidInput, MissingApiKey
+        from heygen_video_mcp.tools.answer import ErrorResult, error_kind, failure
+        from heygen_video_mcp.tools.errors import HeyGenError, InvalidInput, MissingApiKey
 
         self.bar.stop()
+        if execution_id is None and self.following is not None:
+            execution_id = self.following.execution_id  # a paid render never drops out of view
+        maybe_accepted = isinstance(exc, HeyGenError) and exc.maybe_accepted
         if isinstance(exc, ConfigError):
-            error = ErrorResult(
-                error="invalid_configuration", message=str(exc), execution_id=None, retryable=False, next_step=""
-            )
+            kind, message, retryable = "invalid_configuration", str(exc), False
+        elif isinstance(exc, NeverSeen):
+            kind, message, retryable = cliwords.NEVER_SEEN, str(exc), False
         elif isinstance(exc, TimeoutError):
-            error = ErrorResult(
-                error="timed_out",
-                message=f"{action} ran out of time; nothing was lost. Try again in a moment.",
-                execution_id=execution_id,
-                retryable=True,
-                next_step="",
-            )
+            kind, message, retryable = "timed_out", f"{action} ran out of time; nothing was lost.", True
+        elif isinstance(exc, HeyGenError):  # what happened; the advice, in people's words, is said below
+            kind, message, retryable = error_kind(exc), exc.what, failure(exc, action, execution_id).retryable
         else:
             error = failure(exc, action, execution_id)
+            kind, message, retryable = error.error, error.message, error.retryable
+        if execution_id and execution_id not in message:
+            message = f"{message} (execution id {execution_id})"
+        error = ErrorResult(
+            error=kind,
+            message=message,
+            execution_id=execution_id,
+            retryable=retryable,
+            next_step=cliwords.error_next(kind, execution_id, action, maybe_accepted=maybe_accepted),
+        )
+        code = BAD_INPUT if isinstance(exc, InvalidInput | MissingApiKey | ConfigError) else FAILED
+        return self._error(error, code)
+
+    def _error(self, error: ErrorResult, code: int) -> int:
         if self.as_json:
-            self._json(_public_error(error))
+            self._json(error.model_dump(mode="json"))
         self.say(error.message)
-        return BAD_INPUT if isinstance(exc, InvalidInput | MissingApiKey | ConfigError) else FAILED
+        self.say(error.next_step)
+        return code
 
 
 def _public(result: VideoResult) -> dict[str, Any]:
     from heygen_video_mcp.tools.results import structured
 
-    return {k: v for k, v in structured(result).items() if k not in _TOOL_ADVICE}
-
-
-def _public_error(error: ErrorResult) -> dict[str, Any]:
-    return error.model_dump(mode="json", exclude=set(_TOOL_ADVICE))
+    return structured(result)
 
 
 def _lines(result: VideoResult) -> str:
@@ -347,12 +421,3 @@ def _lines(result: VideoResult) -> str:
         ("asset id", result.asset_id),
     ]
     return "\n".join(f"{label:<13} {value}" for label, value in rows if value)
-
-
-def _why(result: VideoResult) -> str:
-    if result.status == "failed":
-        return f"HeyGen could not make the video: {result.error or 'no reason given'}"
-    if result.status == "not_found":
-        return f"HeyGen does not know execution {result.execution_id}; `heygen-video-mcp list` shows yours."
-    asset = f" HeyGen keeps it as asset {result.asset_id}." if result.asset_id else ""
-    return f"HeyGen reports the video as completed but gave no video URL.{asset} Try `status` again in a minute."

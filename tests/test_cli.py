@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
+from heygen_video_mcp.server.runtime import running_jobs
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES
+from heygen_video_mcp.tools.request import VideoRequest
 
 from .conftest import API_KEY
 from .test_stdio import console_script
@@ -21,17 +28,22 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 PROMPT = "A paper boat drifting down a rainy gutter, macro lens, soft grey light"
 
 
-@pytest.fixture
-def run(sandbox: Sandbox, tmp_path: Path) -> Run:
-    sandbox.reset()
+def cli_env(base_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a person's shell, pointing at a sandbox, with the library in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "TTY_", "FORCE_", "COLUMNS"))}
-    env |= {
+    return env | {
         "HEYGEN_API_KEY": API_KEY,
-        "HEYGEN_API_BASE_URL": sandbox.base_url,
+        "HEYGEN_API_BASE_URL": base_url,
         "HEYGEN_POLL_INTERVAL": "0.1",
         "HEYGEN_OUTPUT_DIR": str(tmp_path / "videos"),
         "COLUMNS": "120",
     }
+
+
+@pytest.fixture
+def run(sandbox: Sandbox, tmp_path: Path) -> Run:
+    sandbox.reset()
+    env = cli_env(sandbox.base_url, tmp_path)
 
     def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -103,8 +115,9 @@ def test_status_list_download_and_providers(run: Run, sandbox: Sandbox, tmp_path
     started = run("generate", PROMPT, "--json")
     assert started.returncode == 0, started.stderr
     job = parsed(started)
-    assert job["status"] == "submitted" and job["local_path"] is None and "next_step" not in job
+    assert job["status"] == "submitted" and job["local_path"] is None
     execution_id = job["execution_id"]
+    assert job["next_step"].startswith("Rendering") and f"heygen-video-mcp status {execution_id}" in job["next_step"]
 
     again = parsed(run("generate", PROMPT, "--json"))
     assert again["execution_id"] == execution_id and again["duplicate"] is True  # not bought twice
@@ -191,3 +204,125 @@ def test_a_render_still_going_when_wait_gives_up_exits_3(run: Run, make_settings
         done = run("generate", PROMPT, "--wait", "--timeout", "0.5", "--json", HEYGEN_API_BASE_URL=slow.base_url)
     assert done.returncode == 3, done.stderr
     assert parsed(done)["done"] is False and f"status {parsed(done)['execution_id']}" in done.stderr
+
+
+# Words written for an assistant about its tools, which a person at a terminal cannot act on.
+TOOL_WORDS = re.compile(
+    r"wait_for_video|check_status|download_video|generate_video|list_videos|list_providers|allow_duplicate="
+    r"|restart the client|`directory`|provider=\"|Tell the user|client config|claude_desktop",
+)
+
+
+def for_people(done: subprocess.CompletedProcess[str]) -> str:
+    """What the command said, anywhere, after checking that none of it is advice for an assistant."""
+    said = done.stdout + done.stderr
+    assert not TOOL_WORDS.search(said), said
+    return said
+
+
+def test_every_answer_says_what_a_person_types_next(run: Run, sandbox: Sandbox) -> None:
+    started = run("generate", PROMPT, "--json")
+    execution_id = parsed(started)["execution_id"]
+    assert f"heygen-video-mcp status {execution_id}" in parsed(started)["next_step"]
+    assert f"heygen-video-mcp status {execution_id}" in for_people(run("generate", PROMPT))
+    again = run("generate", PROMPT, "--json")
+    assert parsed(again)["duplicate"] is True and "--allow-duplicate" in parsed(again)["next_step"]
+    for_people(again)
+
+    with Sandbox(api_key=API_KEY, render_seconds=60) as slow:  # still rendering: nothing to save yet
+        rendering = parsed(run("generate", "A heron in fog", "--json", HEYGEN_API_BASE_URL=slow.base_url))[
+            "execution_id"
+        ]
+        early = run("download", rendering, "--json", HEYGEN_API_BASE_URL=slow.base_url)
+    assert early.returncode == 1 and f"heygen-video-mcp status {rendering}" in parsed(early)["next_step"]
+    assert "not completed" in for_people(early)
+
+    no_key = run("generate", PROMPT, HEYGEN_API_KEY="")
+    assert "export HEYGEN_API_KEY=" in for_people(no_key) and "heygen-video-mcp demo" in no_key.stderr
+    folder = run("download", execution_id, "--filename", "../boat.mp4")
+    assert "--dir" in for_people(folder)
+    bad_id = run("status", "../../etc", "--json")
+    assert "heygen-video-mcp list" in for_people(bad_id) and "heygen-video-mcp list" in parsed(bad_id)["next_step"]
+
+    sandbox.inject("create", Fault.server_error(500))  # HeyGen may have made it: never bought again unasked
+    maybe = run("generate", "A lantern on a pier at dusk", "--json")
+    assert maybe.returncode == 1 and parsed(maybe)["retryable"] is False
+    assert "heygen-video-mcp list" in parsed(maybe)["next_step"] and "--allow-duplicate" in for_people(maybe)
+    uncertain = run("generate", "A lantern on a pier at dusk")
+    assert "--allow-duplicate" in for_people(uncertain)
+
+    sandbox.retire_v1()
+    retired = run("generate", "A kite over dunes")
+    assert "--provider video_agent" in for_people(retired)
+
+
+def test_ctrl_c_while_waiting_tells_the_id_and_how_to_follow_it(tmp_path: Path) -> None:
+    for as_json in (True, False):
+        with Sandbox(api_key=API_KEY, render_seconds=120) as slow:
+            env = cli_env(slow.base_url, tmp_path)
+            args = [console_script(), "generate", f"{PROMPT} {as_json}", "--wait", *(["--json"] if as_json else [])]
+            with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as cli:
+                while not slow.jobs or not slow.status_reads(next(iter(slow.jobs))):  # following the render
+                    assert cli.poll() is None, cli.communicate()
+                    time.sleep(0.02)
+                cli.send_signal(signal.SIGINT)
+                out, err = cli.communicate(timeout=30)
+            execution_id = next(iter(slow.jobs))
+        assert cli.returncode == 130, err
+        assert f"heygen-video-mcp status {execution_id}" in err and "Traceback" not in err
+        if as_json:
+            video = json.loads(out)  # exactly one document
+            assert video["execution_id"] == execution_id and video["status"] in ("submitted", "processing")
+        else:
+            assert execution_id in out + err
+
+
+def test_a_closed_pipe_ends_the_command_quietly(sandbox: Sandbox, make_settings: Any, tmp_path: Path) -> None:
+    async def seed() -> None:  # more than a pipe holds, so the reader is gone before the writing ends
+        settings = make_settings()
+        async with running_jobs(settings, settings.library()) as jobs:
+            for n in range(40):
+                request = VideoRequest.checked(prompt=f"{n} {PROMPT} " * 60, provider="veo_3_1", aspect_ratio="16:9")
+                await jobs.submit(request)
+
+    anyio.run(seed)
+    reader = shutil.which("head")
+    assert reader is not None
+    for args in (["list", "--limit", "200", "--json"], ["list", "--limit", "200"]):
+        writer = subprocess.Popen(
+            [console_script(), *args],
+            env=cli_env(sandbox.base_url, tmp_path) | {"HEYGEN_DOWNLOAD": "false"},  # no download bar
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert writer.stdout is not None and writer.stderr is not None
+        head = subprocess.run([reader, "-1"], stdin=writer.stdout, capture_output=True, timeout=60)
+        writer.stdout.close()
+        err = writer.stderr.read().decode()
+        writer.stderr.close()
+        assert writer.wait(timeout=60) == 0, err
+        assert err == "" and head.stdout.count(b"\n") == 1
+
+
+def test_download_of_an_id_never_seen_here_says_so(run: Run) -> None:
+    for as_json in (False, True):
+        done = run("download", "node-gw-never-made", *(["--json"] if as_json else []))
+        assert done.returncode == 1, done.stderr
+        assert "never seen" in done.stderr and "heygen-video-mcp list" in for_people(done)
+        if as_json:
+            assert parsed(done)["retryable"] is False and parsed(done)["execution_id"] == "node-gw-never-made"
+
+
+def test_a_list_filtered_to_nothing_names_the_filters(run: Run) -> None:
+    empty = run("list")
+    assert empty.returncode == 0 and "No videos yet" in empty.stdout and "heygen-video-mcp generate" in empty.stdout
+    assert run("generate", PROMPT).returncode == 0
+    for args, named in (
+        (["--query", "zebra"], "--query 'zebra'"),
+        (["--status", "failed"], "--status failed"),
+        (["--status", "failed", "--query", "boat"], "--status failed --query 'boat'"),
+    ):
+        done = run("list", *args)
+        assert done.returncode == 0 and "No videos yet" not in done.stdout
+        assert "No videos match" in done.stdout and named in done.stdout, done.stdout

@@ -3,10 +3,12 @@ failure into an error result that leads with our own message and says what to do
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 import anyio
 from mcp.types import CallToolResult, TextContent
@@ -20,8 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 class ErrorResult(BaseModel):
-    """What a failed call returns as structured content (error results are not checked against the tool's
-    output schema, so they can carry their own shape)."""
+    """What a failed call returns as structured content. Every tool's output schema admits it (see
+    admit_errors): TypeScript-SDK clients check error results against that schema too."""
 
     error: str = Field(description="The kind of failure, e.g. invalid_input, rate_limited, timed_out.")
     message: str = Field(description="What happened and what it means, for the user.")
@@ -30,7 +32,30 @@ class ErrorResult(BaseModel):
     next_step: str = Field(description="What to do next.")
 
 
+def admit_errors(schema: dict[str, Any]) -> None:
+    """Make a tool's result schema admit an ErrorResult beside the tool's own shape: `json_schema_extra` of
+    every model a tool declares as its result (never of a nested one).
+
+    Error results keep their structured content, so every client (and a host that shows the model only the
+    structured content) sees `retryable` and `next_step`. The TypeScript SDK, which most hosts run, checks
+    every result that has structured content against the tool's output schema, errors included, and rejects
+    a mismatch before the model sees a word. The root stays `"type": "object"` with the tool's own
+    `properties` (which clients read for the success shape); only what is required moves into the `anyOf`.
+    No property of a tool's own shape contradicts ErrorResult's (a test checks every tool's schema)."""
+    required = schema.pop("required", [])
+    schema["anyOf"] = [{"required": required}, copy.deepcopy(_error_schema())]
+
+
+@functools.cache
+def _error_schema() -> dict[str, Any]:
+    schema = ErrorResult.model_json_schema()
+    schema.pop("title", None)
+    schema["description"] = "A failed call: what happened, whether to retry, and what to do next."
+    return schema
+
+
 # Per failure: may the same call succeed later, and what the model should do (the message says the rest).
+# The first class the failure is an instance of answers, so a subclass stands before its base.
 _ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
     errors.InvalidInput: (False, "Fix the argument as the message says and call again; nothing was sent to HeyGen."),
     errors.MissingApiKey: (False, "Tell the user how to add HEYGEN_API_KEY, as the message says."),
@@ -53,8 +78,18 @@ _ADVICE: Final[dict[type[HeyGenError], tuple[bool, str]]] = {
         "Ask the user to look in their HeyGen dashboard first; only if they want a new video, call "
         "generate_video again with allow_duplicate=true.",
     ),
+    errors.LibraryUnavailable: (
+        True,
+        "Make the same call again in a minute; if the database is still unreachable, tell the user, as the "
+        "message says. Execution ids already given are not lost.",
+    ),
     errors.LibraryError: (False, "Tell the user about the library file, as the message says."),
     errors.BudgetExhausted: (False, "Tell the user when the budget renews, as the message says; do not retry."),
+    errors.LinkExpired: (
+        False,
+        "Tell the user the temporary link has expired and HeyGen gave no fresh one; the video stays in their "
+        "HeyGen account (the asset_id in the message). Calling again will not help.",
+    ),
     errors.DownloadFailed: (True, "Tell the user; call download_video again later (a retry resumes)."),
     errors.RateLimited: (True, "Wait as long as the message says, then make the same call again."),
 }
@@ -80,9 +115,11 @@ def as_result(error: ErrorResult) -> CallToolResult:
     )
 
 
-def error_kind(exc: BaseException) -> str:
-    """invalid_input for InvalidInput, rate_limited for RateLimited, ..."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+def error_kind(error: BaseException | type[BaseException]) -> str:
+    """invalid_input for InvalidInput, rate_limited for RateLimited, api_timed_out for APITimedOut, ..."""
+    name = (error if isinstance(error, type) else type(error)).__name__
+    # A capital starts a word after a lower-case letter, or before one after a run of capitals (API...).
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def failure(exc: Exception, action: str, execution_id: str | None = None) -> ErrorResult:

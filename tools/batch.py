@@ -8,10 +8,10 @@ from typing import Any, Final
 
 import anyio
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from heygen_video_mcp.tools import deadline
-from heygen_video_mcp.tools.answer import ErrorResult, failure
+from heygen_video_mcp.tools.answer import ErrorResult, admit_errors, failure
 from heygen_video_mcp.tools.results import VideoResult, render, structured, went_wrong
 
 # Enough for a storyboard's shots or a few takes; more in one call would not fit one call's time.
@@ -27,6 +27,8 @@ class BatchItem(BaseModel):
 
 
 class BatchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=admit_errors)
+
     results: list[BatchItem] = Field(description="One per item, in the order they were given.")
     succeeded: int = Field(description="How many items are ok.")
     failed: int = Field(description="How many items are not ok; each says why and what to do.")

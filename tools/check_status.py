@@ -6,7 +6,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
 from heygen_video_mcp.tools.answer import answer
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, job_answer, links, state
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoAnswer, job_answer, links, state
 
 DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
 not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path
@@ -16,7 +16,7 @@ video's is "video_agent:<video_id>"). To follow a render until it finishes, pref
 
 async def check_status(
     ctx: Context[AppState, Any], execution_id: ExecutionId
-) -> Annotated[CallToolResult, VideoResult]:
+) -> Annotated[CallToolResult, VideoAnswer]:
     app = state(ctx)
 
     async def work() -> CallToolResult:

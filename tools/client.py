@@ -193,10 +193,11 @@ class HeyGenClient:
             session_id=_str_or_none(data.get("session_id")),
         )
 
-    async def get_execution(self, execution_id: str) -> Execution:
-        """Read a job of either API, by the id this server gives it."""
+    async def get_execution(self, execution_id: str, until: float = math.inf) -> Execution:
+        """Read a job of either API, by the id this server gives it. `until`: the deadline (anyio clock) of
+        the call that wants the answer, when the read runs in a task of its own."""
         path = routes.status_path(execution_id)
-        body = await self._request("GET", path, execution_id=execution_id)
+        body = await self._request("GET", path, execution_id=execution_id, wire=Wire(deadline=until))
         if routes.backend_of(execution_id) == "video_agent":
             execution = self._video(body, execution_id)
         else:
@@ -353,9 +354,9 @@ class HeyGenClient:
     ) -> errors.APIConnectionFailed:
         if method == "POST":
             return kind(
-                f"HeyGen {what} after the video request was sent, so it may or may not have created the job. "
-                "Do not resubmit blindly: check your HeyGen dashboard (or list_videos) first; the same request "
-                "is blocked as a possible duplicate unless allow_duplicate=true.",
+                f"HeyGen {what} after the video request was sent, so it may or may not have created the job.",
+                advice="Do not resubmit blindly: check your HeyGen dashboard (or list_videos) first; the same "
+                "request is blocked as a possible duplicate unless allow_duplicate=true.",
                 maybe_accepted=True,
             )
         return kind(f"HeyGen {what}. The job is not affected; check its status again shortly.")
@@ -385,23 +386,25 @@ class HeyGenClient:
         said = _message_from(body) or response.reason_phrase or "no message"
         cls: type[errors.APIStatusError]
         maybe_accepted = False
+        advice = ""  # what the model should do, said after what happened
         if status == 404 and not retired and self._about_execution(body, execution_id):
             return {"data": {"execution_id": execution_id, "status": "not_found"}}
         if retired or (on_v1 and status in (404, 405, 410)):
-            cls, text = errors.EndpointRetired, self._retired(method, path, status, said, execution_id, retired)
+            cls = errors.EndpointRetired
+            text, advice = self._retired(method, path, status, said, execution_id, retired)
         elif status in (401, 403):
             cls = errors.AuthenticationFailed
-            text = (
-                f"HeyGen rejected the API key (HTTP {status}: {said}). Check HEYGEN_API_KEY in this server's "
-                "environment in your client config: it must be a current key from HeyGen's API settings."
+            text = f"HeyGen rejected the API key (HTTP {status}: {said})."
+            advice = (
+                "Check HEYGEN_API_KEY in this server's environment in your client config: it must be a current "
+                "key from HeyGen's API settings."
             )
         elif status == 402:
             cls = errors.InsufficientCredits
             text = (
-                f"HeyGen says the account does not have enough credits (HTTP 402: {said}). Nothing was made or "
-                "charged. Ask the user to add credits or upgrade their plan at https://app.heygen.com, then "
-                "try again."
+                f"HeyGen says the account does not have enough credits (HTTP 402: {said}). Nothing was made or charged."
             )
+            advice = "Ask the user to add credits or upgrade their plan at https://app.heygen.com, then try again."
         elif status in (404, 405, 410):
             cls = errors.EndpointNotFound
             text = (
@@ -420,8 +423,8 @@ class HeyGenClient:
             # 503 is a refusal at the door; any other 5xx may come after HeyGen created the (paid) job.
             maybe_accepted = method == "POST" and status != 503
             if maybe_accepted:
-                text += (
-                    " It may or may not have created the job: check list_videos or your HeyGen dashboard in a "
+                advice = (
+                    "It may or may not have created the job: check list_videos or your HeyGen dashboard in a "
                     "minute; the same request is blocked as a possible duplicate unless allow_duplicate=true."
                 )
             else:
@@ -432,10 +435,13 @@ class HeyGenClient:
         else:
             cls = errors.APIStatusError
             text = f"HeyGen answered HTTP {status}: {said}."
-        raise cls(text, status_code=status, request_id=request_id, maybe_accepted=maybe_accepted)
+        raise cls(text, status_code=status, advice=advice, request_id=request_id, maybe_accepted=maybe_accepted)
 
-    def _retired(self, method: str, path: str, status: int, said: str, execution_id: str | None, notice: bool) -> str:
-        """The executions API answered as gone: say so, name the setting to check and the other API."""
+    def _retired(
+        self, method: str, path: str, status: int, said: str, execution_id: str | None, notice: bool
+    ) -> tuple[str, str]:
+        """The executions API answered as gone: say so, name the setting to check; the advice offers the other
+        API."""
         route = f"HeyGen's v1 executions API ({method} {_route(path)})"
         if notice:
             text = (
@@ -450,10 +456,10 @@ class HeyGenClient:
                 "and v2 APIs on November 1, 2026, which ended the model providers (VEO, Kling, Sora, ...) there. "
             )
         if method == "POST":
-            return text + "Nothing was bought. " + _VIDEO_AGENT_OFFER
+            return text + "Nothing was bought.", _VIDEO_AGENT_OFFER
         return (
-            text + f"Execution {execution_id} cannot be followed here; look for it in the HeyGen dashboard. "
-            "For new videos: " + _VIDEO_AGENT_OFFER
+            text + f"Execution {execution_id} cannot be followed here; look for it in the HeyGen dashboard.",
+            "For new videos: " + _VIDEO_AGENT_OFFER,
         )
 
     @staticmethod

@@ -50,7 +50,8 @@ def clean_filename(name: str) -> str:
     if "/" in name or "\\" in name or name.strip() in ("", ".", "..") or name.startswith("~"):
         raise InvalidInput(
             f"filename {name[:60]!r} must be a plain file name such as 'coffee-shop.mp4': no folders, '..' "
-            "or absolute paths. Use `directory` to choose the folder."
+            "or absolute paths.",
+            advice="Use `directory` to choose the folder.",
         )
     stem = name[:-4] if name.lower().endswith(".mp4") else name
     cleaned = re.sub(r"[^A-Za-z0-9._ -]+", "_", unicodedata.normalize("NFKD", stem)).strip(" .")[:120]

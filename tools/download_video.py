@@ -9,7 +9,7 @@ from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.errors import InvalidInput
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoAnswer, links, state, tool_result, video_result
 
 DESCRIPTION = """Save a completed HeyGen video as an MP4 on this computer and return its absolute path.
 Finished videos are already saved automatically into the output folder; use this to save a copy elsewhere
@@ -32,7 +32,7 @@ async def download_video(
         str | None,
         Field(description="Plain file name such as 'coffee-shop.mp4' (no folders). Omit for a generated name."),
     ] = None,
-) -> Annotated[CallToolResult, VideoResult]:
+) -> Annotated[CallToolResult, VideoAnswer]:
     app = state(ctx)
 
     async def work() -> CallToolResult:

@@ -1,6 +1,7 @@
 """Every failure the server reports, as one small tree.
 
-    HeyGenError                      str(err) is a complete message for the model: what happened, what to do
+    HeyGenError                      str(err) is a complete message for the model: what happened (.what), then
+                                     what to do (.advice, which a command line says in its own words)
     ├── InvalidInput                 our own check failed; nothing was sent to HeyGen
     ├── MissingApiKey                HEYGEN_API_KEY is not set
     ├── APIStatusError               HeyGen answered with an HTTP error status (.status_code, .request_id)
@@ -19,6 +20,7 @@
     ├── DownloadFailed               the finished video could not be saved
     │   └── LinkExpired              the temporary video URL no longer works
     └── LibraryError                 the local library file cannot be used (newer, corrupt, locked, unwritable)
+        └── LibraryUnavailable       the library's database cannot be reached for now; the same call may work later
 
 A job that HeyGen ran and failed, or does not know, is not an exception: it is a status (see tools.client).
 
@@ -30,10 +32,13 @@ from __future__ import annotations
 
 
 class HeyGenError(Exception):
-    def __init__(self, message: str, *, request_id: str | None = None, maybe_accepted: bool = False) -> None:
-        if request_id:
-            message = f"{message} (HeyGen request id: {request_id})"
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, advice: str = "", request_id: str | None = None, maybe_accepted: bool = False
+    ) -> None:
+        rid = f" (HeyGen request id: {request_id})" if request_id else ""
+        self.what = message + rid
+        self.advice = advice
+        super().__init__(f"{message} {advice}{rid}" if advice else self.what)
         self.request_id = request_id
         self.maybe_accepted = maybe_accepted
 
@@ -44,20 +49,28 @@ class InvalidInput(HeyGenError):
 
 class MissingApiKey(HeyGenError):
     def __init__(self, message: str | None = None) -> None:
+        if message:
+            super().__init__(message)
+            return
         super().__init__(
-            message
-            or "HEYGEN_API_KEY is not set, so this server cannot reach HeyGen. Create a key at "
-            "https://app.heygen.com/settings (API tab) and add it to this MCP server's environment in your "
-            'client config, e.g. "env": {"HEYGEN_API_KEY": "<your key>"} in claude_desktop_config.json, '
-            "then restart the client. list_providers works without a key."
+            "HEYGEN_API_KEY is not set, so this server cannot reach HeyGen.",
+            advice="Create a key at https://app.heygen.com/settings (API tab) and add it to this MCP server's "
+            'environment in your client config, e.g. "env": {"HEYGEN_API_KEY": "<your key>"} in '
+            "claude_desktop_config.json, then restart the client. list_providers works without a key.",
         )
 
 
 class APIStatusError(HeyGenError):
     def __init__(
-        self, message: str, *, status_code: int, request_id: str | None = None, maybe_accepted: bool = False
+        self,
+        message: str,
+        *,
+        status_code: int,
+        advice: str = "",
+        request_id: str | None = None,
+        maybe_accepted: bool = False,
     ) -> None:
-        super().__init__(message, request_id=request_id, maybe_accepted=maybe_accepted)
+        super().__init__(message, advice=advice, request_id=request_id, maybe_accepted=maybe_accepted)
         self.status_code = status_code
 
 
@@ -118,4 +131,8 @@ class LinkExpired(DownloadFailed):
 
 
 class LibraryError(HeyGenError):
+    pass
+
+
+class LibraryUnavailable(LibraryError):
     pass

@@ -14,7 +14,7 @@ from heygen_video_mcp.tools.providers import (
     PROVIDER_VALUES,
 )
 from heygen_video_mcp.tools.request import MAX_AGENT_PROMPT_CHARS, MAX_PROMPT_CHARS, VideoRequest
-from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import AppState, VideoAnswer, links, state, tool_result, video_result
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
 
@@ -91,7 +91,7 @@ async def generate_video(
     ] = None,
     config: Config = None,
     allow_duplicate: AllowDuplicate = False,
-) -> Annotated[CallToolResult, VideoResult]:
+) -> Annotated[CallToolResult, VideoAnswer]:
     app = state(ctx)
 
     async def work() -> CallToolResult:

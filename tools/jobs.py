@@ -11,6 +11,7 @@ Two kinds of work outlive the call that started them, in the task group the serv
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import time
@@ -27,6 +28,7 @@ from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import (
     SUBMIT_FAILED,
+    SUBMIT_HEARTBEAT_SECONDS,
     SUBMIT_UNCERTAIN,
     SUBMITTING,
     UNFINISHED,
@@ -68,6 +70,9 @@ _UNWANTED_GRACE: Final = 1.0
 # After a failed save, the next automatic try waits 30 s, 60 s, 120 s ... up to 30 minutes.
 _BACKOFF_FIRST: Final = 30.0
 _BACKOFF_MAX: Final = 1800.0
+# A paid execution id the library could not record is tried again this often, for this long, from memory.
+_RECORD_PAUSE: Final = 1.0
+_RECORD_SECONDS: Final = 900.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,9 @@ class _Read:
     error: Exception | None = None
     waiters: int = 0
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    # The deadline of the call that started it: a Retry-After pause that would outlast it is not waited
+    # out in the background (the caller would only see HeyGen "not answering"); the 429 is the answer.
+    deadline: float = math.inf
 
 
 @dataclass
@@ -114,6 +122,7 @@ class _Save:
     done: anyio.Event = field(default_factory=anyio.Event)
     path: Path | None = None
     error: str | None = None
+    expired: bool = False  # the link is dead and HeyGen gave no fresh one: another try will not help
 
 
 class VideoJobs:
@@ -133,6 +142,9 @@ class VideoJobs:
         # Per-id state lives only while its work runs: each entry is removed when the work ends.
         self._saves: dict[tuple[str, Path | None, str | None], _Save] = {}
         self._posting: set[anyio.Event] = set()
+        # Paid ids the library has not recorded yet (execution id -> job id and HeyGen's answer), kept until
+        # a background retry records them: a follow here records one first, so it attaches to its row.
+        self._unrecorded: dict[str, tuple[int, Execution]] = {}
         self._reads: dict[str, _Read] = {}
         self._next_read: dict[str, float] = {}  # execution id -> anyio clock time its next read is due
         self._plan_limit = _PLAN_LIMIT
@@ -162,7 +174,10 @@ class VideoJobs:
             if not reservation.existing:
                 job = await self._send(reservation.job, request)
                 if job.execution_id is not None:
-                    await self._plan_next_read(job)
+                    try:
+                        await self._plan_next_read(job)
+                    except errors.LibraryError as exc:  # the paid id is the answer; the plan can wait
+                        logger.info("Could not plan the first read of %s: %s", job.execution_id, exc)
                 return Outcome(job)
             job = reservation.job
             # An identical call is in flight (maybe in another process): wait for its answer while time allows.
@@ -176,8 +191,9 @@ class VideoJobs:
                 raise errors.DuplicateUncertain(
                     "An identical request was sent at "
                     f"{time.strftime('%H:%M:%S', time.localtime(job.created_at))} and HeyGen's answer was lost, "
-                    "so it may already be rendering (and paid for). Check your HeyGen dashboard; to submit "
-                    "anyway, call generate_video again with allow_duplicate=true."
+                    "so it may already be rendering (and paid for).",
+                    advice="Check your HeyGen dashboard; to submit anyway, call generate_video again with "
+                    "allow_duplicate=true.",
                 )
             return Outcome(job, duplicate=True)  # still SUBMITTING here means its answer is on the way
 
@@ -187,8 +203,8 @@ class VideoJobs:
         hours, rest = divmod(int(86400 - now % 86400), 3600)
         return errors.BudgetExhausted(
             f"Your daily budget on this server is {budget} new video{'s' if budget != 1 else ''}, and today's "
-            f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min. Nothing was sent to HeyGen; "
-            "videos already made stay available through list_videos."
+            f"are used up. It renews at 00:00 UTC, in {hours} h {rest // 60} min.",
+            advice="Nothing was sent to HeyGen; videos already made stay available through list_videos.",
         )
 
     async def _send(self, job: Job, request: VideoRequest) -> Job:
@@ -231,12 +247,16 @@ class VideoJobs:
         return result
 
     async def _post(self, job: Job, request: VideoRequest, wire: Wire) -> Job:
+        beat = anyio.CancelScope()  # the row says this process still waits for the answer, until it is recorded
+        self._tasks.start_soon(self._heartbeat, job.id, beat)
         try:
             execution = await self.client.submit(request, wire)
         except errors.HeyGenError as exc:
+            beat.cancel()
             await self._record_refusal(job, str(exc), uncertain=exc.maybe_accepted)
             raise
         except BaseException as exc:
+            beat.cancel()
             # Withdrawn before sending (nothing bought), or cut off after (HeyGen may have the job).
             why = "the request was interrupted" if wire.sent else "withdrawn before anything was sent"
             with anyio.CancelScope(shield=True):
@@ -245,16 +265,22 @@ class VideoJobs:
                 logger.exception("Submitting job %s failed unexpectedly", job.id)
             raise
         try:
-            return await self.library.submitted(job.id, execution)
+            recorded = await self.library.submitted(job.id, execution)
+            beat.cancel()
+            return recorded
         except errors.LibraryError as exc:
-            # The paid id must not vanish with a locked or broken library: keep it in the log and answer.
+            # The paid id must not vanish with a locked or unreachable library: it goes to the log and the
+            # answer, and is recorded from memory as soon as the library is back.
             logger.warning(
-                "HeyGen created execution %s (session %s) for the prompt %r, but the library could not record it: %s",
+                "HeyGen created execution %s (session %s) for the prompt %r, but the library could not record it "
+                "yet (it is tried again in the background): %s",
                 execution.execution_id,
                 execution.session_id,
                 request.prompt,
                 exc,
             )
+            self._unrecorded[execution.execution_id] = (job.id, execution)
+            self._tasks.start_soon(self._record_later, execution.execution_id, request.prompt, beat)
             now = time.time()
             return replace(
                 job,
@@ -265,6 +291,49 @@ class VideoJobs:
                 session_id=execution.session_id,
                 updated_at=now,
             )
+
+    async def _heartbeat(self, job_id: int, scope: anyio.CancelScope) -> None:
+        with scope:
+            while True:
+                await anyio.sleep(SUBMIT_HEARTBEAT_SECONDS)
+                try:
+                    await self.library.heartbeat(job_id)
+                except errors.LibraryError as exc:
+                    logger.info("Could not renew job %s's claim on its submission: %s", job_id, exc)
+
+    async def _record_later(self, execution_id: str, prompt: str, beat: anyio.CancelScope) -> None:
+        """Record a paid id the library could not take when HeyGen answered, once it is back (bounded)."""
+        try:
+            with anyio.move_on_after(_RECORD_SECONDS):
+                while execution_id in self._unrecorded:
+                    await anyio.sleep(_RECORD_PAUSE)
+                    if await self._record_pending(execution_id):
+                        logger.info("Execution %s is now recorded in the library", execution_id)
+                        return
+            if execution_id in self._unrecorded:
+                logger.error(
+                    "Gave up recording execution %s (prompt %r) after %.0f s: the library stayed unusable. Follow "
+                    "it with check_status to record it.",
+                    execution_id,
+                    prompt,
+                    _RECORD_SECONDS,
+                )
+        finally:
+            beat.cancel()
+            self._unrecorded.pop(execution_id, None)
+
+    async def _record_pending(self, execution_id: str) -> bool:
+        """Record a paid id still kept in memory, if there is one; False if the library still refuses."""
+        pending = self._unrecorded.get(execution_id)
+        if pending is None:
+            return True
+        try:
+            await self.library.submitted(*pending)
+        except errors.LibraryError as exc:
+            logger.info("Execution %s still cannot be recorded: %s", execution_id, exc)
+            return False
+        self._unrecorded.pop(execution_id, None)
+        return True
 
     async def _record_refusal(self, job: Job, why: str, *, uncertain: bool) -> None:
         try:
@@ -307,7 +376,7 @@ class VideoJobs:
         by its deadline gives up a moment before it; one inside a wait lets the wait's own budget end it."""
         pending = self._reads.get(execution_id)
         if pending is None or pending.scope.cancel_called:  # none in flight, or one its callers left
-            pending = self._reads[execution_id] = _Read()
+            pending = self._reads[execution_id] = _Read(deadline=anyio.current_effective_deadline())
             self._tasks.start_soon(self._run_read, execution_id, pending)
         pending.waiters += 1
         try:
@@ -335,7 +404,7 @@ class VideoJobs:
     async def _run_read(self, execution_id: str, pending: _Read) -> None:
         try:
             with pending.scope:
-                pending.job = await self._observe(execution_id, self._read_at.get(execution_id))
+                pending.job = await self._observe(execution_id, self._read_at.get(execution_id), pending.deadline)
                 await self._plan_next_read(pending.job)
         except errors.HeyGenError as exc:
             pending.error = exc
@@ -347,12 +416,13 @@ class VideoJobs:
                 del self._reads[execution_id]
             pending.done.set()
 
-    async def _observe(self, execution_id: str, unchanged_at: float | None = None) -> Job:
+    async def _observe(self, execution_id: str, unchanged_at: float | None = None, until: float = math.inf) -> Job:
+        await self._record_pending(execution_id)  # so that a paid id attaches to its own row, with its prompt
         if execution_id not in self._own and await self.library.foreign(execution_id):
             # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
             return await self.library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
-        execution = await self.client.get_execution(execution_id)
+        execution = await self.client.get_execution(execution_id, until)
         self._read_at[execution_id] = time.time()
         if execution.status == "not_found":
             known = await self.library.get(execution_id=execution_id)
@@ -430,8 +500,8 @@ class VideoJobs:
         waited = anyio.current_time() - start
         if job is None:  # the first read outlasted the whole budget
             raise errors.APITimedOut(
-                f"HeyGen did not answer within {budget:.0f}s. The job is not affected: call "
-                f"wait_for_video again with execution_id {execution_id!r}."
+                f"HeyGen did not answer within {budget:.0f}s.",
+                advice=f"The job is not affected: call wait_for_video again with execution_id {execution_id!r}.",
             )
         return Outcome(await self._finish(job), waited=waited)
 
@@ -471,7 +541,7 @@ class VideoJobs:
         with deadline.soft():
             await save.done.wait()
         if save.error is not None:
-            raise errors.DownloadFailed(save.error)
+            raise (errors.LinkExpired if save.expired else errors.DownloadFailed)(save.error)
         fresh = await self.library.get(job_id=job.id) or job
         if save.path is not None and fresh.local_path != str(save.path):
             fresh = replace(fresh, local_path=str(save.path))  # the library write failed; the file is there
@@ -497,11 +567,11 @@ class VideoJobs:
             job = await self._read(execution_id)
         if job.status != "completed":
             raise errors.DownloadFailed(
-                f"Execution {execution_id} is {job.status}, not completed: there is no video to download yet. "
-                "Call wait_for_video first."
+                f"Execution {execution_id} is {job.status}, not completed: there is no video to download yet.",
+                advice="Call wait_for_video first.",
             )
         if not job.video_url:
-            raise errors.DownloadFailed(completed_without_url(job))
+            raise errors.DownloadFailed(_without_url(job), advice=_WITHOUT_URL_ADVICE)
         return job
 
     def _start_save(self, job: Job, directory: Path | None, name: str | None, *, explicit: bool) -> _Save:
@@ -536,6 +606,7 @@ class VideoJobs:
                 renewal.cancel()
         except errors.DownloadFailed as exc:
             save.error = str(exc) + (f" HeyGen keeps the video as asset_id {job.asset_id}." if job.asset_id else "")
+            save.expired = isinstance(exc, errors.LinkExpired)
             logger.warning("Saving %s failed: %s", job.execution_id, save.error)
         except Exception:
             logger.exception("Saving %s failed unexpectedly", job.execution_id)
@@ -633,8 +704,14 @@ def _saved(job: Job) -> bool:
 
 
 def completed_without_url(job: Job) -> str:
+    return f"{_without_url(job)} {_WITHOUT_URL_ADVICE}"
+
+
+def _without_url(job: Job) -> str:
     asset = f" HeyGen keeps it as asset_id {job.asset_id}." if job.asset_id else ""
-    return (
-        f"HeyGen reports execution {job.execution_id} as completed but gave no video URL.{asset} "
-        "Call check_status again in a minute; if the URL is still missing, find the video in your HeyGen library."
-    )
+    return f"HeyGen reports execution {job.execution_id} as completed but gave no video URL.{asset}"
+
+
+_WITHOUT_URL_ADVICE: Final = (
+    "Call check_status again in a minute; if the URL is still missing, find the video in your HeyGen library."
+)

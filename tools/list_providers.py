@@ -4,8 +4,9 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from heygen_video_mcp.tools.answer import admit_errors
 from heygen_video_mcp.tools.providers import (
     COMMON_ASPECT_RATIOS,
     DEFAULT_ASPECT_RATIO,
@@ -28,6 +29,8 @@ class AspectRatioInfo(BaseModel):
 
 
 class ProviderCatalog(BaseModel):
+    model_config = ConfigDict(json_schema_extra=admit_errors)
+
     providers: list[ProviderInfo]
     default_provider: str = Field(description="Used when generate_video gets no provider.")
     fast_providers: list[str] = Field(description="HeyGen's choices when speed matters.")

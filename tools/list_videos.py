@@ -6,9 +6,9 @@ from typing import Annotated, Any, Final
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.answer import admit_errors, answer
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import EXECUTION_ID_RE
@@ -34,6 +34,8 @@ are re-checked with HeyGen, and finished ones not yet saved are saved."""
 
 
 class VideoList(BaseModel):
+    model_config = ConfigDict(json_schema_extra=admit_errors)
+
     videos: list[VideoResult]
     count: int = Field(description="How many videos are listed.")
 

@@ -178,9 +178,9 @@ def checked_execution_id(value: str) -> str:
     value = value.strip()
     if not EXECUTION_ID_RE.match(value):
         raise InvalidInput(
-            f"execution_id {value[:40]!r} is not a HeyGen execution id. Use the execution_id that "
-            "generate_video returned (letters, digits, '-' and '_', like 'node-gw-v1d2e3o4', or "
-            "'video_agent:' and a video id for a Video Agent video); list_videos shows the ones this server "
-            "has submitted."
+            f"execution_id {value[:40]!r} is not a HeyGen execution id.",
+            advice="Use the execution_id that generate_video returned (letters, digits, '-' and '_', like "
+            "'node-gw-v1d2e3o4', or 'video_agent:' and a video id for a Video Agent video); list_videos shows "
+            "the ones this server has submitted.",
         )
     return value

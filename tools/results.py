@@ -15,6 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from heygen_video_mcp.tools.answer import admit_errors
 from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
 from heygen_video_mcp.tools.library import Job
@@ -166,6 +167,17 @@ class VideoResult(BaseModel):
 
 
 _SCHEMAS: dict[tuple[type[VideoResult], str], JsonSchemaValue] = {}
+
+
+def _answer_schema(schema: dict[str, Any]) -> None:
+    _nullable_as_type_lists(schema)
+    admit_errors(schema)
+
+
+# A tool's answer about one job: a VideoResult, or an ErrorResult when the call failed. (VideoResult itself
+# is also an item of list_videos' and the batch tools' answers, where it is always a job.)
+class VideoAnswer(VideoResult):
+    model_config = ConfigDict(title="VideoResult", json_schema_extra=_answer_schema)
 
 
 def iso_time(timestamp: float) -> str:

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer, error_result
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoResult, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoAnswer, links, state, tool_result, video_result
 
 DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
 call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).
@@ -44,7 +44,7 @@ async def wait_for_video(
     ctx: Context[AppState, Any],
     execution_id: ExecutionId,
     max_wait_seconds: MaxWaitSeconds = None,
-) -> Annotated[CallToolResult, VideoResult]:
+) -> Annotated[CallToolResult, VideoAnswer]:
     app = state(ctx)
     budget = wait_budget(app, max_wait_seconds, "call wait_for_video again if the video is not ready")
     if isinstance(budget, CallToolResult):

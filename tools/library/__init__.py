@@ -7,8 +7,9 @@ sqlite / postgres: the stores; migrations: the schema, one list for both; common
 
 from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library.common import (
-    STALE_SUBMISSION_SECONDS,
     SUBMIT_FAILED,
+    SUBMIT_HEARTBEAT_SECONDS,
+    SUBMIT_LEASE_SECONDS,
     SUBMIT_UNCERTAIN,
     SUBMITTING,
     UNFINISHED,
@@ -21,9 +22,10 @@ from heygen_video_mcp.tools.library.operations import Library
 
 __all__ = [
     "MIGRATIONS",
-    "STALE_SUBMISSION_SECONDS",
     "SUBMITTING",
     "SUBMIT_FAILED",
+    "SUBMIT_HEARTBEAT_SECONDS",
+    "SUBMIT_LEASE_SECONDS",
     "SUBMIT_UNCERTAIN",
     "UNFINISHED",
     "BudgetUsed",

@@ -4,6 +4,8 @@ and the small interface an operation sees of a database connection."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, Protocol, TypeVar
@@ -17,8 +19,46 @@ SUBMITTING: Final = "submitting"
 SUBMIT_FAILED: Final = "submit_failed"
 SUBMIT_UNCERTAIN: Final = "submit_uncertain"
 UNFINISHED: Final = ("submitted", "processing")
-# A reservation older than this whose POST never reported back died with its process: treat it as lost.
-STALE_SUBMISSION_SECONDS: Final = 180.0
+# A submission in flight is vouched for by its process: `submit_owner` names it (host, boot, pid), and it
+# renews `updated_at` every SUBMIT_HEARTBEAT_SECONDS until HeyGen's answer is recorded. A `submitting` row
+# whose owner is gone from this machine, or whose heartbeat stopped SUBMIT_LEASE_SECONDS ago (its process
+# died elsewhere), can no longer be answered: it becomes submit_uncertain.
+SUBMIT_LEASE_SECONDS: Final = 30.0
+SUBMIT_HEARTBEAT_SECONDS: Final = 5.0
+ABANDONED: Final = "the server that sent it stopped before HeyGen's answer came back"
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as file:  # Linux: which boot of this machine
+            return file.read().strip()
+    except OSError:
+        return ""
+
+
+_MACHINE: Final = f"{socket.gethostname()}/{_boot_id()}"
+
+
+def submit_owner() -> str:
+    """This process, as a submission's owner: host/boot/pid."""
+    return f"{_MACHINE}/{os.getpid()}"
+
+
+def abandoned(owner: str | None, updated_at: float, now: float) -> bool:
+    """Whether a `submitting` row's process can no longer record HeyGen's answer. Whether a process is alive
+    is known only on its own machine (and boot); elsewhere, and for a pid reused since, the lease decides."""
+    if now - updated_at > SUBMIT_LEASE_SECONDS:
+        return True
+    machine, _, pid = (owner or "").rpartition("/")
+    if machine != _MACHINE or _MACHINE.endswith("/") or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # someone else's process: alive
+    return False
 
 
 class Row(Protocol):
@@ -102,6 +142,7 @@ class Job:
     download_lease: float | None = None
     tenant: str = ""  # whose job: '' is the single user of stdio mode
     session_id: str | None = None  # the Video Agent's session (tools/routes.py)
+    submit_owner: str | None = None  # the process a submission in flight belongs to (see abandoned())
 
     @classmethod
     def from_row(cls, row: Row) -> Job:

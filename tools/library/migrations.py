@@ -168,6 +168,10 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     """
     ALTER TABLE jobs ADD COLUMN session_id TEXT;
     """,
+    # Which process a submission in flight belongs to (host/boot/pid), so that one that died is known.
+    """
+    ALTER TABLE jobs ADD COLUMN submit_owner TEXT;
+    """,
 )
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library.common import (
-    STALE_SUBMISSION_SECONDS,
+    ABANDONED,
     SUBMIT_FAILED,
     SUBMIT_UNCERTAIN,
     SUBMITTING,
@@ -27,7 +27,9 @@ from heygen_video_mcp.tools.library.common import (
     Row,
     Store,
     Vanished,
+    abandoned,
     need_write,
+    submit_owner,
 )
 from heygen_video_mcp.tools.library.sqlite import SQLiteStore
 
@@ -122,6 +124,7 @@ class Library:
 
         def work(db: Connection) -> Reservation:
             now = time.time()
+            _expire_abandoned(db, tenant, now)
             if window > 0 and not allow_duplicate:
                 # A refused submission bought nothing, and a failed render is worth retrying as it was.
                 row = db.execute(
@@ -129,10 +132,14 @@ class Library:
                     "AND status NOT IN (?, 'failed', 'not_found') ORDER BY created_at DESC LIMIT 1",
                     (tenant, fingerprint, now - window, SUBMIT_FAILED),
                 ).fetchone()
+                if row is None:
+                    # One that may have bought the video is asked about however old: only the user can say.
+                    row = db.execute(
+                        "SELECT * FROM jobs WHERE tenant = ? AND fingerprint = ? AND status IN (?, ?) "
+                        "ORDER BY created_at DESC LIMIT 1",
+                        (tenant, fingerprint, SUBMITTING, SUBMIT_UNCERTAIN),
+                    ).fetchone()
                 if row is not None:
-                    if row["status"] == SUBMITTING and now - row["created_at"] > STALE_SUBMISSION_SECONDS:
-                        _set_status(db, row["id"], SUBMIT_UNCERTAIN, "the submitting process stopped", now)
-                        row = _row(db, row["id"], tenant)
                     return Reservation(Job.from_row(row), existing=True)
             if daily_budget is not None:
                 # Today's submissions that may have bought a video: not refused ones, not adopted ids.
@@ -145,8 +152,8 @@ class Library:
                     raise BudgetUsed(f"{used} of {daily_budget} used today")
             job_id: int = db.execute(
                 "INSERT INTO jobs (tenant, fingerprint, prompt, provider, aspect_ratio, reference_image_url, "
-                "tail_image_url, config, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "RETURNING id",
+                "tail_image_url, config, status, submit_owner, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     tenant,
                     fingerprint,
@@ -157,6 +164,7 @@ class Library:
                     request.tail_image_url,
                     json.dumps(request.config) if request.config is not None else None,
                     SUBMITTING,
+                    submit_owner(),
                     now,
                     now,
                 ),
@@ -175,6 +183,12 @@ class Library:
                 # The library was deleted while the request was out: keep the paid id, as an adopted job.
                 row = _by_execution_id(db, execution.execution_id, tenant)
                 return _apply(db, _adopt(db, execution, tenant) if row is None else row["id"], execution, tenant)
+            followed = _by_execution_id(db, execution.execution_id, tenant)
+            if followed is not None and followed["id"] != job_id:
+                # Followed (say on another replica) before this answer could be recorded, so adopted as a row
+                # of its own: folded into this one, which has the prompt. What it learned is newer.
+                _fold(db, followed, job_id)
+                return Job.from_row(_row(db, job_id, tenant))
             db.execute(
                 "UPDATE jobs SET execution_id = ?, session_id = ? WHERE id = ?",
                 (execution.execution_id, execution.session_id, job_id),
@@ -182,6 +196,17 @@ class Library:
             return _apply(db, job_id, execution, tenant)
 
         return await self._run(work)
+
+    async def heartbeat(self, job_id: int) -> None:
+        """Say that this process still waits for HeyGen's answer to the submission (see abandoned())."""
+
+        def work(db: Connection) -> None:
+            db.execute(
+                "UPDATE jobs SET updated_at = ? WHERE id = ? AND tenant = ? AND status = ?",
+                (time.time(), job_id, self.tenant, SUBMITTING),
+            )
+
+        await self._run(work)
 
     async def submit_failed(self, job_id: int, error: str, *, uncertain: bool) -> Job:
         tenant = self.tenant
@@ -233,6 +258,14 @@ class Library:
                 row = db.execute("SELECT * FROM jobs WHERE id = ? AND tenant = ?", (job_id, tenant)).fetchone()
             else:
                 row = _by_execution_id(db, execution_id, tenant)
+            if (
+                row is not None
+                and row["status"] == SUBMITTING
+                and abandoned(row["submit_owner"], row["updated_at"], time.time())
+            ):
+                need_write(db)
+                _expire_abandoned(db, tenant, time.time())
+                row = _row(db, row["id"], tenant)
             return None if row is None else Job.from_row(row)
 
         return await self._run(work, write=False, by_key=True)
@@ -261,6 +294,7 @@ class Library:
         sql, args = listing_query(self.tenant, status=status, limit=limit, query=query, include_unsent=include_unsent)
 
         def work(db: Connection) -> list[Job]:
+            _expire_abandoned(db, self.tenant, time.time())
             return [Job.from_row(row) for row in db.execute(sql, args).fetchall()]
 
         return await self._run(work, write=False)
@@ -386,6 +420,47 @@ def _by_execution_id(db: Connection, execution_id: str | None, tenant: str) -> R
         "SELECT * FROM jobs WHERE tenant = ? AND execution_id = ?", (tenant, execution_id)
     ).fetchone()
     return row
+
+
+def _expire_abandoned(db: Connection, tenant: str, now: float) -> None:
+    """Turn this tenant's submissions whose process can no longer answer into submit_uncertain (a read that
+    finds one starts over as a write)."""
+    rows = db.execute(
+        "SELECT id, submit_owner, updated_at FROM jobs WHERE tenant = ? AND status = ?", (tenant, SUBMITTING)
+    ).fetchall()
+    lost = [row["id"] for row in rows if abandoned(row["submit_owner"], row["updated_at"], now)]
+    if lost:
+        need_write(db)
+    for job_id in lost:
+        _set_status(db, job_id, SUBMIT_UNCERTAIN, ABANDONED, now)
+
+
+# What an adopted row learned from HeyGen, moved onto the submission it belongs to.
+_FOLDED = (
+    "execution_id",
+    "session_id",
+    "status",
+    "heygen_status",
+    "error",
+    "video_url",
+    "video_id",
+    "asset_id",
+    "local_path",
+    "download_error",
+    "download_attempts",
+    "download_retry_at",
+    "download_owner",
+    "download_lease",
+)
+
+
+def _fold(db: Connection, adopted: Row, job_id: int) -> None:
+    db.execute("UPDATE status_changes SET job_id = ? WHERE job_id = ?", (job_id, adopted["id"]))
+    db.execute("DELETE FROM jobs WHERE id = ?", (adopted["id"],))
+    db.execute(
+        f"UPDATE jobs SET {', '.join(f'{column} = ?' for column in _FOLDED)}, updated_at = ? WHERE id = ?",
+        (*(adopted[column] for column in _FOLDED), time.time(), job_id),
+    )
 
 
 def _adopt(db: Connection, execution: Execution, tenant: str) -> int:

@@ -16,9 +16,16 @@ retries; a lock just makes the second wait a moment for the first. Other tenants
 take no lock.
 
 Failures reach the user as a LibraryError that names the database without its password (nor is the
-password ever logged): unreachable, refused login, missing database, a lock held too long. A write whose
-connection broke is retried with backoff within `write_timeout` (the transaction rolled back), so a
-submitted execution id survives a database restart or fail-over; past that the job layer logs it.
+password ever logged): unreachable (LibraryUnavailable: worth trying again), refused login, missing database,
+a lock held too long. An operation whose connection broke is retried with backoff within `write_timeout` and
+the caller's deadline (the transaction rolled back); past that the job layer keeps a paid id in memory and
+records it when the database is back.
+
+A restart or fail-over leaves every pooled connection stale. Connections are not checked before use (a
+check costs each operation a round trip, and psycopg_pool sleeps 1, 2, 4 ... s between failed checks, so ten
+stale connections outlast any call): the first statement on a stale one fails, and then the whole pool is
+dropped. Until one connection of our own gets through, attempts connect directly (the pool's reconnection
+backs off to minutes), so a database that is back is used at once, and a new pool is opened.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from heygen_video_mcp.tools.errors import LibraryError
+from heygen_video_mcp.tools import deadline
+from heygen_video_mcp.tools.errors import LibraryError, LibraryUnavailable
 from heygen_video_mcp.tools.library.common import Cursor, NeedsWrite, Operation
 from heygen_video_mcp.tools.library.migrations import MIGRATIONS, statements
 
@@ -54,8 +62,12 @@ _BACKOFF_MAX: Final = 1.0
 # Advisory lock keys (hashed to 64 bits; two keys sharing a hash only share a lock).
 _MIGRATION_LOCK: Final = "heygen-video-mcp: migrations"
 _WRITE_LOCK: Final = "heygen-video-mcp: writes of tenant "
-# Worth another attempt: the connection broke (no SQLSTATE), a serialization failure or a deadlock.
-_RETRYABLE_STATES: Final = frozenset({None, "40001", "40P01", "57P01", "57P02", "57P03"})
+# Worth another attempt: the connection broke (no SQLSTATE) or the server is shutting down or starting,
+# a serialization failure or a deadlock.
+_LOST_STATES: Final = frozenset({None, "57P01", "57P02", "57P03"})
+_RETRYABLE_STATES: Final = _LOST_STATES | {"40001", "40P01"}
+# The shortest connect timeout libpq takes (a smaller one is raised to this).
+_CONNECT_MIN: Final = 2
 
 
 class _Connection:
@@ -79,6 +91,7 @@ class PostgresStore:
         self._secrets = _passwords(url)
         self._lock = threading.Lock()  # guards the pool
         self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = None
+        self._down = False  # a connection failed: attempts connect directly until one gets through
         self._migrated = False
 
     @property
@@ -127,71 +140,98 @@ class PostgresStore:
             db.execute("DELETE FROM schema_version")
             db.execute("INSERT INTO schema_version (version) VALUES (%s)", (len(MIGRATIONS),))
 
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "autocommit": True,  # transactions are opened explicitly, writes only
+            "row_factory": dict_row,
+            "connect_timeout": max(_CONNECT_MIN, round(self.write_timeout)),
+            # A write waits for its tenant's lock at most this long, then reports it.
+            "options": f"-c lock_timeout={round(self.write_timeout * 1000)}",
+            "application_name": "heygen-video-mcp",
+        }
+
     def _open_pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
         with self._lock:
             if self._pool is None:
                 self._pool = ConnectionPool(
                     self._url,
                     connection_class=psycopg.Connection[DictRow],
-                    kwargs={
-                        "autocommit": True,  # transactions are opened explicitly, writes only
-                        "row_factory": dict_row,
-                        "connect_timeout": max(2, round(self.write_timeout)),
-                        # A write waits for its tenant's lock at most this long, then reports it.
-                        "options": f"-c lock_timeout={round(self.write_timeout * 1000)}",
-                        "application_name": "heygen-video-mcp",
-                    },
+                    kwargs=self._kwargs(),
                     min_size=1,
                     max_size=_POOL_MAX,
                     open=False,
                     timeout=self.write_timeout,
-                    check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
                     name="heygen-video-mcp library",
                 )
                 self._pool.open()
             return self._pool
 
-    def _attempt(self, fn: Operation[T], scope: str, write: bool) -> T:
-        pool = self._open_pool()
-        with pool.connection() as conn:
-            if not write:
-                return fn(_Connection(conn, writing=False))  # each statement reads what is committed
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_WRITE_LOCK + scope,))
-                return fn(_Connection(conn, writing=True))
+    def _lost(self) -> None:
+        """A connection failed: the database restarted or is gone, so every pooled one is suspect. The pool is
+        dropped (closed in the background: its workers may be inside a connection attempt)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._down = True
+        if pool is not None:
+            threading.Thread(target=pool.close, kwargs={"timeout": 1.0}, daemon=True).start()
+
+    def _attempt(self, fn: Operation[T], scope: str, write: bool, wait: float) -> T:
+        """One try, giving up on a connection after `wait` seconds."""
+        if self._down:
+            connect_timeout = max(_CONNECT_MIN, min(round(wait), round(self.write_timeout)))
+            with psycopg.connect(self._url, **(self._kwargs() | {"connect_timeout": connect_timeout})) as conn:
+                result = _within(conn, fn, scope, write)
+            self._down = False  # it is back: the next operation opens a new pool
+            return result
+        with self._open_pool().connection(timeout=wait) as conn:
+            return _within(conn, fn, scope, write)
 
     async def run(self, fn: Operation[T], *, scope: str, write: bool = True, by_key: bool = False) -> T:
         """Run `fn` (in a transaction under the tenant's lock when writing), retrying a broken connection, a
-        serialization failure or a deadlock for up to `write_timeout` seconds; each attempt that failed
-        rolled back, so running `fn` again is safe. `by_key` changes nothing here: every read is a round trip."""
+        serialization failure or a deadlock for up to `write_timeout` seconds, and never past the caller's
+        deadline; each attempt that failed rolled back, so running `fn` again is safe. A read left by its
+        caller is abandoned to its thread, which costs nothing; a write is waited for, within its bound.
+        `by_key` changes nothing here: every read is a round trip."""
         if not self._migrated:
             await anyio.to_thread.run_sync(self.migrate)
-        deadline = time.monotonic() + self.write_timeout
+        bound = min(self.write_timeout, deadline.remaining())
+        until = time.monotonic() + bound
         delay = _BACKOFF_FIRST
         while True:
+            wait = max(until - time.monotonic(), 0.1)
             try:
-                return await anyio.to_thread.run_sync(self._attempt, fn, scope, write)
+                return await anyio.to_thread.run_sync(
+                    self._attempt, fn, scope, write, wait, abandon_on_cancel=not write
+                )
             except NeedsWrite:
                 write = True
             except PoolTimeout:
-                raise await anyio.to_thread.run_sync(self._pool_error) from None
+                raise await anyio.to_thread.run_sync(self._pool_error, bound) from None
             except psycopg.Error as exc:
-                left = deadline - time.monotonic()
+                left = until - time.monotonic()
                 if exc.sqlstate not in _RETRYABLE_STATES or not isinstance(exc, psycopg.OperationalError) or left <= 0:
-                    raise self._error(exc, self.write_timeout, at_start=False) from None
+                    if exc.sqlstate in _LOST_STATES:
+                        self._lost()
+                    raise self._error(exc, bound, at_start=False) from None
                 logger.info("The video library database failed (%s); trying again", self._scrub(str(exc)))
+                if exc.sqlstate in _LOST_STATES:
+                    self._lost()
+                    if delay == _BACKOFF_FIRST:  # the first failure was a stale connection: try a fresh one now
+                        delay *= 2
+                        continue
                 await anyio.sleep(min(delay * random.uniform(0.5, 1.0), left))
                 delay = min(delay * 2, _BACKOFF_MAX)
 
-    def _pool_error(self) -> LibraryError:
+    def _pool_error(self, waited: float) -> LibraryError:
         """No pooled connection came in time: say why, from one connection attempt of our own."""
         try:
-            with psycopg.connect(self._url, connect_timeout=2):
+            with psycopg.connect(self._url, connect_timeout=_CONNECT_MIN):
                 pass
         except psycopg.Error as exc:
-            return self._error(exc, self.write_timeout, at_start=False)
-        return LibraryError(
-            f"The video library database {self._where} had no free connection for {self.write_timeout:g}s: all "
+            self._lost()
+            return self._error(exc, waited, at_start=False)
+        return LibraryUnavailable(
+            f"The video library database {self._where} had no free connection for {waited:g}s: all "
             f"{_POOL_MAX} of this server's were busy. Nothing was recorded by this call; try again in a moment."
         )
 
@@ -219,11 +259,19 @@ class PostgresStore:
                 f"replica holds the lock (a long migration, or a stuck transaction). Look at pg_stat_activity; {then}"
             )
         if isinstance(exc, psycopg.OperationalError) and exc.sqlstate in _RETRYABLE_STATES:
-            return LibraryError(
+            return (LibraryError if at_start else LibraryUnavailable)(
                 f"The video library database {self._where} cannot be reached ({detail}). Check that PostgreSQL "
                 f"is running and that HEYGEN_DATABASE_URL names its host and port; {then}"
             )
         return LibraryError(f"The video library database {self._where} could not be used (PostgreSQL: {detail}).")
+
+
+def _within(conn: psycopg.Connection[DictRow], fn: Operation[T], scope: str, write: bool) -> T:
+    if not write:
+        return fn(_Connection(conn, writing=False))  # each statement reads what is committed
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_WRITE_LOCK + scope,))
+        return fn(_Connection(conn, writing=True))
 
 
 def redacted(url: str) -> str:

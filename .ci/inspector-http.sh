@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MCP Inspector CLI (pinned as in .ci/inspector.sh) drives the remote server over streamable HTTP with
-# a bearer token: tools/list, tools/call (list_providers, and generate_video against the HeyGen sandbox),
-# prompts/get; and a call without the token is refused. .ci/with_remote_server.py starts the server.
+# a bearer token: tools/list, tools/call (list_providers, and generate_video against the HeyGen sandbox; a bad
+# provider and an unknown execution id, which must come back as error results in our words), prompts/get; and
+# a call without the token is refused. .ci/with_remote_server.py starts the server.
 # Needs the project installed in the active Python environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,10 @@ python .ci/with_remote_server.py --token -- bash -c '
     inspect generate "${auth[@]}" --method tools/call --tool-name generate_video \
         --tool-arg "prompt=A paper boat drifting down a rain-soaked street, low angle, soft morning light" \
         --tool-arg provider=ltx_distilled
+    inspect bad_provider "${auth[@]}" --method tools/call --tool-name generate_video \
+        --tool-arg "prompt=A lighthouse in a storm" --tool-arg provider=nope
+    inspect unknown_id "${auth[@]}" --method tools/call --tool-name check_status \
+        --tool-arg execution_id=node-gw-unknown123
     inspect prompt "${auth[@]}" --method prompts/get --prompt-name cinematic_video \
         --prompt-args "idea=a lighthouse in a storm"
     inspect no_token --method tools/list

@@ -33,6 +33,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/home" "$work/output"
 
 export HOME="$work/home"                    # inspector writes ~/.mcp-inspector; keep it out of the real home
+unset HEYGEN_API_KEY                        # keyless: check_status must say how to add one; nothing reaches HeyGen
 export MCP_CATALOG_PATH="$work/home/mcp.json"
 export HEYGEN_OUTPUT_DIR="$work/output"
 export npm_config_cache="$cache_dir/npm-cache"
@@ -50,26 +51,32 @@ use_node22 "$cache_dir"
 # --- run the inspector -----------------------------------------------------------------------
 run_inspector() { # $1 = label, rest = inspector method args; stdout -> $work/$label.json
     local label="$1"; shift
-    local rc=0
+    local rc=0 want="${EXPECT_RC:-0}"   # the inspector exits 5 after printing a result with isError: true
     timeout 300 npx -y "$INSPECTOR_PKG" --cli \
         -e "HEYGEN_OUTPUT_DIR=$HEYGEN_OUTPUT_DIR" "$@" -- "${SERVER_CMD[@]}" \
         >"$work/$label.json" 2>"$work/$label.err" || rc=$?
-    if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -ne "$want" ]; then
         echo "---- inspector $label stdout ----" >&2; head -c 4000 "$work/$label.json" >&2 || true
         echo "---- inspector $label stderr ----" >&2; tail -n 40 "$work/$label.err" >&2 || true
         [ "$rc" -eq 124 ] && die "inspector $label timed out after 300s"
-        die "inspector $label exited with status $rc"
+        die "inspector $label exited with status $rc, not $want"
     fi
 }
 
 run_inspector tools_list --method tools/list
 run_inspector tools_call --method tools/call --tool-name list_providers
+# Errors must reach the model in our words: an error result, not a client-side schema failure.
+EXPECT_RC=5 run_inspector bad_provider --method tools/call --tool-name generate_video \
+    --tool-arg "prompt=A lighthouse in a storm" --tool-arg provider=nope
+EXPECT_RC=5 run_inspector no_key --method tools/call --tool-name check_status \
+    --tool-arg execution_id=node-gw-unknown123
 
 # --- assertions ------------------------------------------------------------------------------
-python3 - "$work/tools_list.json" "$work/tools_call.json" "${EXPECTED_TOOLS[*]}" "${EXPECTED_PROVIDERS[*]}" "$INSPECTOR_PKG" <<'PY'
+python3 - "$work/tools_list.json" "$work/tools_call.json" "${EXPECTED_TOOLS[*]}" "${EXPECTED_PROVIDERS[*]}" "$INSPECTOR_PKG" \
+    "$work" <<'PY'
 import json, sys
 
-list_path, call_path, tools_arg, providers_arg, pkg = sys.argv[1:6]
+list_path, call_path, tools_arg, providers_arg, pkg, work = sys.argv[1:7]
 
 def fail(msg):
     print(f"inspector: FAIL: {msg}", file=sys.stderr)
@@ -102,6 +109,13 @@ for want in providers_arg.split():
     if want not in values:
         fail(f"tools/call list_providers structuredContent.providers lacks {want!r}; got {values}")
 
+for label, words in (("bad_provider", "provider 'nope' is unknown"), ("no_key", "HEYGEN_API_KEY is not set")):
+    error = load(f"{work}/{label}.json", f"tools/call ({label})")
+    said = "\n".join(c.get("text", "") for c in error.get("content", []) if isinstance(c, dict))
+    if error.get("isError") is not True or words not in said or "\nNext: " not in said:
+        fail(f"tools/call ({label}) is not an error result saying {words!r} and what to do: {json.dumps(error)[:800]}")
+
 print(f"inspector: OK ({pkg}): tools/list -> {len(names)} tools incl. {', '.join(tools_arg.split())}; "
-      f"tools/call list_providers -> {len(values)} providers incl. {', '.join(providers_arg.split())}, isError not set")
+      f"tools/call list_providers -> {len(values)} providers incl. {', '.join(providers_arg.split())}, isError not set; "
+      "generate_video with a bad provider and check_status without a key -> error results in our words")
 PY

@@ -16,10 +16,14 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def load(folder: Path, label: str) -> dict[str, Any]:
-    if (folder / f"{label}.rc").exists():
+def load(folder: Path, label: str, exit_code: int = 0) -> dict[str, Any]:
+    """What the inspector printed for `label`, which must have ended with `exit_code` (5: the tool's result
+    has isError: true, which the inspector prints and then reports so)."""
+    rc = folder / f"{label}.rc"
+    ended = int(rc.read_text().rsplit(" ", 1)[-1]) if rc.exists() else 0
+    if ended != exit_code:
         err = (folder / f"{label}.err").read_text(errors="replace")[-2000:]
-        fail(f"inspector {label} failed ({(folder / f'{label}.rc').read_text().strip()}): {err}")
+        fail(f"inspector {label} exited {ended}, not {exit_code}: {err}")
     text = (folder / f"{label}.json").read_text()
     try:
         data: dict[str, Any] = json.loads(text)
@@ -43,6 +47,12 @@ def main(folder: Path) -> None:
     if created.get("isError") or job.get("status") != "submitted" or not job.get("execution_id"):
         fail(f"tools/call generate_video did not submit a job: {json.dumps(created)[:800]}")
 
+    for label, words in (("bad_provider", "provider 'nope' is unknown"), ("unknown_id", "does not know execution")):
+        error = load(folder, label, exit_code=5)
+        said = "\n".join(c.get("text", "") for c in error.get("content", []))
+        if error.get("isError") is not True or words not in said or "\nNext: " not in said:
+            fail(f"tools/call ({label}) is not an error result saying {words!r}, Next: ...: {json.dumps(error)[:700]}")
+
     prompt = load(folder, "prompt")
     text = " ".join(m.get("content", {}).get("text", "") for m in prompt.get("messages", []))
     if "a lighthouse in a storm" not in text or "generate_video" not in text:
@@ -57,7 +67,8 @@ def main(folder: Path) -> None:
 
     print(
         f"inspector-http: OK: with the token tools/list ({len(names)} tools), list_providers, generate_video "
-        f"({job['execution_id']} submitted to the sandbox), prompts/get cinematic_video; without it, refused"
+        f"({job['execution_id']} submitted to the sandbox), a bad provider and an unknown execution id (error "
+        "results in our words), prompts/get cinematic_video; without it, refused"
     )
 
 

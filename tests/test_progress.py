@@ -5,12 +5,12 @@ values that only ever increase (the MCP spec requires it)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 import pytest
 from mcp import Client
+from mcp.shared.dispatcher import ProgressFnT
 
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.sandbox import Sandbox
@@ -33,7 +33,7 @@ class Told:
     reads: int  # HeyGen status reads the sandbox had answered when this notification arrived
 
 
-def recorder(sandbox: Sandbox, seen: list[Told]) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+def recorder(sandbox: Sandbox, seen: list[Told]) -> ProgressFnT:
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append(Told(progress, total, message or "", sandbox.count("status")))
 

@@ -4,8 +4,12 @@ values that only ever increase (the MCP spec requires it)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import pytest
@@ -15,7 +19,8 @@ from mcp.shared.dispatcher import ProgressFnT
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.sandbox import Sandbox
 
-from .conftest import MakeSettings, data_of
+from .conftest import API_KEY, MakeSettings, data_of
+from .test_stdio import console_script
 
 pytestmark = pytest.mark.anyio
 PROMPT = "A hummingbird hovering at a red flower, high-speed camera, soft morning light"
@@ -135,3 +140,39 @@ async def test_wait_for_videos_tells_progress_every_second_between_reads(
     assert progress == sorted(set(progress)), progress  # strictly increasing
     assert all(t.total == 2 for t in seen) and progress[-1] == pytest.approx(2, abs=0.01)
     assert len(seen) == after_return, "progress arrived after the call had returned"
+
+
+def test_the_command_lines_bar_moves_between_reads(sandbox: Sandbox, tmp_path: Path) -> None:
+    """`generate --wait` at a terminal (rich told so, at a fixed width): the bar's figure for the render's
+    clock ("submitted for 3 s", "processing for 4 s") advances every second, not only when a read lands."""
+    sandbox.reset()
+    sandbox.set_render_seconds(RENDER_SECONDS + 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "TTY_", "FORCE_", "NO_COLOR"))}
+    env |= {
+        "HEYGEN_API_KEY": API_KEY,
+        "HEYGEN_API_BASE_URL": sandbox.base_url,
+        "HEYGEN_POLL_INTERVAL": str(CADENCE),
+        "HEYGEN_OUTPUT_DIR": str(tmp_path / "videos"),
+        "TTY_COMPATIBLE": "1",
+        "TTY_INTERACTIVE": "1",
+        "TERM": "xterm-256color",
+        "COLUMNS": "160",
+    }
+    try:
+        done = subprocess.run(
+            [console_script(), "generate", PROMPT, "--wait"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        reads = sandbox.count("status")
+    finally:
+        sandbox.reset()
+    assert done.returncode == 0, done.stderr
+    assert 1 <= reads <= (RENDER_SECONDS + 1) // CADENCE + 2, reads
+    figures = {int(n) for n in re.findall(r"(?:submitted|processing) for (\d+) s", done.stderr)}
+    # Told only at reads, the bar would show at most one figure per read and the one it started with.
+    assert len(figures) >= reads + 2, (sorted(figures), reads)
+    assert "completed after" in done.stderr

@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
-from heygen_video_mcp.server.player import TOOL_META, player_extension
+from heygen_video_mcp.server.player import TOOL_META, play_from_caller_origin, player_extension
 from heygen_video_mcp.server.runtime import running_tenants
 from heygen_video_mcp.tools import (
     check_status,
@@ -83,6 +83,8 @@ def create_server(
         version=_version(),
         lifespan=lifespan,
         extensions=[player_extension(settings.api_base_url, links.public_url if links else None)],
+        # Links under each caller's own address (no public URL): the player may play from that address too.
+        middleware=[play_from_caller_origin] if links and not links.public_url else None,
     )
     generate_video.register(server)
     # Hosts with MCP Apps show these two tools' results in the player page; others ignore the binding.

@@ -6,16 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client import advertise
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp.types import ResourceLink, TextContent, TextResourceContents
 
@@ -26,6 +28,7 @@ from heygen_video_mcp.server.sandbox import Sandbox
 
 from .chromium import REPLY_SECONDS, Chromium, chromium_or_skip
 from .conftest import REPO, data_of
+from .httpserver import TOKEN, http_server
 from .test_stdio import server_params
 
 PROMPT = "A paper boat drifting down a rain-soaked street at night, neon reflections, low tracking shot"
@@ -37,6 +40,20 @@ def apps_client(settings: Settings, mode: str = "auto") -> Client:
     return Client(
         create_server(settings), mode=mode, extensions=[advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
     )
+
+
+@asynccontextmanager
+async def remote_apps_client(url: str, mode: str = "auto") -> AsyncIterator[Client]:
+    """An MCP Apps host's client of a remote server over streamable HTTP, with the team token."""
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=httpx2.Timeout(60.0)) as http,
+        Client(
+            streamable_http_client(url, http_client=http),
+            mode=mode,
+            extensions=[advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})],
+        ) as client,
+    ):
+        yield client
 
 
 async def player_page(client: Client) -> tuple[str, dict[str, Any]]:
@@ -135,17 +152,22 @@ def host_saw(browser: Chromium, page: str, method: str) -> list[dict[str, Any]]:
     return [message for message in log if message.get("method") == method]
 
 
+Arrange = Callable[[Client], Awaitable[tuple[dict[str, Any], dict[str, Any]]]]
+
+
 @contextmanager
 def player_in_host(
-    tmp_path: Path, settings: Settings, arrange: Callable[[Client], Awaitable[tuple[dict[str, Any], dict[str, Any]]]]
+    tmp_path: Path, server: Settings | Callable[[], AbstractAsyncContextManager[Client]], arrange: Arrange
 ) -> Iterator[tuple[Chromium, str, str, dict[str, Any]]]:
-    """Read the player through mcp.Client, get a tool result with `arrange`, and open the test host with both in
-    headless Chromium, through the MCP Apps handshake. Yields the browser, the host page's session, the view's
-    session (the sandboxed iframe is a target of its own) and the tool result."""
+    """Read the player through mcp.Client (of a server with these settings, in memory, or as `server` opens
+    it), get a tool result with `arrange`, and open the test host with both in headless Chromium, through
+    the MCP Apps handshake. Yields the browser, the host page's session, the view's session (the sandboxed
+    iframe is a target of its own) and the tool result."""
     binary = chromium_or_skip()
+    open_client = (lambda: apps_client(server)) if isinstance(server, Settings) else server
 
     async def fetch() -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
-        async with apps_client(settings) as client:
+        async with open_client() as client:
             html, ui = await player_page(client)
             arguments, result = await arrange(client)
         return html, ui, arguments, result
@@ -256,3 +278,57 @@ def test_the_player_prefers_the_servers_link_and_falls_back(
 
         state = poll(playing, "the working source playing")
         assert state["error"] is None and state["link"] == working and "could not be played" not in state["text"]
+
+
+async def saved_remotely(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A finished video from a remote server, once its saved copy is there (its `video_link`)."""
+    arguments, result = await finished_video(client, "16:9")
+    for _ in range(50):
+        if result["structuredContent"].get("video_link"):
+            return arguments, result
+        await anyio.sleep(0.1)
+        result = (await client.call_tool("check_status", arguments)).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+    raise AssertionError(f"the video was never saved: {result}")
+
+
+def test_the_remote_player_plays_the_servers_copy_without_a_public_url(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Remote mode with no HEYGEN_MCP_PUBLIC_URL: links point at the address the caller reached the server by,
+    so the page's CSP names that origin too, and the server's own signed copy plays (not HeyGen's link)."""
+    sandbox.reset()
+    with (
+        http_server(sandbox, tmp_path) as server,
+        player_in_host(tmp_path, lambda: remote_apps_client(server.url), saved_remotely) as (browser, _, view, result),
+    ):
+        video = result["structuredContent"]
+        link = video["video_link"]
+        assert link.startswith(f"{server.base}/videos/") and video["video_url"].startswith(sandbox.base_url)
+        browser.evaluate("document.querySelector('video').play().catch(() => null)", view)
+
+        def settled() -> dict[str, Any] | None:
+            state: dict[str, Any] = browser.evaluate(VIDEO_STATE, view)
+            moved = state["src"] != link or state["error"] or state["time"] > 0.3 or state["ended"]
+            return state if state["src"] and moved else None
+
+        state = poll(settled, "the server's copy playing (or giving way to HeyGen's link)")
+        assert state["src"] == link and state["error"] is None, state
+        assert state["link"] == link and "could not be played" not in state["text"]
+
+
+@pytest.mark.anyio
+async def test_the_players_origin_follows_the_callers_host_unless_a_public_url_is_set(
+    sandbox: Sandbox, tmp_path: Path, mode: str
+) -> None:
+    heygen = ["https://*.heygen.ai", "https://*.heygen.com", sandbox.base_url]
+    with http_server(sandbox, tmp_path) as server:
+        by_name = server.url.replace("127.0.0.1", "localhost")
+        for url, origin in ((server.url, server.base), (by_name, by_name.removesuffix("/mcp"))):
+            async with remote_apps_client(url, mode) as client:
+                _, ui = await player_page(client)
+            assert ui["csp"]["resourceDomains"] == [*heygen, origin]
+    public = "https://videos.example.com"
+    with http_server(sandbox, tmp_path, HEYGEN_MCP_PUBLIC_URL=public) as server:
+        async with remote_apps_client(server.url, mode) as client:
+            _, ui = await player_page(client)
+        assert ui["csp"]["resourceDomains"] == [*heygen, public]

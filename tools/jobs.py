@@ -62,6 +62,8 @@ _PLAN_LIMIT: Final = 1000
 # How many execution ids known to be this tenant's are remembered (then forgotten at once, and relearned).
 _OWN_LIMIT: Final = 10_000
 _WAKE_SLACK: Final = 0.01
+# A wait tells progress at least this often (seconds), between status reads as well as at them.
+_TICK: Final = 1.0
 _ESTIMATE_SECONDS: Final = 60.0
 # A download claim lasts this long and is renewed while bytes flow, so a crashed process frees it soon.
 _LEASE_SECONDS: Final = 60.0
@@ -480,7 +482,7 @@ class VideoJobs:
 
     async def wait(self, execution_id: str, budget: float, progress: Progress) -> Outcome:
         """Follow a job until it ends or `budget` seconds pass, reading its status when a read is due and
-        telling progress in between; then say where it stands, keeping the id."""
+        telling progress at each read and every second in between; then say where it stands, keeping the id."""
         execution_id = checked_execution_id(execution_id)
         start = anyio.current_time()
         execution_id, job = await self._known(execution_id)
@@ -500,11 +502,10 @@ class VideoJobs:
                 await progress(job.status, elapsed, estimate.total(elapsed), estimate.describe(job.status, elapsed))
                 if job.status not in UNFINISHED:
                     break
-                # Wake for the next read, or to tell progress about once per cadence (a read due within half a
-                # cadence more is waited for: two wakes moments apart would tell the same thing twice).
+                # Wake for the next read, or a second on to tell progress (the render's clock against the
+                # estimate, with the last status read): a bar moves between reads without asking HeyGen more.
                 until = max(self._next_read.get(execution_id, 0.0) - anyio.current_time(), 0.0)
-                cadence = self.settings.poll_interval
-                await anyio.sleep(until if until <= 1.5 * cadence else cadence)
+                await anyio.sleep(min(until, _TICK))
         waited = anyio.current_time() - start
         if job is None:  # the first read outlasted the whole budget
             raise errors.APITimedOut(

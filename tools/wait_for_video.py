@@ -50,8 +50,14 @@ async def wait_for_video(
     if isinstance(budget, CallToolResult):
         return budget
 
+    told = 0.0
+
     async def progress(status: str, elapsed: float, total: float, message: str) -> None:
-        await ctx.report_progress(round(elapsed, 1), round(total, 1), message)
+        # Each notification's progress must exceed the last (the spec); a read due a moment after a tick
+        # would tell the same tenth of a second again.
+        nonlocal told
+        told = max(round(elapsed, 1), round(told + 0.1, 1))
+        await ctx.report_progress(told, max(round(total, 1), told), message)
 
     async def work() -> CallToolResult:
         outcome = await app.jobs.wait(execution_id, budget, progress)

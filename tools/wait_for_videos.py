@@ -1,6 +1,6 @@
 """wait_for_videos: follow several renders in one bounded call, with one progress for them all."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
@@ -12,6 +12,8 @@ from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, video_result
 from heygen_video_mcp.tools.wait_for_video import MaxWaitSeconds, wait_budget
+
+_CREEP: Final = 0.0001
 
 DESCRIPTION = """Wait for several HeyGen video jobs at once (at most {most}), reporting progress, for at most
 max_wait_seconds per call (default {default:g} s, at most {cap:g} s). Use it after generate_videos, or for
@@ -41,7 +43,8 @@ async def wait_for_videos(
         return budget
     count = len(execution_ids)
     # One progress for the call: each job counts its share of the render done (1 once it ends), never going
-    # backwards when a job's expected length grows.
+    # backwards when a job's expected length grows. Each notification's progress must exceed the last (the
+    # spec), so while a job runs past its estimate (its share holds) the call's creeps by a hair, below count.
     shares = [0.0] * count
     told = 0.0
 
@@ -57,8 +60,11 @@ async def wait_for_videos(
                 nonlocal told
                 ended = status not in ("submitted", "processing", "submitting")
                 shares[index] = max(shares[index], 1.0 if ended else min(elapsed / total, 0.99) if total else 0.0)
-                told = max(told, sum(shares))
-                await ctx.report_progress(round(told, 2), count, f"{execution_id}: {message}")
+                done = sum(shares)
+                value = round(done if done == count else min(max(done, told + _CREEP), count - _CREEP), 4)
+                if value > told:
+                    told = value
+                    await ctx.report_progress(told, count, f"{execution_id}: {message}")
 
             outcome = await app.jobs.wait(execution_id, budget, progress)
             job = outcome.job

@@ -24,6 +24,7 @@ import anyio
 
 from heygen_video_mcp.server import cliwords
 from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER
+from heygen_video_mcp.tools.status import final
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -241,7 +242,7 @@ class Bar:
 
     async def render(self, status: str, elapsed: float, total: float, message: str) -> None:
         progress, task = self._task("render", "render")
-        ended = status not in ("submitted", "processing")
+        ended = final(status)
         progress.update(task, total=total, completed=total if ended else min(elapsed, total), detail=message)
 
     def saved(self, execution_id: str, done: int, total: int | None) -> None:

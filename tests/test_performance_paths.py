@@ -40,9 +40,10 @@ from heygen_video_mcp.tools import (
 )
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import MIGRATIONS, Job, Library
+from heygen_video_mcp.tools.library import MIGRATIONS, Library
 from heygen_video_mcp.tools.request import VideoRequest
 from heygen_video_mcp.tools.results import Links, VideoResult, job_answer
+from heygen_video_mcp.tools.status import Job
 from tests.conftest import API_KEY, REPO, MakeSettings, data_of, text_of
 from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
 from tests.test_stdio import console_script

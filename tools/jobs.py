@@ -24,22 +24,14 @@ import anyio
 from anyio.abc import TaskGroup
 
 from heygen_video_mcp.tools import deadline, errors, routes
-from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
+from heygen_video_mcp.tools.client import HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
-from heygen_video_mcp.tools.library import (
-    SUBMIT_FAILED,
-    SUBMIT_HEARTBEAT_SECONDS,
-    SUBMIT_UNCERTAIN,
-    SUBMITTING,
-    UNFINISHED,
-    BudgetUsed,
-    Job,
-    Library,
-)
+from heygen_video_mcp.tools.library import SUBMIT_HEARTBEAT_SECONDS, BudgetUsed, Library
 from heygen_video_mcp.tools.pacer import Pacer
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id, refuse_control, refuse_local_images
 from heygen_video_mcp.tools.schedule import Estimate
+from heygen_video_mcp.tools.status import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Execution, Job
 
 logger = logging.getLogger(__name__)
 

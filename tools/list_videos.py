@@ -13,7 +13,6 @@ from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import EXECUTION_ID_RE, refuse_control
 from heygen_video_mcp.tools.results import (
-    JOB_STATUSES,
     AppState,
     Links,
     VideoResult,
@@ -23,6 +22,7 @@ from heygen_video_mcp.tools.results import (
     state,
     video_result,
 )
+from heygen_video_mcp.tools.status import JOB_STATUSES
 from heygen_video_mcp.tools.tenancy import callers
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library

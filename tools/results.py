@@ -9,19 +9,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from heygen_video_mcp.tools.answer import admit_errors
-from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
-from heygen_video_mcp.tools.library import Job
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
 from heygen_video_mcp.tools.schedule import TYPICAL_WORDS
+from heygen_video_mcp.tools.status import JOB_STATUSES, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, JobStatus, final
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
 
 if TYPE_CHECKING:
@@ -87,10 +86,6 @@ ExecutionId = Annotated[
 ]
 
 
-JobStatus = Literal["submitting", "submit_uncertain", "submitted", "processing", "completed", "failed", "not_found"]
-JOB_STATUSES: Final[tuple[str, ...]] = get_args(JobStatus)
-
-
 def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
     """Publish `"type": ["string", "null"]` where pydantic writes `anyOf: [{"type": "string"}, {"type": "null"}]`:
     the same constraint, which clients that validate structuredContent (with jsonschema, as the MCP SDK's
@@ -127,7 +122,10 @@ class VideoResult(BaseModel):
         description="submitted, processing, completed, failed or not_found as HeyGen says; submitting while its "
         "answer is on the way; submit_uncertain when the answer was lost and HeyGen may have the job."
     )
-    done: bool = Field(description="True once the job is completed, failed or not_found.")
+    done: bool = Field(
+        description="True once waiting cannot change it: the job is completed, failed or not_found, or its "
+        "submission's answer was lost (submit_uncertain: only the user's HeyGen dashboard can tell)."
+    )
     prompt: str | None = Field(None, description="The prompt that was submitted, when this server sent it.")
     provider: str | None = None
     aspect_ratio: str | None = None
@@ -204,7 +202,7 @@ def video_result(
         backend=backend_of(job.execution_id) if job.execution_id else _requested_backend(job),
         session_id=job.session_id,
         status=status,
-        done=status in TERMINAL,
+        done=final(status),
         prompt=job.prompt or None,
         provider=job.provider,
         aspect_ratio=job.aspect_ratio,
@@ -248,19 +246,19 @@ def _next_step(
             + _next_step(job, status, False, saving, link)
             + " Only if the user wants a second take, call generate_video again with allow_duplicate=true."
         )
-    if status == "submitting":
+    if status == SUBMITTING:
         return (
             "HeyGen has the request but has not answered yet; its answer will be recorded. In a few seconds, "
             "call generate_video again with the same arguments: it returns this job without paying again "
             "(or find it with list_videos)."
         )
-    if status == "submit_uncertain":
+    if status == SUBMIT_UNCERTAIN:
         return (
             "HeyGen's answer to this submission was lost, so it may have made the video (and charged for it). "
             "Ask the user to look in their HeyGen dashboard's video history. If it is not there, call "
             "generate_video again with allow_duplicate=true; do not resubmit without asking."
         )
-    if status in ("submitted", "processing"):
+    if status in UNFINISHED:
         return (
             f"The video is still rendering (usually {_typical(job)}). Call wait_for_video with execution_id "
             f"{eid!r} and keep calling it until it is done; tell the user it is in progress."

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from heygen_video_mcp.tools.jobs.following.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT
-from heygen_video_mcp.tools.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.status import SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED
 
 if TYPE_CHECKING:

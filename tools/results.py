@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from heygen_video_mcp.tools.answer import admit_errors
 from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
+from heygen_video_mcp.tools.jobs.following.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
-from heygen_video_mcp.tools.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.status import JOB_STATUSES, SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, JobStatus, final
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
 

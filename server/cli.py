@@ -122,8 +122,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Output) -> int
 def _check(args: argparse.Namespace) -> None:
     """Raise InvalidInput, saying what is valid, for arguments the tools would refuse too."""
     from heygen_video_mcp.tools.errors import InvalidInput
-    from heygen_video_mcp.tools.list_videos import check_filters
-    from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id
+    from heygen_video_mcp.tools.request import VideoRequest, check_filters, checked_execution_id
 
     if args.command == "generate":
         args.request = VideoRequest.checked(
@@ -332,7 +331,7 @@ class Output:
         return 0
 
     def providers(self) -> int:
-        from heygen_video_mcp.tools.list_providers import CATALOG, catalog_text
+        from heygen_video_mcp.tools.providers import CATALOG, catalog_text
 
         if self.as_json:
             self._json(CATALOG.model_dump(mode="json"))

@@ -7,6 +7,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.calls import AppState, links, state
 from heygen_video_mcp.tools.providers import (
     COMMON_ASPECT_RATIOS,
     DEFAULT_ASPECT_RATIO,
@@ -14,7 +15,7 @@ from heygen_video_mcp.tools.providers import (
     PROVIDER_VALUES,
 )
 from heygen_video_mcp.tools.request import MAX_AGENT_PROMPT_CHARS, MAX_PROMPT_CHARS, VideoRequest
-from heygen_video_mcp.tools.results import AppState, VideoAnswer, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import VideoAnswer, job_answer
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
 
@@ -104,7 +105,7 @@ async def generate_video(
             config=config,
         )
         outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
-        return tool_result(video_result(outcome.job, duplicate=outcome.duplicate, links=links(ctx)))
+        return job_answer(outcome.job, duplicate=outcome.duplicate, links=links(ctx))
 
     return await answer(work, action="generate_video", seconds=app.call_seconds, remote=links(ctx) is not None)
 

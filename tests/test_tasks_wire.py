@@ -69,6 +69,7 @@ async def raw_stdio(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Lines]:
 
 
 async def follow(lines: Lines, task_id: str) -> dict[str, Any]:
+    task: dict[str, Any]
     while (task := (await lines.request("tasks/get", {"taskId": task_id}))["result"])["status"] == "working":
         assert task["statusMessage"]
         await anyio.sleep(task["pollIntervalMs"] / 1000)

@@ -16,6 +16,7 @@ from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
 from heygen_video_mcp.server.player import TOOL_META, play_from_caller_origin, player_extension
 from heygen_video_mcp.server.runtime import running_tenants
 from heygen_video_mcp.tools import (
+    cancel_video,
     check_status,
     download_video,
     generate_video,
@@ -95,5 +96,6 @@ def create_server(
     download_video.register(server)
     list_videos.register(server, library, Links(links.sign, links.public_url or "") if links else None)
     list_providers.register(server)
+    cancel_video.register(server)
     prompts.register(server)
     return server

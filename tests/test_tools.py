@@ -29,6 +29,7 @@ TOOLS = {
     "list_providers",
     "generate_videos",
     "wait_for_videos",
+    "cancel_video",
 }
 
 

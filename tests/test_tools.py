@@ -30,6 +30,7 @@ TOOLS = {
     "generate_videos",
     "wait_for_videos",
     "cancel_video",
+    "check_credits",
 }
 
 

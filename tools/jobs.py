@@ -23,7 +23,7 @@ from typing import Final
 import anyio
 from anyio.abc import TaskGroup
 
-from heygen_video_mcp.tools import deadline, errors, routes
+from heygen_video_mcp.tools import credits, deadline, errors, routes
 from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import (
@@ -256,6 +256,8 @@ class VideoJobs:
                 )
             return await self.library.get(job_id=job.id) or job  # SUBMITTING: the answer will be recorded
         result = answer[0]
+        if isinstance(result, errors.InsufficientCredits):  # hook (tools/credits.py): a 402 says the balance
+            raise await credits.explained(self.client, result)
         if isinstance(result, BaseException):
             raise result
         return result

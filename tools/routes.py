@@ -42,6 +42,9 @@ Backend = Literal["executions", "video_agent"]
 EXECUTIONS: Final = "/v1/workflows/executions"
 VIDEO_AGENTS: Final = "/v3/video-agents"
 VIDEOS: Final = "/v3/videos"
+USERS_ME: Final = "/v3/users/me"
+# The Video Agent's price (skills api-reference.md, "Pricing").
+VIDEO_AGENT_USD_PER_SECOND: Final = 0.0333
 VIDEO_AGENT_PREFIX: Final = "video_agent:"
 SESSION_PREFIX: Final = "video_agent:session:"
 # The provider value that selects the Video Agent in generate_video.

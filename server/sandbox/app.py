@@ -460,6 +460,7 @@ class SandboxApp:
                 Path(routes.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
                 Path(routes.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
                 Path(routes.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
+                Path(routes.USERS_ME, self._me, methods=["GET"]),
                 Path(routes.VIDEO_AGENTS + "/{session_id}/stop", self._stop, methods=["POST"]),
                 Path("/videos/{video_id}.mp4", self._video, methods=["GET"]),
             ]
@@ -727,6 +728,16 @@ class SandboxApp:
             "created_at": int(time.time()),
         }
         return JSONResponse({"data": data})
+
+    async def _me(self, request: Request) -> Response:
+        """GET /v3/users/me (heygen-cli gen/user.go): a wallet account; each video it can still pay for is $2."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        with self._lock:
+            balance = 250.0 if self.credits is None else self.credits * 2.0
+        wallet = {"currency": "usd", "remaining_balance": balance, "auto_reload": {"enabled": False}}
+        names = {"username": "sandbox", "email": "sandbox@example.com", "first_name": "Sand", "last_name": "Box"}
+        return JSONResponse({"data": {**names, "billing_type": "wallet", "wallet": wallet}})
 
     def _session_job(self, request: Request) -> Job | None:
         session_id = request.path_params["session_id"]

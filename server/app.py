@@ -17,6 +17,8 @@ from heygen_video_mcp.server.player import TOOL_META, play_from_caller_origin, p
 from heygen_video_mcp.server.runtime import running_tenants
 from heygen_video_mcp.server.tasks import TasksExtension
 from heygen_video_mcp.tools import (
+    cancel_video,
+    check_credits,
     check_status,
     download_video,
     generate_video,
@@ -103,5 +105,7 @@ def create_server(
     download_video.register(server)
     list_videos.register(server, library, Links(links.sign, links.public_url or "") if links else None)
     list_providers.register(server)
+    cancel_video.register(server)
+    check_credits.register(server)
     prompts.register(server)
     return server

@@ -130,8 +130,8 @@ def test_status_normalisation(raw: str, status: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "status"),
     [
-        ("thinking", "processing"),
-        ("waiting_for_input", "processing"),
+        ("thinking", "submitted"),
+        ("waiting_for_input", "failed"),
         ("reviewing", "processing"),
         ("generating", "processing"),
         ("completed", "completed"),

@@ -268,14 +268,18 @@ def job_answer(
     links: Links | None = None,
     duplicate: bool = False,
     waited: float | None = None,
+    note: str = "",
 ) -> CallToolResult:
     """A tool's answer about one job, for every tool that answers with one. Polling asks about an unchanged
     job again and again, and building the answer costs more than the library read that found the job
     unchanged, so the last plain answers are kept (by tenant and job) and given again while the job and its
-    saving are as they were. A remote caller's link is signed anew at every call, and a duplicate's or a
-    wait's answer says something of that call, so those are always built."""
-    if links is not None or duplicate or waited is not None:
-        return tool_result(video_result(job, saving=saving, links=links, duplicate=duplicate, waited=waited))
+    saving are as they were. A remote caller's link is signed anew at every call, and a duplicate's, a
+    wait's or a noted answer (`note` ends its next step) says something of that call, so those are always
+    built."""
+    if links is not None or duplicate or waited is not None or note:
+        result = video_result(job, saving=saving, links=links, duplicate=duplicate, waited=waited)
+        result.next_step += note
+        return tool_result(result)
     key = (job.tenant, job.id)
     kept = _ANSWERS.get(key)
     if kept is not None and kept[0] == job and kept[1] == saving:

@@ -38,14 +38,17 @@ def final(status: str) -> bool:
 # The executions API and v3 videos name submitted/completed/failed/not_found, older answers pending/processing,
 # and anything else means "read again": queue-like words stay submitted, the rest processing.
 _QUEUED: Final = frozenset({"submitted", "pending", "queued", "waiting"})
-# A v3 Video Agent session (thinking | waiting_for_input | reviewing | generating | completed | failed): all
-# but the last two are the session at work. waiting_for_input is not over either (it waits for the user's
-# reply, which a read cannot give), so it is processing too.
-SESSION_WORDS: Final[dict[str, HeyGenStatus]] = {
-    "thinking": "processing",
-    "waiting_for_input": "processing",
+# A v3 Video Agent session: thinking (no video yet), reviewing and generating are the session at work;
+# waiting_for_input asks the user something, and as this server runs the agent in generate mode only, that
+# ends the job (failed, with the question: tools/videoagent.py); completed, failed.
+SESSION_WORKING: Final[dict[str, HeyGenStatus]] = {
+    "thinking": "submitted",
     "reviewing": "processing",
     "generating": "processing",
+}
+SESSION_WORDS: Final[dict[str, HeyGenStatus]] = {
+    **SESSION_WORKING,
+    "waiting_for_input": "failed",
     "completed": "completed",
     "failed": "failed",
 }
@@ -60,8 +63,8 @@ def normalise_status(raw: str) -> HeyGenStatus:
 
 
 def session_status(raw: str) -> HeyGenStatus:
-    """A v3 Video Agent session's status in this server's words (an unknown word: still at work)."""
-    return SESSION_WORDS.get(raw.strip().lower(), "processing")
+    """A v3 Video Agent session's status in this server's words (another word: as a video's would be)."""
+    return SESSION_WORDS.get(raw.strip().lower()) or normalise_status(raw)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,10 @@ class VideoJobs:
         job, waited = await self._following.wait(checked_execution_id(execution_id), budget, progress)
         return Outcome(await self._saving.finish(job), waited=waited)
 
+    async def stop(self, execution_id: str) -> Job:
+        """Stop a Video Agent job's session (a cancel, or an MCP task's), then read where it stands."""
+        return await self._following.stop(checked_execution_id(execution_id))
+
     def saving(self, job: Job) -> bool:
         """Whether the video of a finished job is being (or will automatically be) saved."""
         return self._saving.saving(job)

@@ -202,7 +202,7 @@ class Saving:
             return await self._download(job.execution_id, job.video_url, directory, filename)
         except errors.LinkExpired as expired:
             try:
-                fresh = await self._library.observed(await self._client.get_execution(job.execution_id))
+                fresh = await self._library.observed(await self._following.sessions.read(job.execution_id))
             except errors.HeyGenError:
                 raise expired from None
             if not fresh.video_url or fresh.video_url == job.video_url:

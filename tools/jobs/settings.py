@@ -23,6 +23,7 @@ class JobSettings:
     output_dir: Path = Path("HeyGen")
     # A not_found this soon after our own submission is HeyGen's read lagging its write, not the end.
     not_found_grace: float = 120.0
+    agent_thinking_seconds: float = 120.0  # a Video Agent session thinking this long with no video is stuck
     max_video_bytes: int = DEFAULT_MAX_BYTES
     # Video links may point at loopback or private hosts only when HeyGen itself is one (the sandbox).
     private_video_hosts: bool = False

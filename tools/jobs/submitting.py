@@ -15,7 +15,7 @@ from typing import Final
 import anyio
 from anyio.abc import TaskGroup
 
-from heygen_video_mcp.tools import deadline, errors
+from heygen_video_mcp.tools import credits, deadline, errors
 from heygen_video_mcp.tools.client import HeyGenClient, Wire
 from heygen_video_mcp.tools.jobs.settings import JobSettings, Outcome
 from heygen_video_mcp.tools.library import SUBMIT_HEARTBEAT_SECONDS, BudgetUsed, Library
@@ -125,6 +125,8 @@ class Submitting:
                 )
             return await self._library.get(job_id=job.id) or job  # SUBMITTING: the answer will be recorded
         result = answer[0]
+        if isinstance(result, errors.InsufficientCredits):  # hook (tools/credits.py): a 402 says the balance
+            raise await credits.explained(self._client, result)
         if isinstance(result, BaseException):
             raise result
         return result

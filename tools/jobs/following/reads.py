@@ -21,6 +21,7 @@ from heygen_video_mcp.tools.jobs.settings import JobSettings, Progress
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.status import UNFINISHED, Execution, Job
 from heygen_video_mcp.tools.tenancy import Ownership
+from heygen_video_mcp.tools.videoagent import Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class Following:
         self.plan = ReadPlan(library, settings.poll_interval)
         self._ownership = Ownership(library)
         self._pacer = Pacer(settings.reads_per_second)
+        # hook (tools/videoagent.py): every status read goes through here; session ids are followed there
+        self.sessions = Sessions(client, library, settings.agent_thinking_seconds)
 
     @property
     def busy(self) -> bool:
@@ -143,7 +146,7 @@ class Following:
             # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
             return await self._library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
-        execution = await self._client.get_execution(execution_id, until)
+        execution = await self.sessions.read(execution_id, until)
         self.plan.read_at[execution_id] = time.time()
         if execution.status == "not_found":
             known = await self._library.get(execution_id=execution_id)
@@ -158,6 +161,12 @@ class Following:
         if job.id:  # recorded, so under this tenant
             self._ownership.learn(execution_id)
         return job
+
+    async def stop(self, execution_id: str) -> Job:
+        """Stop a Video Agent job's session (a cancel, or an MCP task's), then read where it stands."""
+        execution_id, _ = await self.known(execution_id)
+        await self.sessions.stop(execution_id)
+        return await self.read(execution_id)
 
     async def wait(self, execution_id: str, budget: float, progress: Progress) -> tuple[Job, float]:
         """Follow a job until it ends or `budget` seconds pass, reading its status when a read is due and

@@ -111,3 +111,15 @@ async def test_task_methods_need_the_declaration(settings: Settings) -> None:
         with pytest.raises(MCPError) as refused:
             await task_request(client.session, "tasks/get", "anything")
     assert refused.value.error.code == -32021
+
+
+async def test_cancelling_a_video_agent_task_stops_its_session(settings: Settings, sandbox: Sandbox) -> None:
+    sandbox.set_render_seconds(30.0)
+    async with modern(settings, advertise(TASKS)) as client:
+        task = await call_raw(client, "generate_video", {**PROMPT, "provider": "video_agent"})
+        cancelled = await task_request(client.session, "tasks/cancel", task["taskId"])
+    assert cancelled["status"] == "cancelled" and "told to stop" in cancelled["statusMessage"], cancelled
+    assert "cannot stop" not in cancelled["statusMessage"]
+    eid = re.search(r"stop '([^']+)'", cancelled["statusMessage"]).group(1)  # type: ignore[union-attr]
+    job = sandbox.job_of(eid)
+    assert job is not None and job.stopped

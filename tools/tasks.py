@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 import anyio
@@ -79,8 +80,8 @@ class Tasks:
         return None if record is None else await self._state(jobs, record, read=record.cancelled_at is None)
 
     async def cancel(self, jobs: VideoJobs, task_id: str) -> TaskState | None:
-        """Stop following the task's jobs. HeyGen's executions API cannot stop a render, so the jobs go on
-        and stay in the library. (Stopping a Video Agent session at HeyGen comes with its own issue.)"""
+        """Stop following the task's jobs, and stop the Video Agent sessions among them at HeyGen. HeyGen's
+        executions API cannot stop a render, so those jobs go on and stay in the library."""
         record = await self._record(jobs, task_id)
         if record is None:
             return None
@@ -89,9 +90,18 @@ class Tasks:
             return state  # already over: a cancel changes nothing
         cancelled = await jobs.library.cancel_task(task_id)
         assert cancelled is not None
-        for execution_id in record.execution_ids:
-            self._next_read.pop(execution_id, None)
-        return await self._state(jobs, cancelled, read=False)
+        not_stopped: list[str] = []
+        for job in state.jobs:
+            assert job.execution_id is not None
+            self._next_read.pop(job.execution_id, None)
+            if routes.backend_of(job.execution_id) == "video_agent" and job.status in UNFINISHED:
+                try:
+                    await jobs.stop(job.execution_id)
+                except errors.HeyGenError as exc:  # the task is cancelled all the same; the words say so
+                    logger.warning("Could not stop the Video Agent session of %s: %s", job.execution_id, exc)
+                    not_stopped.append(job.execution_id)
+        after = await self._state(jobs, cancelled, read=False)
+        return replace(after, message=_cancelled_words(list(after.jobs), not_stopped))
 
     async def _record(self, jobs: VideoJobs, task_id: str) -> TaskRecord | None:
         record = await jobs.library.task(task_id)
@@ -189,11 +199,25 @@ def _completed_words(found: list[Job]) -> str:
     return f"{len(found) - failed} of {len(found)} videos completed"
 
 
-def _cancelled_words(found: list[Job]) -> str:
-    ids = ", ".join(repr(job.execution_id) for job in found)
-    return (
-        "Cancelled: this task no longer follows the render, and nothing more is read for it. HeyGen cannot stop "
-        "a render of its executions API once it has started, so it may still finish (it is paid for either way); "
-        f"the job stays in the library, and check_status or download_video with execution_id {ids} still "
-        "fetches the video."
-    )
+def _cancelled_words(found: list[Job], not_stopped: Collection[str] = ()) -> str:
+    """A cancelled task's words: Video Agent sessions are stopped at HeyGen when it is cancelled (unless
+    `not_stopped` says that failed); renders of the executions API cannot be stopped, and go on."""
+    stopped = [
+        job.execution_id
+        for job in found
+        if job.execution_id
+        and routes.backend_of(job.execution_id) == "video_agent"
+        and job.execution_id not in not_stopped
+    ]
+    going = [job.execution_id for job in found if job.execution_id not in stopped]
+    words = ["Cancelled: this task no longer follows the render, and nothing more is read for it."]
+    if stopped:
+        words.append(f"HeyGen's Video Agent was told to stop {', '.join(repr(i) for i in stopped)}.")
+    if going:
+        words.append(
+            "HeyGen cannot stop a render of its executions API (or a session it would not stop) once it has "
+            "started, so it may still finish (it is paid for either way); the job stays in the library, and "
+            f"check_status or download_video with execution_id {', '.join(repr(i) for i in going)} still fetches "
+            "the video."
+        )
+    return " ".join(words)

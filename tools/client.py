@@ -27,7 +27,7 @@ WORKFLOW_TYPE: Final = "GenerateVideoNode"
 _RETIRED_RE: Final = re.compile(
     r"\b(retired|deprecated|sunset|end[- ]of[- ]life|no longer (supported|available)|decommissioned)\b", re.I
 )
-_VIDEO_AGENT_OFFER: Final = (
+VIDEO_AGENT_OFFER: Final = (
     'HeyGen\'s v3 Video Agent still makes videos: generate_video with provider="video_agent" makes a produced '
     "video with scenes, narration and an AI avatar presenter (not a raw model clip), for about $0.033 per "
     "second of video. Ask the user before switching."
@@ -151,6 +151,11 @@ class HeyGenClient:
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
         return f"HeyGenClient(base_url={self._base_url!r}, api_key=<{key}>)"
+
+    @property
+    def base_url(self) -> str:
+        """HeyGen's address (HEYGEN_API_BASE_URL), without a trailing slash: what a retirement is remembered by."""
+        return self._base_url
 
     @property
     def has_api_key(self) -> bool:
@@ -442,7 +447,10 @@ class HeyGenClient:
         else:
             cls = errors.APIStatusError
             text = f"HeyGen answered HTTP {status}: {said}."
-        raise cls(text, status_code=status, advice=advice, request_id=request_id, maybe_accepted=maybe_accepted)
+        error = cls(text, status_code=status, advice=advice, request_id=request_id, maybe_accepted=maybe_accepted)
+        if isinstance(error, errors.EndpointRetired):
+            error.certain, error.api, error.said = retired or status == 410, "executions", f"HTTP {status}: {said}"
+        raise error
 
     def _retired(
         self, method: str, path: str, status: int, said: str, execution_id: str | None, notice: bool
@@ -463,10 +471,10 @@ class HeyGenClient:
                 "and v2 APIs on November 1, 2026, which ended the model providers (VEO, Kling, Sora, ...) there. "
             )
         if method == "POST":
-            return text + "Nothing was bought.", _VIDEO_AGENT_OFFER
+            return text + "Nothing was bought.", VIDEO_AGENT_OFFER
         return (
             text + f"Execution {execution_id} cannot be followed here; look for it in the HeyGen dashboard.",
-            "For new videos: " + _VIDEO_AGENT_OFFER,
+            "For new videos: " + VIDEO_AGENT_OFFER,
         )
 
     @staticmethod

@@ -56,6 +56,7 @@ class Following:
         tasks: TaskGroup,
         *,
         record_pending: Callable[[str], Awaitable[bool]],
+        learn: Callable[[errors.HeyGenError], Awaitable[None]],
     ) -> None:
         self._client = client
         self._library = library
@@ -63,6 +64,7 @@ class Following:
         self._tasks = tasks
         # A paid id the library has not recorded yet is recorded before its read, so it attaches to its row.
         self._record_pending = record_pending
+        self._learn = learn  # what a failed read says of HeyGen itself (an API retired: tools/jobs/retirements.py)
         self._reads: dict[str, _Read] = {}  # removed when the read ends
         self.plan = ReadPlan(library, settings.poll_interval)
         self._ownership = Ownership(library)
@@ -132,6 +134,7 @@ class Following:
                 await self.plan.plan(pending.job)
         except errors.HeyGenError as exc:
             pending.error = exc
+            await self._learn(exc)
         except Exception as exc:
             logger.exception("Reading the status of %s failed unexpectedly", execution_id)
             pending.error = exc

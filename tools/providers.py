@@ -37,9 +37,11 @@ DEFAULT_PROVIDER: Final[Provider] = "veo_3_1"
 # The contract: "use ltx_distilled or veo3_fast when speed matters"; veo_3_1_fast is "Faster VEO 3.1".
 FAST_PROVIDERS: Final[frozenset[str]] = frozenset({"ltx_distilled", "veo3_fast", "veo_3_1_fast"})
 
-# HeyGen gives no render time for the Video Agent; its skills reference polls first at 2 minutes and calls a
-# video pending for more than 10 minutes stuck, so that is the range told to the user until ours are known.
-VIDEO_AGENT_TYPICAL: Final = (600.0, "2-10 minutes")
+# HeyGen's skill: Video Agent renders "routinely take 20-45m"; check first at about 5 minutes. So with no
+# history of our own, progress is told against 30 minutes, the first read comes 30 cadences after submission
+# (5 minutes at HeyGen's 10 s) and the next ones 3 cadences apart (30 s, its plugin's steady pace).
+VIDEO_AGENT_TYPICAL: Final = (1800.0, "20-45 minutes")
+VIDEO_AGENT_LOOK: Final = (30.0, 3.0)
 
 DEFAULT_ASPECT_RATIO: Final = "16:9"
 COMMON_ASPECT_RATIOS: Final[dict[str, str]] = {

@@ -775,7 +775,8 @@ class SandboxApp:
         if job is None or job.session_id is None:
             return JSONResponse(error_body(404, "Session not found"), status_code=404)
         with self._lock:
-            if job.status not in ("completed", "failed"):
+            # A session that never started its video (stuck, waiting) is still running, whatever its clock says.
+            if not job.video_known or job.status not in ("completed", "failed"):
                 job.stopped, job.message = True, STOPPED
         return JSONResponse({"data": {"session_id": job.session_id}})
 

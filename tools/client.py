@@ -208,6 +208,30 @@ class HeyGenClient:
         """One v3 POST that buys nothing (a session's stop)."""
         return await self._request("POST", path, content=_encoded(dict(payload)))
 
+    async def video_statuses(self, video_ids: list[str], until: float = math.inf) -> dict[str, Execution]:
+        """Many Video Agent videos' statuses in one read (GET /v3/videos/statuses, at most 100 ids), by video id.
+        No URL comes with them: a completed video's own read gives it."""
+        query = "?video_ids=" + ",".join(video_ids)
+        body = await self._request("GET", routes.VIDEO_STATUSES + query, wire=Wire(deadline=until))
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise self._odd("no 'data' list", maybe_accepted=False)
+        found: dict[str, Execution] = {}
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("video_id"), str):
+                continue
+            video_id, raw = item["video_id"], str(item.get("status") or "")
+            status = "not_found" if raw == "not_found" else normalise_status(raw)
+            error = _message_from({"error": item.get("error")}) or "HeyGen gave no reason"
+            found[video_id] = Execution(
+                routes.job_id("video_agent", video_id),
+                status,
+                raw,
+                video_id=video_id,
+                error=error if status == "failed" else None,
+            )
+        return found
+
     async def get_execution(self, execution_id: str, until: float = math.inf) -> Execution:
         """Read a job of either API, by the id this server gives it. `until`: the deadline (anyio clock) of
         the call that wants the answer, when the read runs in a task of its own."""

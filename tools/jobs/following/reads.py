@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Failures of one status read that say nothing about the render: a wait keeps going through them.
 _TRANSIENT: Final = (errors.APIConnectionFailed, errors.ServerFault, errors.RateLimited, errors.UnexpectedResponse)
+# Video Agent reads due within this share of a cadence (1 s at 10 s) share one batch read (tools/videobatch.py).
+_BATCH_WINDOW_SHARE: Final = 0.1
 # A read its last caller left is kept this long for one who asks again at once (the next wait_for_video).
 _UNWANTED_GRACE: Final = 1.0
 
@@ -70,7 +72,8 @@ class Following:
         self._ownership = Ownership(library)
         self._pacer = Pacer(settings.reads_per_second)
         # hook (tools/videoagent.py): every status read goes through here; session ids are followed there
-        self.sessions = Sessions(client, library, settings.agent_thinking_seconds)
+        window = settings.poll_interval * _BATCH_WINDOW_SHARE if settings.batch_status_reads else None
+        self.sessions = Sessions(client, library, settings.agent_thinking_seconds, window)
 
     @property
     def busy(self) -> bool:

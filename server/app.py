@@ -15,7 +15,10 @@ from heygen_video_mcp import prompts
 from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
 from heygen_video_mcp.server.player import TOOL_META, play_from_caller_origin, player_extension
 from heygen_video_mcp.server.runtime import running_tenants
+from heygen_video_mcp.server.tasks import TasksExtension
 from heygen_video_mcp.tools import (
+    cancel_video,
+    check_credits,
     check_status,
     download_video,
     generate_video,
@@ -27,6 +30,7 @@ from heygen_video_mcp.tools import (
 )
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.results import AppState, Links
+from heygen_video_mcp.tools.tasks import Tasks
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
 if TYPE_CHECKING:
@@ -62,10 +66,13 @@ def create_server(
     tools/tenancy.py); without it every caller is the server's own user. With `links` (remote mode), results
     hand out saved videos as links signed by it, not as paths on this machine."""
     library = library or settings.library()
+    tasks = Tasks()  # renders followed as MCP Tasks (server/tasks.py): it learns how far each save has got
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with running_tenants(settings, library, tenancy or Tenancy(), transport=transport) as tenants:
+        async with running_tenants(
+            settings, library, tenancy or Tenancy(), transport=transport, on_bytes=tasks.saved_bytes
+        ) as tenants:
             yield AppState(
                 jobs=tenants.jobs(OWN),
                 wait_seconds=settings.wait_seconds,
@@ -82,7 +89,10 @@ def create_server(
         instructions=INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
-        extensions=[player_extension(settings.api_base_url, links.public_url if links else None)],
+        extensions=[
+            player_extension(settings.api_base_url, links.public_url if links else None),
+            TasksExtension(tasks),
+        ],
         # Links under each caller's own address (no public URL): the player may play from that address too.
         middleware=[play_from_caller_origin] if links and not links.public_url else None,
     )
@@ -95,5 +105,7 @@ def create_server(
     download_video.register(server)
     list_videos.register(server, library, Links(links.sign, links.public_url or "") if links else None)
     list_providers.register(server)
+    cancel_video.register(server)
+    check_credits.register(server)
     prompts.register(server)
     return server

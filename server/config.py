@@ -41,6 +41,9 @@ class Settings(BaseModel, frozen=True):
     download: bool = True
     duplicate_window: float = Field(600.0, ge=0)
     not_found_grace: float = Field(120.0, ge=0, le=3600)
+    # A Video Agent session still "thinking", with no video, this long after its creation is stuck (HeyGen's
+    # own plugin gives up after 8 polls, ~40 s; a first look comes later here, so the bound is wider).
+    agent_thinking_seconds: float = Field(120.0, gt=0, le=3600)
     # HeyGen publishes no rate limit for status reads. 50 a second covers some 300 renders followed at once
     # at the adaptive schedule's ~10 reads per job-minute, and keeps a busy server from bursting into 429s.
     max_reads_per_second: float = Field(50.0, gt=0, le=1000)
@@ -103,6 +106,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_DOWNLOAD": "download",
     "HEYGEN_DUPLICATE_WINDOW_SECONDS": "duplicate_window",
     "HEYGEN_NOT_FOUND_GRACE_SECONDS": "not_found_grace",
+    "HEYGEN_AGENT_THINKING_SECONDS": "agent_thinking_seconds",
     "HEYGEN_MAX_READS_PER_SECOND": "max_reads_per_second",
     "HEYGEN_MAX_VIDEO_BYTES": "max_video_bytes",
     "HEYGEN_LOG_LEVEL": "log_level",

@@ -40,6 +40,7 @@ def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = Non
         download=settings.download,
         output_dir=settings.output_dir / tenant_folder(tenant) if tenant else settings.output_dir,
         not_found_grace=settings.not_found_grace,
+        agent_thinking_seconds=settings.agent_thinking_seconds,
         reads_per_second=settings.max_reads_per_second,
         max_video_bytes=settings.max_video_bytes,
         private_video_hosts=_is_private(settings.api_base_url),

@@ -96,6 +96,8 @@ CASES: dict[str, Case] = {
     "no key": Case("generate_video", GEN, "missing_api_key", settings={"api_key": None}),
     "no key status": Case("check_status", {"execution_id": "node-gw-abc123"}, "missing_api_key", {"api_key": None}),
     "no key batch": Case("generate_videos", {"requests": [GEN]}, "ok", settings={"api_key": None}),
+    "no key credits": Case("check_credits", {}, "missing_api_key", settings={"api_key": None}),
+    "stop a model render": Case("cancel_video", {"execution_id": JOB}, "invalid_input"),
     "rejected key": Case("generate_video", GEN, "authentication_failed", settings=WRONG_KEY),
     "rejected key wait": Case("wait_for_video", {"execution_id": "node-gw-abc123"}, "authentication_failed", WRONG_KEY),
     "retired v1": Case("generate_video", GEN, "endpoint_retired", arrange=_retire),

@@ -29,6 +29,8 @@ TOOLS = {
     "list_providers",
     "generate_videos",
     "wait_for_videos",
+    "cancel_video",
+    "check_credits",
 }
 
 

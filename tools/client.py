@@ -204,17 +204,30 @@ class HeyGenClient:
         content = _encoded(dict(request_body))
         body = await self._request("POST", routes.VIDEO_AGENTS, content=content, wire=wire or Wire())
         data = body.get("data") if isinstance(body, dict) else None
-        video_id = data.get("video_id") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or not isinstance(video_id, str) or not video_id:
-            raise self._odd("no data.video_id", maybe_accepted=True)
-        # The answer's status is the session's ("generating"); the video itself waits its turn.
+        video_id = _str_or_none(data.get("video_id")) if isinstance(data, dict) else None
+        session_id = _str_or_none(data.get("session_id")) if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not (video_id or session_id):
+            raise self._odd("no data.session_id", maybe_accepted=True)
+        # The answer's status is the session's ("generating"); the video itself waits its turn. Without a
+        # video_id (the spec allows it), the session is the job's id (tools/routes.py).
         return Execution(
-            execution_id=routes.job_id("video_agent", video_id),
+            execution_id=routes.job_id("video_agent", video_id)
+            if video_id
+            else routes.session_job_id(session_id or ""),
             status="submitted",
             heygen_status=_str_or_none(data.get("status")) or "pending",
             video_id=video_id,
-            session_id=_str_or_none(data.get("session_id")),
+            session_id=session_id,
         )
+
+    # --- hook: Video Agent sessions, account and assets (tools/videoagent.py reads the answers) ---
+    async def v3_get(self, path: str, execution_id: str | None = None, until: float = math.inf) -> Any:
+        """One v3 read (a session, the account, the styles); a 404 about `execution_id` reads as not_found."""
+        return await self._request("GET", path, execution_id=execution_id, wire=Wire(deadline=until))
+
+    async def v3_post(self, path: str, payload: Mapping[str, Any]) -> Any:
+        """One v3 POST that buys nothing (a session's stop)."""
+        return await self._request("POST", path, content=_encoded(dict(payload)))
 
     async def get_execution(self, execution_id: str, until: float = math.inf) -> Execution:
         """Read a job of either API, by the id this server gives it. `until`: the deadline (anyio clock) of

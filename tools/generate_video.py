@@ -15,6 +15,7 @@ from heygen_video_mcp.tools.providers import (
 )
 from heygen_video_mcp.tools.request import MAX_AGENT_PROMPT_CHARS, MAX_PROMPT_CHARS, VideoRequest
 from heygen_video_mcp.tools.results import AppState, VideoAnswer, links, state, tool_result, video_result
+from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_USD_PER_SECOND
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
 
@@ -32,7 +33,7 @@ provider defaults to {DEFAULT_PROVIDER} (highest quality); use ltx_distilled or 
 executions API, which HeyGen retired on November 1, 2026: if it answers as retired, tell the user and offer
 provider="video_agent" instead, but only with their consent, since it is a different product.
 provider="video_agent" is HeyGen's v3 Video Agent: it writes a script and makes a produced video with scenes,
-narration and an AI avatar presenter, at about $0.033 per second of finished video (a 60 s video is about
+narration and an AI avatar presenter, at $0.0333 per second of finished video (a 60 s video is about
 $2); it takes 16:9 or 9:16, reference_image_url as a file, no tail_image_url, and config keys avatar_id,
 voice_id and style_id. Its execution_id looks like "video_agent:<video_id>"; every tool takes it as returned.
 aspect_ratio: {", ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items())}."""
@@ -104,7 +105,10 @@ async def generate_video(
             config=config,
         )
         outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
-        return tool_result(video_result(outcome.job, duplicate=outcome.duplicate, links=links(ctx)))
+        result = video_result(outcome.job, duplicate=outcome.duplicate, links=links(ctx))
+        if request.provider == VIDEO_AGENT and not outcome.duplicate:  # what the user pays, said with the job
+            result.next_step += f" Price: ${VIDEO_AGENT_USD_PER_SECOND} per second of finished video."
+        return tool_result(result)
 
     return await answer(work, action="generate_video", seconds=app.call_seconds, remote=links(ctx) is not None)
 

@@ -23,7 +23,7 @@ from typing import Final
 import anyio
 from anyio.abc import TaskGroup
 
-from heygen_video_mcp.tools import deadline, errors, routes
+from heygen_video_mcp.tools import credits, deadline, errors, routes
 from heygen_video_mcp.tools.client import Execution, HeyGenClient, Wire
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES, clean_filename, default_filename, download
 from heygen_video_mcp.tools.library import (
@@ -40,6 +40,7 @@ from heygen_video_mcp.tools.pacer import Pacer
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id, refuse_control, refuse_local_images
 from heygen_video_mcp.tools.schedule import Estimate
+from heygen_video_mcp.tools.videoagent import Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class JobSettings:
     output_dir: Path = Path("HeyGen")
     # A not_found this soon after our own submission is HeyGen's read lagging its write, not the end.
     not_found_grace: float = 120.0
+    agent_thinking_seconds: float = 120.0  # a Video Agent session thinking this long with no video is stuck
     max_video_bytes: int = DEFAULT_MAX_BYTES
     # Video links may point at loopback or private hosts only when HeyGen itself is one (the sandbox).
     private_video_hosts: bool = False
@@ -159,6 +161,8 @@ class VideoJobs:
         self._estimates: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
         self._pacer = Pacer(settings.reads_per_second)
         self._on_bytes = on_bytes
+        # hook (tools/videoagent.py): every status read goes through here; session ids are followed there
+        self.sessions = Sessions(client, library, settings.agent_thinking_seconds)
 
     @property
     def busy(self) -> bool:
@@ -252,6 +256,8 @@ class VideoJobs:
                 )
             return await self.library.get(job_id=job.id) or job  # SUBMITTING: the answer will be recorded
         result = answer[0]
+        if isinstance(result, errors.InsufficientCredits):  # hook (tools/credits.py): a 402 says the balance
+            raise await credits.explained(self.client, result)
         if isinstance(result, BaseException):
             raise result
         return result
@@ -432,7 +438,7 @@ class VideoJobs:
             # Another tenant's job answers as an unknown id would: HeyGen is not asked, nothing is adopted.
             return await self.library.observed(Execution(execution_id, "not_found", "not_found"))
         await self._pacer.take()
-        execution = await self.client.get_execution(execution_id, until)
+        execution = await self.sessions.read(execution_id, until)
         self._read_at[execution_id] = time.time()
         if execution.status == "not_found":
             known = await self.library.get(execution_id=execution_id)
@@ -517,6 +523,12 @@ class VideoJobs:
     def _due(self, execution_id: str) -> bool:
         # A sleep may end a hair early: a read due within it counts as due, or the wake would be wasted.
         return self._next_read.get(execution_id, 0.0) <= anyio.current_time() + _WAKE_SLACK
+
+    async def stop(self, execution_id: str) -> Job:
+        """Stop a Video Agent job's session (a cancel, or an MCP task's), then read where it stands."""
+        execution_id, _ = await self._known(checked_execution_id(execution_id))
+        await self.sessions.stop(execution_id)
+        return await self._read(execution_id)
 
     # --- saving -------------------------------------------------------------------------------------------
 
@@ -658,7 +670,7 @@ class VideoJobs:
             return await self._download(job.execution_id, job.video_url, directory, filename)
         except errors.LinkExpired as expired:
             try:
-                fresh = await self.library.observed(await self.client.get_execution(job.execution_id))
+                fresh = await self.library.observed(await self.sessions.read(job.execution_id))
             except errors.HeyGenError:
                 raise expired from None
             if not fresh.video_url or fresh.video_url == job.video_url:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
 from heygen_video_mcp.tools.publichost import local_host
-from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_PREFIX
+from heygen_video_mcp.tools.routes import SESSION_PREFIX, VIDEO_AGENT, VIDEO_AGENT_PREFIX
 
 # The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most. The Video
 # Agent takes up to 10,000 (its reference page), room for a script.
@@ -23,7 +23,7 @@ MAX_URL_CHARS: Final = 2048
 MAX_CONFIG_BYTES: Final = 10_000
 # Ids HeyGen hands out look like "node-gw-v1d2e3o4" (a Video Agent video's, "video_agent:<video_id>"):
 # anything that could change the URL path is refused.
-EXECUTION_ID_RE: Final = re.compile(rf"^({VIDEO_AGENT_PREFIX})?[A-Za-z0-9][A-Za-z0-9_-]{{0,127}}$")
+EXECUTION_ID_RE: Final = re.compile(rf"^({SESSION_PREFIX}|{VIDEO_AGENT_PREFIX})?[A-Za-z0-9][A-Za-z0-9_-]{{0,127}}$")
 # The Video Agent's two orientations, and the optional fields of its request that config may set.
 ORIENTATIONS: Final = {"16:9": "landscape", "9:16": "portrait"}
 AGENT_CONFIG_KEYS: Final = ("avatar_id", "voice_id", "style_id")

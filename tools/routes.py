@@ -23,6 +23,14 @@ Two HeyGen APIs make videos here:
 
 A Video Agent job is shown to the assistant, stored and looked up as "video_agent:<video_id>", so one id
 field serves both APIs, the two never collide in the library, and every tool knows where to ask.
+
+HeyGen's v3 OpenAPI spec (heygen-com/heygen-cli gen/video-agent.go, 2026-07-22) promises less than the quick
+start: the POST's session_id ("primary identifier"), status and created_at are required, its video_id is
+nullable. A job whose POST names its video keeps "video_agent:<video_id>" (so ids already in libraries and in
+conversations keep working, and it is read through /v3/videos, one request, batchable); one whose POST names
+none is "video_agent:session:<session_id>" for life, read through its session (GET /v3/video-agents/{id})
+until the session names the video, then through /v3/videos (tools/videoagent.py). Every Video Agent job keeps
+its session id, which is what a stop needs.
 """
 
 from __future__ import annotations
@@ -34,7 +42,11 @@ Backend = Literal["executions", "video_agent"]
 EXECUTIONS: Final = "/v1/workflows/executions"
 VIDEO_AGENTS: Final = "/v3/video-agents"
 VIDEOS: Final = "/v3/videos"
+USERS_ME: Final = "/v3/users/me"
+# The Video Agent's price (skills api-reference.md, "Pricing").
+VIDEO_AGENT_USD_PER_SECOND: Final = 0.0333
 VIDEO_AGENT_PREFIX: Final = "video_agent:"
+SESSION_PREFIX: Final = "video_agent:session:"
 # The provider value that selects the Video Agent in generate_video.
 VIDEO_AGENT: Final = "video_agent"
 
@@ -53,10 +65,22 @@ def heygen_id(job_id: str) -> str:
     return job_id.removeprefix(VIDEO_AGENT_PREFIX)
 
 
+def session_job_id(session_id: str) -> str:
+    """The id of a Video Agent job whose POST named no video: its session's."""
+    return SESSION_PREFIX + session_id
+
+
+def session_of(job_id: str) -> str | None:
+    """The session id inside a session job id, or None for any other id."""
+    return job_id.removeprefix(SESSION_PREFIX) if job_id.startswith(SESSION_PREFIX) else None
+
+
 def create_path(backend: Backend) -> str:
     return VIDEO_AGENTS if backend == "video_agent" else EXECUTIONS
 
 
 def status_path(job_id: str) -> str:
+    if (session := session_of(job_id)) is not None:
+        return f"{VIDEO_AGENTS}/{session}"
     base = VIDEOS if backend_of(job_id) == "video_agent" else EXECUTIONS
     return f"{base}/{heygen_id(job_id)}"

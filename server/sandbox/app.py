@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Path
 from starlette.types import Message, Receive, Scope, Send
 
+from heygen_video_mcp.server.sandbox.agent import STOPPED, AgentKind, session_view
 from heygen_video_mcp.server.sandbox.mp4 import iter_mp4, mp4_bytes
 from heygen_video_mcp.tools import routes
 from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, MODEL_PROVIDERS, parse_aspect_ratio
@@ -44,7 +45,7 @@ RenderSeconds = float | tuple[float, float]
 
 CREATE_PATH: Final = routes.EXECUTIONS
 CREATE_PATHS: Final = (routes.EXECUTIONS, routes.VIDEO_AGENTS)
-STATUS_RE: Final = re.compile(rf"({routes.EXECUTIONS}|{routes.VIDEOS})/[^/]+")
+STATUS_RE: Final = re.compile(rf"({routes.EXECUTIONS}|{routes.VIDEOS}|{routes.VIDEO_AGENTS})/[^/]+")
 VIDEO_RE: Final = re.compile(r"/videos/([^/]+)\.mp4")
 RANGE_RE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 INPUT_STRINGS: Final = ("prompt", "provider", "aspect_ratio", "reference_image_url", "tail_image_url")
@@ -213,17 +214,29 @@ class Job:
     expires: int  # unix time when the signed video URL stops working
     hidden_until: float = 0.0  # monotonic time before which status reads say not_found (read lag)
     session_id: str | None = None  # set for a Video Agent job, whose execution_id is "video_agent:<video_id>"
+    agent: AgentKind = "video"  # how its session behaves (server/sandbox/agent.py)
+    think_seconds: float = 0.0
+    stopped: bool = False
 
     @property
     def status(self) -> str:
         # The contract names only submitted/completed/failed/not_found; "processing" is the
         # in-between value HeyGen's older status API uses. A v3 video starts "pending".
+        if self.stopped:
+            return "failed"
         elapsed = time.monotonic() - self.submitted_at
         if elapsed < self.submitted_seconds:
             return "pending" if self.session_id else "submitted"
         if elapsed < self.render_seconds:
             return "processing"
         return TERMINAL[self.outcome]
+
+    @property
+    def video_known(self) -> bool:
+        """Whether the video exists yet: always for the executions API; for a session, once it shows its id."""
+        if self.session_id is None or self.agent == "video":
+            return True
+        return self.agent == "deferred" and time.monotonic() - self.submitted_at >= self.think_seconds
 
     @property
     def completes_at(self) -> float:
@@ -429,6 +442,7 @@ class SandboxApp:
         self.video_ranges = video_ranges
         self.credits: int | None = None  # videos the account can still pay for; None: no limit
         self.v1_retired: tuple[int, bool] | None = None  # (HTTP status, whether the body says retired)
+        self.agent_sessions: tuple[AgentKind, float] = ("video", 0.0)  # new sessions' kind and thinking time
         self._initial = (video_size, read_lag, video_rate, video_ranges, self.render_seconds, render_seed)
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
@@ -445,6 +459,9 @@ class SandboxApp:
                 Path(CREATE_PATH + "/{execution_id}", self._status, methods=["GET"]),
                 Path(routes.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
                 Path(routes.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
+                Path(routes.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
+                Path(routes.USERS_ME, self._me, methods=["GET"]),
+                Path(routes.VIDEO_AGENTS + "/{session_id}/stop", self._stop, methods=["POST"]),
                 Path("/videos/{video_id}.mp4", self._video, methods=["GET"]),
             ]
         )
@@ -473,6 +490,7 @@ class SandboxApp:
             )
             self.credits = None
             self.v1_retired = None
+            self.agent_sessions = ("video", 0.0)
             self.render_seed = seed
             self._render_random = random.Random(seed)
 
@@ -501,6 +519,19 @@ class SandboxApp:
         None: no limit."""
         with self._lock:
             self.credits = videos
+
+    def set_agent_sessions(self, kind: AgentKind, think_seconds: float = 0.3) -> None:
+        """How Video Agent sessions created from now on behave (server/sandbox/agent.py)."""
+        with self._lock:
+            self.agent_sessions = (kind, think_seconds)
+
+    def job_of(self, execution_id: str) -> Job:
+        """The job behind one of the server's ids: "video_agent:session:<id>" names its session."""
+        session = routes.session_of(execution_id)
+        with self._lock:
+            if session is None:
+                return self.jobs[execution_id]
+            return next(job for job in self.jobs.values() if job.session_id == session)
 
     def retire_v1(self, status: int = 410, *, notice: bool = True) -> None:
         """Every /v1/ request answers `status`, with a JSON notice that v1 is retired or, without `notice`,
@@ -688,13 +719,65 @@ class SandboxApp:
         job = self._new_job(routes.job_id("video_agent", video_id), payload, f"sess_{secrets.token_hex(8)}", video_id)
         if job is None:
             return JSONResponse(error_body(402, "Insufficient credits to generate this video."), status_code=402)
+        # Only session_id, status and created_at are promised (gen/video-agent.go); video_id may be null.
+        known = job.agent == "video"
         data = {
             "session_id": job.session_id,
-            "video_id": video_id,
-            "status": "generating",
+            "video_id": video_id if known else None,
+            "status": "generating" if known else "thinking",
             "created_at": int(time.time()),
         }
         return JSONResponse({"data": data})
+
+    async def _me(self, request: Request) -> Response:
+        """GET /v3/users/me (heygen-cli gen/user.go): a wallet account; each video it can still pay for is $2."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        with self._lock:
+            balance = 250.0 if self.credits is None else self.credits * 2.0
+        wallet = {"currency": "usd", "remaining_balance": balance, "auto_reload": {"enabled": False}}
+        names = {"username": "sandbox", "email": "sandbox@example.com", "first_name": "Sand", "last_name": "Box"}
+        return JSONResponse({"data": {**names, "billing_type": "wallet", "wallet": wallet}})
+
+    def _session_job(self, request: Request) -> Job | None:
+        session_id = request.path_params["session_id"]
+        with self._lock:
+            return next((job for job in self.jobs.values() if job.session_id == session_id), None)
+
+    async def _session(self, request: Request) -> Response:
+        """GET /v3/video-agents/{session_id}."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        job = self._session_job(request)
+        if job is None or job.session_id is None:
+            return JSONResponse(error_body(404, "Session not found"), status_code=404)
+        elapsed = time.monotonic() - job.submitted_at
+        span = max(job.render_seconds - job.submitted_seconds, 1e-6)
+        data = session_view(
+            session_id=job.session_id,
+            kind=job.agent,
+            elapsed=elapsed,
+            think_seconds=job.think_seconds,
+            video_id=job.video_id,
+            video_status=job.status,
+            render_fraction=min(max((elapsed - job.submitted_seconds) / span, 0.0), 1.0),
+            stopped=job.stopped,
+            prompt=str(job.input.get("prompt", "")),
+            created_at=int(time.time() - elapsed),
+        )
+        return JSONResponse({"data": data})
+
+    async def _stop(self, request: Request) -> Response:
+        """POST /v3/video-agents/{session_id}/stop: halts the run; its video (if any) ends failed."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        job = self._session_job(request)
+        if job is None or job.session_id is None:
+            return JSONResponse(error_body(404, "Session not found"), status_code=404)
+        with self._lock:
+            if job.status not in ("completed", "failed"):
+                job.stopped, job.message = True, STOPPED
+        return JSONResponse({"data": {"session_id": job.session_id}})
 
     def _new_job(
         self, execution_id: str, given: dict[str, object], session_id: str | None, video_id: str | None = None
@@ -706,6 +789,7 @@ class SandboxApp:
                     return None
                 self.credits -= 1
             outcome, message = self._outcomes.popleft() if self._outcomes else ("completed", "")
+            agent, think = self.agent_sessions if session_id else ("video", 0.0)
             low, high = self.render_seconds
             render_seconds = low if low == high else self._render_random.uniform(low, high)
             job = Job(
@@ -722,6 +806,8 @@ class SandboxApp:
                 expires=int(time.time() + render_seconds) + URL_LIFETIME,
                 hidden_until=time.monotonic() + self.read_lag,
                 session_id=session_id,
+                agent=agent,
+                think_seconds=think,
             )
             self.jobs[job.execution_id] = job
         return job
@@ -752,7 +838,8 @@ class SandboxApp:
         video_id = request.path_params["video_id"]
         with self._lock:
             job = self.jobs.get(routes.job_id("video_agent", video_id))
-        status = None if job is None or time.monotonic() < job.hidden_until else job.status
+        hidden = job is None or time.monotonic() < job.hidden_until or not job.video_known
+        status = None if job is None or hidden else job.status
         if job is None or status in (None, "not_found"):
             return JSONResponse(error_body(404, "Video not found"), status_code=404)
         data: dict[str, object] = {"id": video_id, "status": status, "created_at": int(time.time())}

@@ -19,6 +19,7 @@ from heygen_video_mcp.tools.library.common import (
 )
 from heygen_video_mcp.tools.library.migrations import MIGRATIONS, Dialects, script
 from heygen_video_mcp.tools.library.operations import Library
+from heygen_video_mcp.tools.library.tasks import TaskRecord
 
 __all__ = [
     "MIGRATIONS",
@@ -34,5 +35,6 @@ __all__ = [
     "Library",
     "LibraryError",
     "Reservation",
+    "TaskRecord",
     "script",
 ]

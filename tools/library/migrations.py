@@ -172,6 +172,18 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     """
     ALTER TABLE jobs ADD COLUMN submit_owner TEXT;
     """,
+    # MCP Tasks (server/tasks.py): a tool call answered with a task, by its unguessable id, under its tenant. Its
+    # state is its jobs' (execution ids, a JSON list), except a cancel, which only the task records.
+    """
+    CREATE TABLE tasks (
+        task_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        execution_ids TEXT NOT NULL,
+        cancelled_at {real},
+        created_at {real} NOT NULL
+    );
+    """,
 )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from heygen_video_mcp.tools.errors import LibraryError
+from heygen_video_mcp.tools.library import tasks
 from heygen_video_mcp.tools.library.common import (
     ABANDONED,
     SUBMIT_FAILED,
@@ -32,6 +33,7 @@ from heygen_video_mcp.tools.library.common import (
     submit_owner,
 )
 from heygen_video_mcp.tools.library.sqlite import SQLiteStore
+from heygen_video_mcp.tools.library.tasks import TaskRecord
 
 if TYPE_CHECKING:
     from heygen_video_mcp.tools.client import Execution
@@ -403,6 +405,24 @@ class Library:
             if ours:
                 db.execute("UPDATE jobs SET download_owner = NULL, download_lease = NULL WHERE id = ?", (job_id,))
             return Job.from_row(_row(db, job_id, tenant))
+
+        return await self._run(work)
+
+    # --- MCP Tasks (tools/library/tasks.py) -------------------------------------------------------------------
+
+    async def add_task(self, task: TaskRecord) -> None:
+        """Record a task; once this returns, any replica finds it."""
+        await self._run(lambda db: tasks.insert(db, self.tenant, task))
+
+    async def task(self, task_id: str) -> TaskRecord | None:
+        return await self._run(lambda db: tasks.find(db, self.tenant, task_id), write=False)
+
+    async def cancel_task(self, task_id: str) -> TaskRecord | None:
+        """Mark a task cancelled (the first cancel's time stays); None if this tenant has no such task."""
+
+        def work(db: Connection) -> TaskRecord | None:
+            tasks.cancel(db, self.tenant, task_id, time.time())
+            return tasks.find(db, self.tenant, task_id)
 
         return await self._run(work)
 

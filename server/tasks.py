@@ -1,0 +1,167 @@
+"""Renders as MCP Tasks: the 2026-07-28 Tasks extension (`io.modelcontextprotocol/tasks`, ext-tasks
+specification/draft/tasks.md), so a client follows a render by polling `tasks/get`, with no tool call long
+enough for a client to cut it off.
+
+When a `tools/call` of generate_video or generate_videos declares the extension in its per-request
+capabilities, the submission runs as always, and its answer becomes a task (resultType "task") recorded in
+the library first. Without the declaration nothing changes. `tasks/get` says what is happening and what is
+left, and once every video has ended and been saved, inlines the result wait_for_video (wait_for_videos)
+would end with. The logic is in tools/tasks.py; this is its MCP side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.extension import Extension, MethodBinding
+from mcp.server.mcpserver.server import require_client_extension
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolRequestParams, CancelTaskRequestParams, GetTaskRequestParams
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import Field
+
+from heygen_video_mcp.tools import errors
+from heygen_video_mcp.tools.batch import BatchItem, batch_result
+from heygen_video_mcp.tools.jobs import VideoJobs
+from heygen_video_mcp.tools.results import AppState, Links, iso_time, tool_result, video_result, went_wrong
+from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState
+from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, caller_tenant
+
+TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
+# The tools whose calls may become tasks: the ones that start renders.
+TASK_TOOLS: Final = frozenset({"generate_video", "generate_videos"})
+_MODERN: Final = frozenset(MODERN_PROTOCOL_VERSIONS)
+_BATCH_NEXT: Final = "Give the user the saved files of the completed ones; for the ones not ok, do what each says."
+
+
+class UpdateTaskParams(GetTaskRequestParams):
+    input_responses: dict[str, Any] = Field(default_factory=dict, alias="inputResponses")
+
+
+class TasksExtension(Extension):
+    identifier = TASKS_EXTENSION
+
+    def __init__(self, tasks: Tasks) -> None:
+        self.tasks = tasks
+
+    def methods(self) -> Sequence[MethodBinding]:
+        return (
+            MethodBinding("tasks/get", GetTaskRequestParams, self._get, protocol_versions=_MODERN),
+            MethodBinding("tasks/cancel", CancelTaskRequestParams, self._cancel, protocol_versions=_MODERN),
+            MethodBinding("tasks/update", UpdateTaskParams, self._update, protocol_versions=_MODERN),
+        )
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        result = await call_next(ctx)
+        if params.name not in TASK_TOOLS or not _declared(ctx):
+            return result
+        execution_ids = _started(result)
+        if not execution_ids:  # an error, a submission still without its id, or a batch with a failed item
+            return result
+        try:
+            state = await self.tasks.create(_jobs(ctx), params.name, execution_ids)
+        except errors.HeyGenError:  # the library failed: the plain answer still has every execution id
+            return result
+        return _task(state, ctx, result_type="task")
+
+    async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskRequestParams) -> HandlerResult:
+        require_client_extension(ctx, TASKS_EXTENSION)
+        state = await self.tasks.get(_jobs(ctx), params.task_id)
+        return _task(_known(state), ctx, result_type="complete")
+
+    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: CancelTaskRequestParams) -> HandlerResult:
+        """The spec's acknowledgement, carrying the task as it now is: its statusMessage says what happened
+        (cancelled, and that HeyGen may still finish the render; or that it had already ended)."""
+        require_client_extension(ctx, TASKS_EXTENSION)
+        state = await self.tasks.cancel(_jobs(ctx), params.task_id)
+        return _task(_known(state), ctx, result_type="complete")
+
+    async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> HandlerResult:
+        """No task here asks for input yet, so every response is one to no outstanding request: ignored."""
+        require_client_extension(ctx, TASKS_EXTENSION)
+        _known(await self.tasks.get(_jobs(ctx), params.task_id))
+        return {"resultType": "complete"}
+
+
+def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether this request (2026-07-28: its own capabilities, in its `_meta`) declares the extension."""
+    capabilities = ctx.session.client_capabilities
+    extensions = capabilities.extensions if capabilities else None
+    return ctx.protocol_version in _MODERN and bool(extensions) and TASKS_EXTENSION in (extensions or {})
+
+
+def _known(state: TaskState | None) -> TaskState:
+    if state is None:
+        raise MCPError(
+            code=INVALID_PARAMS,
+            message="Failed to retrieve task: Task not found (unknown, another caller's, or expired after "
+            f"{TTL_SECONDS / 3600:.0f} h). The videos it followed are still in list_videos.",
+        )
+    return state
+
+
+def _started(result: HandlerResult) -> list[str]:
+    """The execution ids a successful generate_video / generate_videos answer started, all or nothing."""
+    if getattr(result, "is_error", True):
+        return []
+    data: dict[str, Any] = getattr(result, "structured_content", None) or {}
+    if "results" not in data:
+        return [data["execution_id"]] if data.get("execution_id") else []
+    items = data["results"]
+    ids = [str((item.get("video") or {}).get("execution_id") or "") for item in items if item.get("ok")]
+    return ids if len(ids) == len(items) and all(ids) else []
+
+
+def _jobs(ctx: ServerRequestContext[Any, Any]) -> VideoJobs:
+    """The caller's job logic, as tools/results.py `state` finds it for a tool."""
+    app: AppState = ctx.lifespan_context
+    headers = getattr(ctx.request, "headers", None)  # None on stdio
+    offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
+    tenant = caller_tenant()
+    if app.tenants is None or (tenant == OWN and offered is None):
+        return app.jobs
+    return app.tenants.jobs(tenant, offered)
+
+
+def _links(ctx: ServerRequestContext[Any, Any]) -> Links | None:
+    """As tools/results.py `links`: a remote caller gets saved videos as signed links."""
+    app: AppState = ctx.lifespan_context
+    if app.sign_link is None:
+        return None
+    return Links(app.sign_link, app.public_url or str(getattr(ctx.request, "base_url", "")))
+
+
+def _task(state: TaskState, ctx: ServerRequestContext[Any, Any], *, result_type: str) -> dict[str, Any]:
+    record = state.record
+    updated = max([record.created_at, record.cancelled_at or 0.0, *(job.updated_at for job in state.jobs)])
+    task: dict[str, Any] = {
+        "resultType": result_type,
+        "taskId": record.task_id,
+        "status": state.status,
+        "statusMessage": state.message,
+        "createdAt": iso_time(record.created_at),
+        "lastUpdatedAt": iso_time(updated),
+        "ttlMs": int(TTL_SECONDS * 1000),
+    }
+    if state.status == "working":
+        task["pollIntervalMs"] = max(int(state.poll_seconds * 1000), 100)
+    if state.status == "completed":
+        task["result"] = _final(state, _links(ctx))
+    return task
+
+
+def _final(state: TaskState, links: Links | None) -> dict[str, Any]:
+    """What wait_for_video (for a batch, wait_for_videos) ends with, built by the same functions."""
+    videos = [
+        video_result(job, saving=saving, links=links) for job, saving in zip(state.jobs, state.saving, strict=True)
+    ]
+    if state.record.tool == "generate_videos":
+        items = [BatchItem(index=i, ok=not went_wrong(video), video=video) for i, video in enumerate(videos)]
+        result = batch_result(items, _BATCH_NEXT)
+    else:
+        result = tool_result(videos[0])
+    wire = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {**wire, "resultType": "complete"}

@@ -1,0 +1,48 @@
+"""MCP Tasks as the library keeps them: which jobs a task follows, and whether it was cancelled. Everything
+else a task says (working, saving, completed) is its jobs' state, so any replica answers for it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from heygen_video_mcp.tools.library.common import Connection, Row
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    task_id: str
+    tool: str
+    execution_ids: tuple[str, ...]
+    created_at: float
+    cancelled_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> TaskRecord:
+        return cls(
+            task_id=row["task_id"],
+            tool=row["tool"],
+            execution_ids=tuple(json.loads(row["execution_ids"])),
+            created_at=row["created_at"],
+            cancelled_at=row["cancelled_at"],
+        )
+
+
+def insert(db: Connection, tenant: str, task: TaskRecord) -> None:
+    db.execute(
+        "INSERT INTO tasks (task_id, tenant, tool, execution_ids, created_at) VALUES (?, ?, ?, ?, ?)",
+        (task.task_id, tenant, task.tool, json.dumps(list(task.execution_ids)), task.created_at),
+    )
+
+
+def find(db: Connection, tenant: str, task_id: str) -> TaskRecord | None:
+    """The task if it is this tenant's: another tenant's id is as unknown as a made-up one."""
+    row = db.execute("SELECT * FROM tasks WHERE task_id = ? AND tenant = ?", (task_id, tenant)).fetchone()
+    return None if row is None else TaskRecord.from_row(row)
+
+
+def cancel(db: Connection, tenant: str, task_id: str, at: float) -> None:
+    db.execute(
+        "UPDATE tasks SET cancelled_at = coalesce(cancelled_at, ?) WHERE task_id = ? AND tenant = ?",
+        (at, task_id, tenant),
+    )

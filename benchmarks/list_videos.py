@@ -46,9 +46,10 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from heygen_video_mcp.server.sandbox import Sandbox
-from heygen_video_mcp.tools.library import SUBMIT_UNCERTAIN, SUBMITTING, Library
+from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.library.operations import listing_query
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES
+from heygen_video_mcp.tools.status import SUBMIT_UNCERTAIN, SUBMITTING
 from heygen_video_mcp.tools.tenancy import OWN
 
 API_KEY = "benchmark-key"

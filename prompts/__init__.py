@@ -21,10 +21,10 @@ from mcp.types import (
 )
 from pydantic import Field
 
+from heygen_video_mcp.tools.calls import AppState
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.providers import COMMON_ASPECT_RATIOS, DEFAULT_PROVIDER, PROVIDER_VALUES
 from heygen_video_mcp.tools.request import VideoRequest
-from heygen_video_mcp.tools.results import AppState
 
 _FLOW = f"""Then run it:
 1. Call generate_video with the prompt you wrote, aspect_ratio {{aspect_ratio}} and provider {{provider}}.

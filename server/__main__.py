@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from heygen_video_mcp.server.config import Settings
+    from heygen_video_mcp.tools.calls import AppState
     from heygen_video_mcp.tools.library import Library
-    from heygen_video_mcp.tools.results import AppState
 
 
 def main(argv: list[str] | None = None) -> int:

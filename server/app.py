@@ -28,8 +28,8 @@ from heygen_video_mcp.tools import (
     wait_for_video,
     wait_for_videos,
 )
+from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.results import AppState, Links
 from heygen_video_mcp.tools.tasks import Tasks
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 

@@ -24,6 +24,7 @@ import anyio
 
 from heygen_video_mcp.server import cliwords
 from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER
+from heygen_video_mcp.tools.status import final
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -121,8 +122,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Output) -> int
 def _check(args: argparse.Namespace) -> None:
     """Raise InvalidInput, saying what is valid, for arguments the tools would refuse too."""
     from heygen_video_mcp.tools.errors import InvalidInput
-    from heygen_video_mcp.tools.list_videos import check_filters
-    from heygen_video_mcp.tools.request import VideoRequest, checked_execution_id
+    from heygen_video_mcp.tools.request import VideoRequest, check_filters, checked_execution_id
 
     if args.command == "generate":
         args.request = VideoRequest.checked(
@@ -241,7 +241,7 @@ class Bar:
 
     async def render(self, status: str, elapsed: float, total: float, message: str) -> None:
         progress, task = self._task("render", "render")
-        ended = status not in ("submitted", "processing")
+        ended = final(status)
         progress.update(task, total=total, completed=total if ended else min(elapsed, total), detail=message)
 
     def saved(self, execution_id: str, done: int, total: int | None) -> None:
@@ -331,7 +331,7 @@ class Output:
         return 0
 
     def providers(self) -> int:
-        from heygen_video_mcp.tools.list_providers import CATALOG, catalog_text
+        from heygen_video_mcp.tools.providers import CATALOG, catalog_text
 
         if self.as_json:
             self._json(CATALOG.model_dump(mode="json"))

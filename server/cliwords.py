@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from heygen_video_mcp.tools.jobs.following.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT
-from heygen_video_mcp.tools.schedule import TYPICAL_WORDS
+from heygen_video_mcp.tools.status import SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED
 
 if TYPE_CHECKING:
     from heygen_video_mcp.tools.results import VideoResult
@@ -36,17 +37,17 @@ def video_next(result: VideoResult, *, waited: bool = False, interrupted: bool =
             f"{rest} For a second take, {_AGAIN}."
         )
     status, read = result.status, f"`{CLI} status {eid}`"
-    if status == "submitting" or (interrupted and eid is None):
+    if status == SUBMITTING or (interrupted and eid is None):
         return (
             "HeyGen has the request but has not answered yet. Run the same generate again in a few seconds: it "
             f"finds this job without paying again (`{CLI} list` shows it too)."
         )
-    if status == "submit_uncertain":
+    if status == SUBMIT_UNCERTAIN:
         return (
             "HeyGen's answer to this submission was lost, so it may have made the video (and charged for it). "
             f"Look in your HeyGen dashboard's video history; only if it is not there, {_AGAIN}."
         )
-    if status in ("submitted", "processing"):
+    if status in UNFINISHED:
         typical = VIDEO_AGENT_TYPICAL[1] if result.provider == VIDEO_AGENT else TYPICAL_WORDS
         if interrupted or waited:
             why = "Stopped following" if interrupted else f"Still {status} when --wait stopped"

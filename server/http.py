@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from heygen_video_mcp.server.videolinks import VideoLinks
-    from heygen_video_mcp.tools.results import AppState
+    from heygen_video_mcp.tools.calls import AppState
 
 MCP_PATH: Final = "/mcp"
 # After SIGTERM: a call in flight ends by its deadline (at most CALL_CAP_SECONDS); past this, it is cut.

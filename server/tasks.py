@@ -23,8 +23,9 @@ from pydantic import Field
 
 from heygen_video_mcp.tools import errors
 from heygen_video_mcp.tools.batch import BatchItem, batch_result
+from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.jobs import VideoJobs
-from heygen_video_mcp.tools.results import AppState, Links, iso_time, tool_result, video_result, went_wrong
+from heygen_video_mcp.tools.results import iso_time, tool_result, video_result, went_wrong
 from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, caller_tenant
 

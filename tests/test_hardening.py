@@ -184,6 +184,9 @@ async def test_a_lost_answer_is_listed_with_what_to_do(sandbox: Sandbox, tmp_pat
         assert lost.is_error and data_of(lost)["retryable"] is False
         (video,) = data_of(await client.call_tool("list_videos", {}))["videos"]
         assert video["status"] == "submit_uncertain" and video["execution_id"] is None
+        # Waiting cannot settle a lost answer (there is no id to follow), so the job is done as far as
+        # waiting goes: the same rule that ends wait_for_videos' progress for it.
+        assert video["done"] is True
         assert video["prompt"] == PROMPT and "dashboard" in video["next_step"]
         only = data_of(await client.call_tool("list_videos", {"status": "submit_uncertain"}))
         assert only["count"] == 1

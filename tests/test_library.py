@@ -22,9 +22,9 @@ from mcp.types import CallToolResult, TextResourceContents
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
-from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.status import Execution
 from tests.conftest import BACKENDS, MakeSettings, data_of, on_backend, run_together, text_of, wait_together
 
 pytestmark = pytest.mark.anyio

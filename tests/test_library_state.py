@@ -25,10 +25,10 @@ from mcp import Client
 
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
-from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import MIGRATIONS, SUBMIT_UNCERTAIN, SUBMITTING, Job, Library, script
+from heygen_video_mcp.tools.library import MIGRATIONS, Library, script
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.status import SUBMIT_UNCERTAIN, SUBMITTING, Execution, Job
 from tests.conftest import BACKENDS, MakeSettings, data_of, run_together, text_of
 from tests.test_library import submit
 

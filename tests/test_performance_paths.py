@@ -38,11 +38,13 @@ from heygen_video_mcp.tools import (
     wait_for_video,
     wait_for_videos,
 )
+from heygen_video_mcp.tools.calls import Links
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import MIGRATIONS, Job, Library
+from heygen_video_mcp.tools.library import MIGRATIONS, Library
 from heygen_video_mcp.tools.request import VideoRequest
-from heygen_video_mcp.tools.results import Links, VideoAnswer, VideoResult, job_answer
+from heygen_video_mcp.tools.results import VideoAnswer, VideoResult, job_answer
+from heygen_video_mcp.tools.status import Job
 from tests.conftest import API_KEY, REPO, MakeSettings, data_of, text_of
 from tests.test_library_state import execution, lock_held, new_job, new_library, request, sql
 from tests.test_stdio import console_script

@@ -23,10 +23,10 @@ from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import ConfigError, settings_from_env
 from heygen_video_mcp.server.logs import configure_logging
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
-from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library import MIGRATIONS, Library
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.status import Execution
 from tests.conftest import API_KEY, MakeSettings, data_of, run_together, text_of
 from tests.postgres_server import PASSWORD, PostgresServer
 from tests.test_library import FOX

@@ -15,9 +15,9 @@ from mcp import Client
 
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
-from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.status import Execution
 from tests.conftest import MakeSettings, data_of, text_of
 from tests.postgres_server import PostgresServer
 

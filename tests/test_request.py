@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from heygen_video_mcp.tools.client import normalise_status
 from heygen_video_mcp.tools.download import clean_filename, default_filename
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.request import MAX_PROMPT_CHARS, VideoRequest, checked_execution_id
+from heygen_video_mcp.tools.status import normalise_status, session_status
 
 BASE: dict[str, Any] = {"prompt": "A fox runs through snow", "provider": "veo_3_1", "aspect_ratio": "16:9"}
 
@@ -125,6 +125,22 @@ def test_execution_ids_refused(value: str) -> None:
 )
 def test_status_normalisation(raw: str, status: str) -> None:
     assert normalise_status(raw) == status
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("thinking", "submitted"),
+        ("waiting_for_input", "failed"),
+        ("reviewing", "processing"),
+        ("generating", "processing"),
+        ("completed", "completed"),
+        ("failed", "failed"),
+        ("something_new", "processing"),
+    ],
+)
+def test_video_agent_session_words(raw: str, status: str) -> None:
+    assert session_status(raw) == status
 
 
 @pytest.mark.parametrize(

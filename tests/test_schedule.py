@@ -9,8 +9,8 @@ import statistics
 import anyio
 import pytest
 
-from heygen_video_mcp.tools.pacer import Pacer
-from heygen_video_mcp.tools.schedule import Estimate
+from heygen_video_mcp.tools.jobs.following.pacer import Pacer
+from heygen_video_mcp.tools.jobs.following.schedule import Estimate
 
 CADENCE = 10.0
 SHORT = [21.0, 23.5, 26.0, 28.0, 30.5, 33.0, 36.0, 39.0]  # eight earlier renders of 20-40 s

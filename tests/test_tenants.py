@@ -19,9 +19,9 @@ from mcp import Client, MCPError
 from heygen_video_mcp.server.app import create_server
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.sandbox import Sandbox
-from heygen_video_mcp.tools.client import Execution
 from heygen_video_mcp.tools.library import MIGRATIONS, BudgetUsed, Library, Reservation, script
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.status import Execution
 from tests.conftest import BACKENDS, MakeSettings, data_of, on_backend, text_of
 from tests.test_library import FOX, complete, listed, submit
 

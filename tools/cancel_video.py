@@ -6,12 +6,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
 from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.calls import AppState, ExecutionId, links, state
 from heygen_video_mcp.tools.results import (
-    AppState,
-    ExecutionId,
     VideoAnswer,
-    links,
-    state,
     structured,
     tool_result,
     video_content,

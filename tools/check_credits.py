@@ -7,7 +7,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 from heygen_video_mcp.tools import credits
 from heygen_video_mcp.tools.answer import answer
-from heygen_video_mcp.tools.results import AppState, links, state
+from heygen_video_mcp.tools.calls import AppState, links, state
 
 DESCRIPTION = """Check the HeyGen account's remaining balance or credits and its billing type (wallet,
 subscription or usage-based), with the Video Agent's price ($0.0333 per second of video) and how many seconds

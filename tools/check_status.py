@@ -6,7 +6,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
 from heygen_video_mcp.tools.answer import answer
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoAnswer, job_answer, links, state
+from heygen_video_mcp.tools.calls import AppState, ExecutionId, links, state
+from heygen_video_mcp.tools.results import VideoAnswer, job_answer
 
 DESCRIPTION = """Check a HeyGen video job once and return at once: submitted, processing, completed, failed or
 not_found. When completed it gives the video_url (temporary: it expires), video_id and asset_id, and the path

@@ -10,13 +10,14 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import anyio
 import httpx2
 
 from heygen_video_mcp.tools import deadline, errors, routes
 from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.status import Execution, normalise_status
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,6 @@ _VIDEO_AGENT_OFFER: Final = (
     "video with scenes, narration and an AI avatar presenter (not a raw model clip), for about $0.033 per "
     "second of video. Ask the user before switching."
 )
-
-Status = Literal["submitted", "processing", "completed", "failed", "not_found"]
-TERMINAL: Final[frozenset[str]] = frozenset({"completed", "failed", "not_found"})
-# The contract names submitted/completed/failed/not_found and says anything else means "poll again".
-# HeyGen's older status API says pending/processing; queue-like words stay "submitted", the rest "processing".
-_QUEUED: Final = frozenset({"submitted", "pending", "queued", "waiting"})
 
 # What to check when HeyGen refuses the key, for the server's own key (HEYGEN_API_KEY).
 REJECTED_KEY: Final = (
@@ -73,27 +68,6 @@ class Wire:
             return False  # h11 refuses an unsendable request before writing a byte
         # A transport that reports no trace steps (a test's) is judged by the kind of failure alone.
         return self.sent if self.traced else not isinstance(exc, _NOT_SENT)
-
-
-@dataclass(frozen=True)
-class Execution:
-    """One execution as HeyGen reports it, normalised."""
-
-    execution_id: str
-    status: Status
-    heygen_status: str
-    video_url: str | None = None
-    video_id: str | None = None
-    asset_id: str | None = None
-    error: str | None = None
-    session_id: str | None = None  # the Video Agent's session, which HeyGen gives only at creation
-
-
-def normalise_status(raw: str) -> Status:
-    value = raw.strip().lower()
-    if value in ("completed", "failed", "not_found"):
-        return value  # type: ignore[return-value]
-    return "submitted" if value in _QUEUED else "processing"
 
 
 def _message_from(body: Any) -> str | None:

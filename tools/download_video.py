@@ -8,8 +8,9 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.calls import AppState, ExecutionId, links, state
 from heygen_video_mcp.tools.errors import InvalidInput
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoAnswer, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import VideoAnswer, job_answer
 
 DESCRIPTION = """Save a completed HeyGen video as an MP4 on this computer and return its absolute path.
 Finished videos are already saved automatically into the output folder; use this to save a copy elsewhere
@@ -44,7 +45,7 @@ async def download_video(
                 "folder inside it (like 'client-work/march'), or omit directory; the result links to the video."
             )
         job = await app.jobs.save(execution_id, Path(directory) if directory else None, filename)
-        return tool_result(video_result(job, saving=app.jobs.saving(job), links=caller))
+        return job_answer(job, saving=app.jobs.saving(job), links=caller)
 
     return await answer(
         work,

@@ -7,6 +7,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
+from heygen_video_mcp.tools.calls import AppState, links, state
 from heygen_video_mcp.tools.providers import (
     COMMON_ASPECT_RATIOS,
     DEFAULT_ASPECT_RATIO,
@@ -14,7 +15,7 @@ from heygen_video_mcp.tools.providers import (
     PROVIDER_VALUES,
 )
 from heygen_video_mcp.tools.request import MAX_AGENT_PROMPT_CHARS, MAX_PROMPT_CHARS, VideoRequest
-from heygen_video_mcp.tools.results import AppState, VideoAnswer, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import VideoAnswer, job_answer
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_USD_PER_SECOND
 
 DESCRIPTION = f"""Start rendering an AI video with HeyGen from a text prompt (optionally animating an image).
@@ -105,10 +106,10 @@ async def generate_video(
             config=config,
         )
         outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
-        result = video_result(outcome.job, duplicate=outcome.duplicate, links=links(ctx))
-        if request.provider == VIDEO_AGENT and not outcome.duplicate:  # what the user pays, said with the job
-            result.next_step += f" Price: ${VIDEO_AGENT_USD_PER_SECOND} per second of finished video."
-        return tool_result(result)
+        # What the user pays, said with the job.
+        price = request.provider == VIDEO_AGENT and not outcome.duplicate
+        note = f" Price: ${VIDEO_AGENT_USD_PER_SECOND} per second of finished video." if price else ""
+        return job_answer(outcome.job, duplicate=outcome.duplicate, links=links(ctx), note=note)
 
     return await answer(work, action="generate_video", seconds=app.call_seconds, remote=links(ctx) is not None)
 

@@ -8,11 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.batch import MAX_GENERATE, BatchResult, batch_result, each
+from heygen_video_mcp.tools.calls import AppState, links, state
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.generate_video import AllowDuplicate, AspectRatio, Config, ImageUrl, Prompt, ProviderParam
 from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER
 from heygen_video_mcp.tools.request import VideoRequest
-from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, video_result
+from heygen_video_mcp.tools.results import VideoResult, video_result
 
 DESCRIPTION = f"""Start rendering several AI videos with HeyGen in one call (at most {MAX_GENERATE}): a storyboard's
 shots, one idea in several aspect ratios, or takes with different providers. Each request has the same fields

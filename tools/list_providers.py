@@ -4,17 +4,11 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict
 
 from heygen_video_mcp.tools.answer import admit_errors
-from heygen_video_mcp.tools.providers import (
-    COMMON_ASPECT_RATIOS,
-    DEFAULT_ASPECT_RATIO,
-    DEFAULT_PROVIDER,
-    PROVIDERS,
-    ProviderInfo,
-)
-from heygen_video_mcp.tools.results import AppState
+from heygen_video_mcp.tools.calls import AppState
+from heygen_video_mcp.tools.providers import CATALOG, ProviderCatalog, catalog_text
 
 DESCRIPTION = """List HeyGen's 13 video model providers and its Video Agent (value, name, description, which
 HeyGen API makes it), marking the default (highest quality) and the fast ones, plus the common aspect
@@ -23,40 +17,11 @@ cost, or when HeyGen's retired v1 API leaves only the Video Agent (a produced vi
 about $0.033 per second)."""
 
 
-class AspectRatioInfo(BaseModel):
-    value: str
-    use: str
+class ProviderCatalogAnswer(ProviderCatalog):
+    model_config = ConfigDict(title="ProviderCatalog", json_schema_extra=admit_errors)
 
 
-class ProviderCatalog(BaseModel):
-    model_config = ConfigDict(json_schema_extra=admit_errors)
-
-    providers: list[ProviderInfo]
-    default_provider: str = Field(description="Used when generate_video gets no provider.")
-    fast_providers: list[str] = Field(description="HeyGen's choices when speed matters.")
-    aspect_ratios: list[AspectRatioInfo]
-    default_aspect_ratio: str
-
-
-CATALOG = ProviderCatalog(
-    providers=list(PROVIDERS),
-    default_provider=DEFAULT_PROVIDER,
-    fast_providers=[p.value for p in PROVIDERS if p.fast],
-    aspect_ratios=[AspectRatioInfo(value=k, use=v) for k, v in COMMON_ASPECT_RATIOS.items()],
-    default_aspect_ratio=DEFAULT_ASPECT_RATIO,
-)
-
-
-def catalog_text() -> str:
-    lines = ["HeyGen video providers (value - name: description):"]
-    for p in PROVIDERS:
-        marks = [m for m, on in (("default", p.default), ("fast", p.fast)) if on]
-        lines.append(f"- {p.value} - {p.name}: {p.description}" + (f" [{', '.join(marks)}]" if marks else ""))
-    lines.append("Aspect ratios: " + "; ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items()))
-    return "\n".join(lines)
-
-
-def list_providers() -> Annotated[CallToolResult, ProviderCatalog]:
+def list_providers() -> Annotated[CallToolResult, ProviderCatalogAnswer]:
     return CallToolResult(
         content=[TextContent(type="text", text=catalog_text())], structured_content=CATALOG.model_dump(mode="json")
     )

@@ -1,7 +1,7 @@
 """list_videos: the local library of every job this computer submitted, as a tool and as resources."""
 
 import json
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
@@ -9,20 +9,11 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from heygen_video_mcp.tools.answer import admit_errors, answer
-from heygen_video_mcp.tools.errors import InvalidInput
+from heygen_video_mcp.tools.calls import AppState, Links, links, state
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.request import EXECUTION_ID_RE, refuse_control
-from heygen_video_mcp.tools.results import (
-    JOB_STATUSES,
-    AppState,
-    Links,
-    VideoResult,
-    iso_time,
-    links,
-    render,
-    state,
-    video_result,
-)
+from heygen_video_mcp.tools.request import EXECUTION_ID_RE, MAX_LIMIT, check_filters
+from heygen_video_mcp.tools.results import VideoResult, iso_time, render, video_result
+from heygen_video_mcp.tools.status import JOB_STATUSES
 from heygen_video_mcp.tools.tenancy import callers
 
 DESCRIPTION = """List the videos this computer has asked HeyGen for, newest first, from the local library
@@ -38,22 +29,6 @@ class VideoList(BaseModel):
 
     videos: list[VideoResult]
     count: int = Field(description="How many videos are listed.")
-
-
-MAX_LIMIT: Final = 200
-MAX_QUERY_CHARS: Final = 200
-
-
-def check_filters(status: str | None, limit: int, query: str | None) -> None:
-    """What list_videos and the command line's `list` accept; InvalidInput says what is valid."""
-    refuse_control("status", status)
-    refuse_control("query", query)
-    if status is not None and status not in JOB_STATUSES:
-        raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
-    if query is not None and len(query) > MAX_QUERY_CHARS:
-        raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")
 
 
 async def list_videos(

@@ -105,3 +105,34 @@ def parse_aspect_ratio(value: str) -> tuple[int, int] | None:
     if match is None:
         return None
     return int(match.group(1)), int(match.group(2))
+
+
+class AspectRatioInfo(BaseModel):
+    value: str
+    use: str
+
+
+class ProviderCatalog(BaseModel):
+    providers: list[ProviderInfo]
+    default_provider: str = Field(description="Used when generate_video gets no provider.")
+    fast_providers: list[str] = Field(description="HeyGen's choices when speed matters.")
+    aspect_ratios: list[AspectRatioInfo]
+    default_aspect_ratio: str
+
+
+CATALOG = ProviderCatalog(
+    providers=list(PROVIDERS),
+    default_provider=DEFAULT_PROVIDER,
+    fast_providers=[p.value for p in PROVIDERS if p.fast],
+    aspect_ratios=[AspectRatioInfo(value=k, use=v) for k, v in COMMON_ASPECT_RATIOS.items()],
+    default_aspect_ratio=DEFAULT_ASPECT_RATIO,
+)
+
+
+def catalog_text() -> str:
+    lines = ["HeyGen video providers (value - name: description):"]
+    for p in PROVIDERS:
+        marks = [m for m, on in (("default", p.default), ("fast", p.fast)) if on]
+        lines.append(f"- {p.value} - {p.name}: {p.description}" + (f" [{', '.join(marks)}]" if marks else ""))
+    lines.append("Aspect ratios: " + "; ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items()))
+    return "\n".join(lines)

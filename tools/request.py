@@ -14,6 +14,7 @@ from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES, Provider, parse_aspect_ratio
 from heygen_video_mcp.tools.publichost import local_host
 from heygen_video_mcp.tools.routes import SESSION_PREFIX, VIDEO_AGENT, VIDEO_AGENT_PREFIX
+from heygen_video_mcp.tools.status import JOB_STATUSES
 
 # The contract sets no prompt limit; HeyGen's providers take a few thousand characters at most. The Video
 # Agent takes up to 10,000 (its reference page), room for a script.
@@ -244,3 +245,19 @@ def checked_execution_id(value: str) -> str:
             "the ones this server has submitted.",
         )
     return value
+
+
+MAX_LIMIT: Final = 200
+MAX_QUERY_CHARS: Final = 200
+
+
+def check_filters(status: str | None, limit: int, query: str | None) -> None:
+    """What list_videos and the command line's `list` accept; InvalidInput says what is valid."""
+    refuse_control("status", status)
+    refuse_control("query", query)
+    if status is not None and status not in JOB_STATUSES:
+        raise InvalidInput(f"status {status[:40]!r} is unknown; use one of {', '.join(JOB_STATUSES)}, or omit it.")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+    if query is not None and len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is {len(query)} characters; use at most {MAX_QUERY_CHARS} (a few words).")

@@ -1,94 +1,28 @@
-"""The MCP side of every tool: the shared state, parameter types, result models and error reporting."""
+"""A tool's answer about a job: the result model, the one builder of it from a job (job_answer, which keeps
+the last answers), and its text and structured forms. (Errors are answered in tools/answer.py.)"""
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from heygen_video_mcp.tools.answer import admit_errors
-from heygen_video_mcp.tools.client import TERMINAL
-from heygen_video_mcp.tools.jobs import VideoJobs, completed_without_url
-from heygen_video_mcp.tools.library import Job
-from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
+from heygen_video_mcp.tools.calls import Links
+from heygen_video_mcp.tools.nextstep import next_step
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
-from heygen_video_mcp.tools.schedule import TYPICAL_WORDS
-from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
+from heygen_video_mcp.tools.status import JOB_STATUSES, Job, JobStatus, final
 
 if TYPE_CHECKING:
     from pydantic import GetJsonSchemaHandler
     from pydantic.json_schema import JsonSchemaValue
     from pydantic_core import CoreSchema
-
-# A signed link to a saved video for a remote caller: (base_url, tenant, execution_id) -> (url, expiry).
-SignLink = Callable[[str, str, str], tuple[str, datetime]]
-
-
-@dataclass(frozen=True)
-class AppState:
-    """What the server's lifespan holds: the job logic (the server's own user's, and the tenants'); in remote
-    mode, how saved videos are handed out (signed links under `public_url`, or under the URL each caller used)."""
-
-    jobs: VideoJobs
-    wait_seconds: float
-    wait_cap: float
-    call_seconds: float
-    tenants: Tenants | None = None
-    sign_link: SignLink | None = None
-    public_url: str | None = None
-
-
-def state(ctx: Context[AppState, Any]) -> AppState:
-    """The state as the caller sees it: with its tenant's job logic (see tools/tenancy.py)."""
-    app = ctx.request_context.lifespan_context
-    tenant = caller_tenant()
-    headers = ctx.headers  # None on stdio
-    offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
-    if app.tenants is None or (tenant == OWN and offered is None):
-        return app
-    return replace(app, jobs=app.tenants.jobs(tenant, offered))
-
-
-@dataclass(frozen=True)
-class Links:
-    """How this call's caller reaches a saved video: a link signed for it, since it cannot open a path on
-    the server."""
-
-    sign: SignLink
-    base_url: str
-
-
-def links(ctx: Context[AppState, Any]) -> Links | None:
-    """Links for a remote caller; None on stdio, where a saved video is a local path. (How links are signed
-    is the server's, not the tenant's: no need to look up the caller's job logic again, as state() does.)"""
-    app = ctx.request_context.lifespan_context
-    if app.sign_link is None:
-        return None
-    request = ctx.request_context.request
-    base_url = app.public_url or str(getattr(request, "base_url", ""))
-    return Links(app.sign_link, base_url)
-
-
-ExecutionId = Annotated[
-    str,
-    Field(
-        description="The execution_id that generate_video returned, as it was: like 'node-gw-v1d2e3o4', or "
-        "'video_agent:<video_id>' for a Video Agent video."
-    ),
-]
-
-
-JobStatus = Literal["submitting", "submit_uncertain", "submitted", "processing", "completed", "failed", "not_found"]
-JOB_STATUSES: Final[tuple[str, ...]] = get_args(JobStatus)
 
 
 def _nullable_as_type_lists(schema: dict[str, Any]) -> None:
@@ -127,7 +61,10 @@ class VideoResult(BaseModel):
         description="submitted, processing, completed, failed or not_found as HeyGen says; submitting while its "
         "answer is on the way; submit_uncertain when the answer was lost and HeyGen may have the job."
     )
-    done: bool = Field(description="True once the job is completed, failed or not_found.")
+    done: bool = Field(
+        description="True once waiting cannot change it: the job is completed, failed or not_found, or its "
+        "submission's answer was lost (submit_uncertain: only the user's HeyGen dashboard can tell)."
+    )
     prompt: str | None = Field(None, description="The prompt that was submitted, when this server sent it.")
     provider: str | None = None
     aspect_ratio: str | None = None
@@ -204,7 +141,7 @@ def video_result(
         backend=backend_of(job.execution_id) if job.execution_id else _requested_backend(job),
         session_id=job.session_id,
         status=status,
-        done=status in TERMINAL,
+        done=final(status),
         prompt=job.prompt or None,
         provider=job.provider,
         aspect_ratio=job.aspect_ratio,
@@ -221,86 +158,15 @@ def video_result(
         waited_seconds=None if waited is None else round(waited, 1),
         # A job this server did not submit (looked up by id) has no prompt; its row's time is when it was seen.
         submitted_at=iso_time(job.created_at) if job.prompt else None,
-        next_step=_next_step(job, status, duplicate, saving, (link, expires) if links else None),
+        next_step=next_step(job, status, duplicate, saving, (link, expires) if links else None),
     )
     result._remote = links is not None
     return result
 
 
-def _typical(job: Job) -> str:
-    return VIDEO_AGENT_TYPICAL[1] if job.provider == VIDEO_AGENT else TYPICAL_WORDS
-
-
 def _requested_backend(job: Job) -> Backend:
     """The API of a submission without an id yet (every job with an id says it in the id)."""
     return "video_agent" if job.provider == VIDEO_AGENT else "executions"
-
-
-def _next_step(
-    job: Job, status: JobStatus, duplicate: bool, saving: bool, link: tuple[str | None, str | None] | None
-) -> str:
-    """`link` is None on stdio; for a remote caller, the saved video's link and its expiry (None, None
-    while the video is not saved)."""
-    eid = job.execution_id
-    if duplicate:
-        return (
-            "Nothing new was bought: an identical request was already submitted, so this is that job. "
-            + _next_step(job, status, False, saving, link)
-            + " Only if the user wants a second take, call generate_video again with allow_duplicate=true."
-        )
-    if status == "submitting":
-        return (
-            "HeyGen has the request but has not answered yet; its answer will be recorded. In a few seconds, "
-            "call generate_video again with the same arguments: it returns this job without paying again "
-            "(or find it with list_videos)."
-        )
-    if status == "submit_uncertain":
-        return (
-            "HeyGen's answer to this submission was lost, so it may have made the video (and charged for it). "
-            "Ask the user to look in their HeyGen dashboard's video history. If it is not there, call "
-            "generate_video again with allow_duplicate=true; do not resubmit without asking."
-        )
-    if status in ("submitted", "processing"):
-        return (
-            f"The video is still rendering (usually {_typical(job)}). Call wait_for_video with execution_id "
-            f"{eid!r} and keep calling it until it is done; tell the user it is in progress."
-        )
-    if status == "failed":
-        return (
-            "HeyGen could not make this video. Tell the user HeyGen's message; if it is about the content, "
-            "rewrite the prompt (or try another provider) and call generate_video again."
-        )
-    if status == "not_found":
-        return f"HeyGen does not know execution {eid!r}. Check the id; list_videos shows the jobs this server sent."
-    if not job.video_url:
-        return completed_without_url(job)
-    if link is not None and link[0]:
-        return (
-            f"Done. Give the user the video_link {link[0]}: it opens and plays in a browser until {link[1]} "
-            f"(UTC). The video stays saved on the server; later, check_status with execution_id {eid!r} gives "
-            "a fresh link."
-        )
-    if job.local_path:
-        return (
-            f"Done. Give the user the saved file {job.local_path}. The video_url is temporary and will expire; "
-            "the local file stays."
-        )
-    if saving and job.download_error:
-        return (
-            f"Done, but saving it failed: {job.download_error} It is retried automatically in a while; call "
-            f"download_video with execution_id {eid!r} to retry now. Give the user the video_url meanwhile "
-            "(it is temporary)."
-        )
-    if saving:
-        where, what = ("on the server", "a link to it") if link else ("to this computer", "the saved file's path")
-        return (
-            f"Done. The video is being saved {where} in the background. Give the user the video_url now (it is "
-            f"temporary), and call check_status with execution_id {eid!r} in a little while to get {what}."
-        )
-    return (
-        "Done. Give the user the video_url and tell them it is temporary: call download_video with this "
-        f"execution_id to keep a copy.{' Saving failed: ' + job.download_error if job.download_error else ''}"
-    )
 
 
 def render(result: VideoResult, *, request: bool = True) -> str:
@@ -395,13 +261,25 @@ def tool_result(result: VideoResult) -> CallToolResult:
     )
 
 
-def job_answer(job: Job, *, saving: bool, links: Links | None) -> CallToolResult:
-    """check_status's answer. Polling asks about an unchanged job again and again, and building the answer
-    costs more than the library read that found the job unchanged, so the last answers are kept (by tenant
-    and job) and given again while the job and its saving are as they were. A remote caller's link is signed
-    anew at every call, so its answers are always built."""
-    if links is not None:
-        return tool_result(video_result(job, saving=saving, links=links))
+def job_answer(
+    job: Job,
+    *,
+    saving: bool = False,
+    links: Links | None = None,
+    duplicate: bool = False,
+    waited: float | None = None,
+    note: str = "",
+) -> CallToolResult:
+    """A tool's answer about one job, for every tool that answers with one. Polling asks about an unchanged
+    job again and again, and building the answer costs more than the library read that found the job
+    unchanged, so the last plain answers are kept (by tenant and job) and given again while the job and its
+    saving are as they were. A remote caller's link is signed anew at every call, and a duplicate's, a
+    wait's or a noted answer (`note` ends its next step) says something of that call, so those are always
+    built."""
+    if links is not None or duplicate or waited is not None or note:
+        result = video_result(job, saving=saving, links=links, duplicate=duplicate, waited=waited)
+        result.next_step += note
+        return tool_result(result)
     key = (job.tenant, job.id)
     kept = _ANSWERS.get(key)
     if kept is not None and kept[0] == job and kept[1] == saving:

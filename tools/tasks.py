@@ -19,11 +19,11 @@ from typing import Final, Literal
 import anyio
 
 from heygen_video_mcp.tools import errors, routes
-from heygen_video_mcp.tools.client import TERMINAL
 from heygen_video_mcp.tools.jobs import VideoJobs
-from heygen_video_mcp.tools.library import UNFINISHED, Job, TaskRecord
+from heygen_video_mcp.tools.jobs.following.schedule import Estimate
+from heygen_video_mcp.tools.library import TaskRecord
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
-from heygen_video_mcp.tools.schedule import Estimate
+from heygen_video_mcp.tools.status import ENDED, UNFINISHED, Job
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class Tasks:
 
 
 def _ended(job: Job, saving: bool) -> bool:
-    return job.status in TERMINAL and not saving
+    return job.status in ENDED and not saving
 
 
 def _completed_words(found: list[Job]) -> str:

@@ -12,12 +12,14 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 
-from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.library import Library
+
+if TYPE_CHECKING:
+    from heygen_video_mcp.tools.jobs import VideoJobs
 
 OWN: Final = ""  # the server's own user
 CALLER_KEY_HEADER: Final = "x-heygen-api-key"
@@ -41,6 +43,29 @@ def callers(library: Library) -> Library:
     """The caller's view of `library`: a tenant's own, or `library` itself for the server's own user."""
     tenant = caller_tenant()
     return library.for_tenant(tenant) if tenant else library
+
+
+# How many execution ids known to be a tenant's are remembered (then forgotten at once, and relearned).
+_OWN_LIMIT: Final = 10_000
+
+
+class Ownership:
+    """Whose an execution id is, as one tenant's job logic asks before each status read. Ids the library holds
+    as this tenant's are remembered: a row is never handed to another tenant, so such an id needs no check
+    again."""
+
+    def __init__(self, library: Library) -> None:
+        self._library = library
+        self._own: set[str] = set()
+
+    async def foreign(self, execution_id: str) -> bool:
+        """Recorded only under other tenants: it must answer as an unknown id would."""
+        return execution_id not in self._own and await self._library.foreign(execution_id)
+
+    def learn(self, execution_id: str) -> None:
+        if len(self._own) >= _OWN_LIMIT:
+            self._own.clear()
+        self._own.add(execution_id)
 
 
 # Where a tenant's HeyGen key comes from.
@@ -75,7 +100,7 @@ class Tenancy:
 
 # What makes a tenant's job logic: (tenant, HeyGen key, daily budget, what to check if HeyGen refuses the
 # key) -> VideoJobs.
-MakeJobs = Callable[[str, str | None, int | None, str | None], VideoJobs]
+MakeJobs = Callable[[str, str | None, int | None, str | None], "VideoJobs"]
 Slot = tuple[str, str | None]
 
 

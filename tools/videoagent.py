@@ -20,12 +20,12 @@ from dataclasses import replace
 from typing import Any, Final
 
 from heygen_video_mcp.tools import errors, routes
-from heygen_video_mcp.tools.client import Execution, HeyGenClient, Status, normalise_status
+from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.library import Library
+from heygen_video_mcp.tools.status import SESSION_WORKING, Execution, session_status
 
 # Session ids whose video id this process learned (bounded: forgotten at once, then relearned from the library).
 _VIDEO_IDS_LIMIT: Final = 10_000
-_WORKING: Final[dict[str, Status]] = {"thinking": "submitted", "reviewing": "processing", "generating": "processing"}
 
 
 class Sessions:
@@ -90,7 +90,7 @@ class Sessions:
             raise errors.UnexpectedResponse("HeyGen's session answer had no status. Try again shortly.")
         video_id = _text(data.get("video_id"))
         progress = data.get("progress")
-        shown = f"{raw} {progress}%" if isinstance(progress, int) and raw in _WORKING else raw
+        shown = f"{raw} {progress}%" if isinstance(progress, int) and raw in SESSION_WORKING else raw
         base = Execution(execution_id, "processing", shown, video_id=video_id, session_id=session_id)
         if raw == "not_found":  # a 404 about the session (see HeyGenClient.v3_get)
             return replace(base, status="not_found")
@@ -103,7 +103,7 @@ class Sessions:
         if raw == "thinking" and video_id is None and thinking_for > self.thinking_seconds:
             await self.stop(execution_id)
             return replace(base, status="failed", error=_stuck(session_id, thinking_for))
-        return replace(base, status=_WORKING.get(raw) or normalise_status(raw))
+        return replace(base, status=session_status(raw))
 
 
 def _text(value: Any) -> str | None:

@@ -7,8 +7,9 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer, error_result
+from heygen_video_mcp.tools.calls import AppState, ExecutionId, links, state
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
-from heygen_video_mcp.tools.results import AppState, ExecutionId, VideoAnswer, links, state, tool_result, video_result
+from heygen_video_mcp.tools.results import VideoAnswer, job_answer
 
 DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
 call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).
@@ -62,7 +63,7 @@ async def wait_for_video(
     async def work() -> CallToolResult:
         outcome = await app.jobs.wait(execution_id, budget, progress)
         job = outcome.job
-        return tool_result(video_result(job, waited=outcome.waited, saving=app.jobs.saving(job), links=links(ctx)))
+        return job_answer(job, waited=outcome.waited, saving=app.jobs.saving(job), links=links(ctx))
 
     return await answer(
         work,

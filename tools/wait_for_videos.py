@@ -8,9 +8,11 @@ from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.batch import MAX_WAIT, BatchResult, batch_result, each
+from heygen_video_mcp.tools.calls import AppState, links, state
 from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.errors import InvalidInput
-from heygen_video_mcp.tools.results import AppState, VideoResult, links, state, video_result
+from heygen_video_mcp.tools.results import VideoResult, video_result
+from heygen_video_mcp.tools.status import final
 from heygen_video_mcp.tools.wait_for_video import MaxWaitSeconds, wait_budget
 
 _CREEP: Final = 0.0001
@@ -58,7 +60,7 @@ async def wait_for_videos(
 
             async def progress(status: str, elapsed: float, total: float, message: str) -> None:
                 nonlocal told
-                ended = status not in ("submitted", "processing", "submitting")
+                ended = final(status)
                 shares[index] = max(shares[index], 1.0 if ended else min(elapsed / total, 0.99) if total else 0.0)
                 done = sum(shares)
                 value = round(done if done == count else min(max(done, told + _CREEP), count - _CREEP), 4)

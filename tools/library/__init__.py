@@ -7,14 +7,9 @@ sqlite / postgres: the stores; migrations: the schema, one list for both; common
 
 from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library.common import (
-    SUBMIT_FAILED,
     SUBMIT_HEARTBEAT_SECONDS,
     SUBMIT_LEASE_SECONDS,
-    SUBMIT_UNCERTAIN,
-    SUBMITTING,
-    UNFINISHED,
     BudgetUsed,
-    Job,
     Reservation,
 )
 from heygen_video_mcp.tools.library.migrations import MIGRATIONS, Dialects, script
@@ -23,15 +18,10 @@ from heygen_video_mcp.tools.library.tasks import TaskRecord
 
 __all__ = [
     "MIGRATIONS",
-    "SUBMITTING",
-    "SUBMIT_FAILED",
     "SUBMIT_HEARTBEAT_SECONDS",
     "SUBMIT_LEASE_SECONDS",
-    "SUBMIT_UNCERTAIN",
-    "UNFINISHED",
     "BudgetUsed",
     "Dialects",
-    "Job",
     "Library",
     "LibraryError",
     "Reservation",

@@ -1,5 +1,5 @@
-"""What the library's operations and its two stores (SQLite, PostgreSQL) share: the job record, the statuses,
-and the small interface an operation sees of a database connection."""
+"""What the library's operations and its two stores (SQLite, PostgreSQL) share: reading a job record, the
+submission lease, and the small interface an operation sees of a database connection."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ from dataclasses import dataclass, fields
 from typing import Any, Final, Protocol, TypeVar
 
 from heygen_video_mcp.tools.errors import LibraryError
+from heygen_video_mcp.tools.status import Job
 
 T = TypeVar("T")
 
-# Statuses of our own, around HeyGen's: a submission in flight, refused, or with its answer lost.
-SUBMITTING: Final = "submitting"
-SUBMIT_FAILED: Final = "submit_failed"
-SUBMIT_UNCERTAIN: Final = "submit_uncertain"
-UNFINISHED: Final = ("submitted", "processing")
 # A submission in flight is vouched for by its process: `submit_owner` names it (host, boot, pid), and it
 # renews `updated_at` every SUBMIT_HEARTBEAT_SECONDS until HeyGen's answer is recorded. A `submitting` row
 # whose owner is gone from this machine, or whose heartbeat stopped SUBMIT_LEASE_SECONDS ago (its process
@@ -116,42 +112,13 @@ def need_write(db: Connection) -> None:
         raise NeedsWrite
 
 
-@dataclass(frozen=True)
-class Job:
-    id: int
-    execution_id: str | None
-    prompt: str
-    status: str
-    created_at: float
-    updated_at: float
-    provider: str | None = None
-    aspect_ratio: str | None = None
-    reference_image_url: str | None = None
-    tail_image_url: str | None = None
-    config: dict[str, Any] | None = None
-    heygen_status: str | None = None
-    error: str | None = None
-    video_url: str | None = None
-    video_id: str | None = None
-    asset_id: str | None = None
-    local_path: str | None = None
-    download_error: str | None = None
-    download_attempts: int = 0  # failed saves since the last success
-    download_retry_at: float | None = None  # unix time before which no automatic save starts
-    download_owner: str | None = None  # the claim on saving the video: whose, and until when
-    download_lease: float | None = None
-    tenant: str = ""  # whose job: '' is the single user of stdio mode
-    session_id: str | None = None  # the Video Agent's session (tools/routes.py)
-    submit_owner: str | None = None  # the process a submission in flight belongs to (see abandoned())
-
-    @classmethod
-    def from_row(cls, row: Row) -> Job:
-        # A dict row (PostgreSQL) as it is; a sqlite3.Row zipped with its names, as it finds a column by name
-        # with a scan of all its columns.
-        pairs = row.items() if isinstance(row, dict) else zip(row.keys(), row, strict=True)
-        values = {key: value for key, value in pairs if key in _JOB_FIELDS}
-        values["config"] = json.loads(values["config"]) if values.get("config") else None
-        return cls(**values)
+def job_from_row(row: Row) -> Job:
+    # A dict row (PostgreSQL) as it is; a sqlite3.Row zipped with its names, as it finds a column by name
+    # with a scan of all its columns.
+    pairs = row.items() if isinstance(row, dict) else zip(row.keys(), row, strict=True)
+    values = {key: value for key, value in pairs if key in _JOB_FIELDS}
+    values["config"] = json.loads(values["config"]) if values.get("config") else None
+    return Job(**values)
 
 
 _JOB_FIELDS: Final = frozenset(field.name for field in fields(Job))

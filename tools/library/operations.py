@@ -17,27 +17,25 @@ from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library import tasks
 from heygen_video_mcp.tools.library.common import (
     ABANDONED,
-    SUBMIT_FAILED,
-    SUBMIT_UNCERTAIN,
-    SUBMITTING,
     BudgetUsed,
     Connection,
-    Job,
     Operation,
     Reservation,
     Row,
     Store,
     Vanished,
     abandoned,
+    job_from_row,
     need_write,
     submit_owner,
 )
 from heygen_video_mcp.tools.library.sqlite import SQLiteStore
 from heygen_video_mcp.tools.library.tasks import TaskRecord
+from heygen_video_mcp.tools.status import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, Job
 
 if TYPE_CHECKING:
-    from heygen_video_mcp.tools.client import Execution
     from heygen_video_mcp.tools.request import VideoRequest
+    from heygen_video_mcp.tools.status import Execution
 
 T = TypeVar("T")
 
@@ -142,7 +140,7 @@ class Library:
                         (tenant, fingerprint, SUBMITTING, SUBMIT_UNCERTAIN),
                     ).fetchone()
                 if row is not None:
-                    return Reservation(Job.from_row(row), existing=True)
+                    return Reservation(job_from_row(row), existing=True)
             if daily_budget is not None:
                 # Today's submissions that may have bought a video: not refused ones, not adopted ids.
                 used = db.execute(
@@ -172,7 +170,7 @@ class Library:
                 ),
             ).fetchone()["id"]
             _log_change(db, job_id, SUBMITTING, None, now)
-            return Reservation(Job.from_row(_row(db, job_id, tenant)), existing=False)
+            return Reservation(job_from_row(_row(db, job_id, tenant)), existing=False)
 
         return await self._run(work)
 
@@ -190,7 +188,7 @@ class Library:
                 # Followed (say on another replica) before this answer could be recorded, so adopted as a row
                 # of its own: folded into this one, which has the prompt. What it learned is newer.
                 _fold(db, followed, job_id)
-                return Job.from_row(_row(db, job_id, tenant))
+                return job_from_row(_row(db, job_id, tenant))
             db.execute(
                 "UPDATE jobs SET execution_id = ?, session_id = ? WHERE id = ?",
                 (execution.execution_id, execution.session_id, job_id),
@@ -216,7 +214,7 @@ class Library:
         def work(db: Connection) -> Job:
             _row(db, job_id, tenant)  # gone with a deleted library: say so, rather than break a foreign key
             _set_status(db, job_id, SUBMIT_UNCERTAIN if uncertain else SUBMIT_FAILED, error, time.time())
-            return Job.from_row(_row(db, job_id, tenant))
+            return job_from_row(_row(db, job_id, tenant))
 
         return await self._run(work)
 
@@ -232,7 +230,7 @@ class Library:
             if row is None and execution.status == "not_found":
                 return _unrecorded(execution)  # a mistyped id is not a video worth listing
             if row is not None and not _changes(row, execution):
-                return Job.from_row(row)
+                return job_from_row(row)
             need_write(db)
             job_id = _adopt(db, execution, tenant) if row is None else row["id"]
             return _apply(db, job_id, execution, tenant, unchanged_at=unchanged_at)
@@ -248,7 +246,7 @@ class Library:
                 "WHERE id = ? AND tenant = ?",
                 (local_path, download_error, time.time(), job_id, tenant),
             )
-            return Job.from_row(_row(db, job_id, tenant))
+            return job_from_row(_row(db, job_id, tenant))
 
         return await self._run(work)
 
@@ -268,7 +266,7 @@ class Library:
                 need_write(db)
                 _expire_abandoned(db, tenant, time.time())
                 row = _row(db, row["id"], tenant)
-            return None if row is None else Job.from_row(row)
+            return None if row is None else job_from_row(row)
 
         return await self._run(work, write=False, by_key=True)
 
@@ -297,7 +295,7 @@ class Library:
 
         def work(db: Connection) -> list[Job]:
             _expire_abandoned(db, self.tenant, time.time())
-            return [Job.from_row(row) for row in db.execute(sql, args).fetchall()]
+            return [job_from_row(row) for row in db.execute(sql, args).fetchall()]
 
         return await self._run(work, write=False)
 
@@ -404,7 +402,7 @@ class Library:
                 )
             if ours:
                 db.execute("UPDATE jobs SET download_owner = NULL, download_lease = NULL WHERE id = ?", (job_id,))
-            return Job.from_row(_row(db, job_id, tenant))
+            return job_from_row(_row(db, job_id, tenant))
 
         return await self._run(work)
 
@@ -523,7 +521,7 @@ def _apply(db: Connection, job_id: int, execution: Execution, tenant: str, *, un
     before = _row(db, job_id, tenant)
     if not _changes(before, execution):
         # Nothing new (HeyGen forgets old executions, too; a completed record stays completed): not written.
-        return Job.from_row(before)
+        return job_from_row(before)
     now = time.time()
     if before["status"] != execution.status or before["error"] != execution.error:
         at = now if unchanged_at is None else (max(unchanged_at, before["updated_at"]) + now) / 2
@@ -543,7 +541,7 @@ def _apply(db: Connection, job_id: int, execution: Execution, tenant: str, *, un
             job_id,
         ),
     )
-    return Job.from_row(_row(db, job_id, tenant))
+    return job_from_row(_row(db, job_id, tenant))
 
 
 def _unrecorded(execution: Execution) -> Job:

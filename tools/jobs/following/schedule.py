@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+from heygen_video_mcp.tools.status import UNFINISHED
+
 # Fewer earlier renders than this say too little about the next one.
 MIN_SAMPLES: Final = 3
 # The first read in the likely window comes START_LEAD_SHARE of a cadence (1.5 s) before about this share
@@ -112,7 +114,7 @@ class Estimate:
 
     def describe(self, status: str, elapsed: float) -> str:
         """A progress message: what the render is doing and how long it likely has left."""
-        if status not in ("submitted", "processing"):
+        if status not in UNFINISHED:
             return f"{status} after {elapsed:.0f} s"
         left = self.left(elapsed)
         if left is not None:

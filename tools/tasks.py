@@ -22,7 +22,6 @@ from heygen_video_mcp.tools import errors, routes
 from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.jobs.following.schedule import Estimate
 from heygen_video_mcp.tools.library import TaskRecord
-from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.status import ENDED, UNFINISHED, Job
 
 logger = logging.getLogger(__name__)
@@ -177,8 +176,8 @@ class Tasks:
         if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
             durations = await jobs.library.render_durations(job.provider, job.aspect_ratio)
             label = " ".join(filter(None, key)) or "HeyGen"
-            typical = VIDEO_AGENT_TYPICAL if job.provider == routes.VIDEO_AGENT else None
-            cached = self._estimates[key] = (Estimate.of(durations, label, jobs.settings.poll_interval, typical), now)
+            estimate = Estimate.for_provider(durations, label, jobs.settings.poll_interval, job.provider)
+            cached = self._estimates[key] = (estimate, now)
         return cached[0]
 
     def _saving_words(self, execution_id: str) -> str:

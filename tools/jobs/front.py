@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup
 from heygen_video_mcp.tools import deadline, errors
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.jobs.following import Following
+from heygen_video_mcp.tools.jobs.retirements import Retirements
 from heygen_video_mcp.tools.jobs.saving import Saving, saved
 from heygen_video_mcp.tools.jobs.settings import JobSettings, Outcome, Progress, SaveProgress
 from heygen_video_mcp.tools.jobs.submitting import Submitting
@@ -50,8 +51,10 @@ class VideoJobs:
         self.client = client
         self.library = library
         self.settings = settings
-        self._submitting = Submitting(client, library, settings, tasks)
-        self._following = Following(client, library, settings, tasks, record_pending=self._submitting.record_pending)
+        self.retirements = Retirements(client, library)
+        self._submitting = Submitting(client, library, settings, tasks, self.retirements)
+        pending, learn = self._submitting.record_pending, self.retirements.learn
+        self._following = Following(client, library, settings, tasks, record_pending=pending, learn=learn)
         self._saving = Saving(client, library, settings, tasks, self._following, on_bytes=on_bytes)
         self._settled: dict[str, None] = {}  # ids of jobs seen settled, oldest first
 

@@ -8,10 +8,8 @@ from typing import Final
 
 import anyio
 
-from heygen_video_mcp.tools import routes
 from heygen_video_mcp.tools.jobs.following.schedule import Estimate
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.status import UNFINISHED, Job
 
 # Plans kept before forgetting those of jobs nobody follows; estimates are re-read from the library this often.
@@ -61,8 +59,7 @@ class ReadPlan:
         if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
             durations = await self._library.render_durations(job.provider, job.aspect_ratio)
             label = " ".join(filter(None, key)) or "HeyGen"
-            typical = VIDEO_AGENT_TYPICAL if job.provider == routes.VIDEO_AGENT else None
-            estimate = Estimate.of(durations, label, self._poll_interval, typical)
+            estimate = Estimate.for_provider(durations, label, self._poll_interval, job.provider)
             cached = self._estimates[key] = (estimate, now)
         return cached[0]
 

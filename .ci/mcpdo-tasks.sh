@@ -40,17 +40,20 @@ use_node22 "$cache_dir"
 
 mcpdo() { timeout 120 npx -y -p "$INSPECTOR_PKG" mcpdo "$@" 2>>"$work/mcpdo.err"; }
 
-sandbox() { # $1 = render seconds; prints the sandbox's base URL
-    "$python" -m heygen_video_mcp.server.sandbox --port 0 --render-seconds "$1" >"$work/sandbox-$1.log" 2>&1 &
+sandbox() { # $1 = a variable to set to the sandbox's base URL, $2 = its render seconds
+    "$python" -m heygen_video_mcp.server.sandbox --port 0 --render-seconds "$2" >"$work/sandbox-$1.log" 2>&1 &
     sandboxes+=($!)
+    local url=""
     for _ in $(seq 50); do
-        grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/sandbox-$1.log" | head -1 && return 0
+        url="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/sandbox-$1.log" | head -1 || true)"
+        [ -n "$url" ] && break
         sleep 0.2
     done
-    die "the sandbox did not start: $(cat "$work/sandbox-$1.log")"
+    [ -n "$url" ] || die "the sandbox did not start: $(cat "$work/sandbox-$1.log")"
+    printf -v "$1" '%s' "$url"
 }
-fast="$(sandbox 1)"
-slow="$(sandbox 600)"
+sandbox fast 1
+sandbox slow 600
 
 # A private, token-gated daemon holds the connections; it is stopped on the way out.
 eval "$(mcpdo private)"

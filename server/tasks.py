@@ -126,8 +126,9 @@ class TasksExtension(Extension):
         if answer.get("action") != "accept":
             await self.tasks.cancel(jobs, params.task_id)
             return {"resultType": "complete"}
+        assert self.run_tool is not None, "server/app.py sets run_tool"
         arguments = await self.tasks.claim(jobs, params.task_id)
-        if arguments is None or self.run_tool is None:  # another answer took it, or it was cancelled meanwhile
+        if arguments is None:  # another answer took it, or it was cancelled meanwhile
             return {"resultType": "complete"}
         result = wire(await self.run_tool(ctx, state.record.tool, arguments))
         execution_ids = started(result)

@@ -91,6 +91,18 @@ async def test_declined_it_is_cancelled_and_nothing_is_sent(make_settings: MakeS
     assert creates(sandbox) == 0
 
 
+async def test_a_batch_is_held_as_one_and_sent_whole(make_settings: MakeSettings, sandbox: Sandbox) -> None:
+    requests = [{"prompt": f"Presenter take {n}: the water cycle", "provider": "video_agent"} for n in range(2)]
+    async with modern(make_settings(confirm_above_usd=3.0)) as client:
+        created = await call_raw(client, "generate_videos", {"requests": requests})
+        assert created["status"] == "input_required" and "$4.00" in created["statusMessage"], created
+        answer = {"confirm_cost": {"action": "accept", "content": {}}}
+        await task_request(client.session, "tasks/update", created["taskId"], inputResponses=answer)
+        task = await task_request(client.session, "tasks/get", created["taskId"])
+    assert task["status"] == "working" and "2 of 2 videos not ready" in task["statusMessage"], task
+    assert creates(sandbox) == 2
+
+
 async def test_below_the_limit_unpriced_or_unset_it_is_never_held(
     make_settings: MakeSettings, sandbox: Sandbox
 ) -> None:

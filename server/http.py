@@ -35,13 +35,14 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
-from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settings
+from heygen_video_mcp.server.config import ConfigError, Settings
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
 from heygen_video_mcp.server.listening import CannotListen, listen
 from heygen_video_mcp.server.logs import RedactKey
 from heygen_video_mcp.server.sessions import SessionCap
 from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
+from heygen_video_mcp.tools.timing import CALL_CAP_SECONDS
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer

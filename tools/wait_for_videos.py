@@ -9,10 +9,10 @@ from pydantic import Field
 from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.batch import MAX_WAIT, BatchResult, batch_result, each
 from heygen_video_mcp.tools.calls import AppState, links, state
-from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.results import VideoResult, video_result
 from heygen_video_mcp.tools.status import final
+from heygen_video_mcp.tools.timing import WAIT_MARGIN
 from heygen_video_mcp.tools.wait_for_video import MaxWaitSeconds, wait_budget
 
 _CREEP: Final = 0.0001

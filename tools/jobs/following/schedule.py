@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from heygen_video_mcp.tools.status import UNFINISHED
+from heygen_video_mcp.tools.timing import POLL_SECONDS
 
 # Fewer earlier renders than this say too little about the next one.
 MIN_SAMPLES: Final = 3
@@ -54,7 +55,7 @@ class Estimate:
 
     samples: tuple[float, ...]
     label: str  # what they were, for messages: "veo_3_1 16:9"
-    cadence: float = 10.0  # the contract's polling interval
+    cadence: float = POLL_SECONDS  # the contract's polling interval
     # How long renders like it usually take, with no history of our own: seconds, and in words.
     typical: tuple[float, str] = (TYPICAL_UNKNOWN, TYPICAL_WORDS)
 

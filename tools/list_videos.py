@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from heygen_video_mcp.tools.answer import admit_errors, answer
 from heygen_video_mcp.tools.calls import AppState, Links, links, state
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.request import EXECUTION_ID_RE, MAX_LIMIT, check_filters
+from heygen_video_mcp.tools.request import MAX_LIMIT, check_filters, is_execution_id
 from heygen_video_mcp.tools.results import VideoResult, iso_time, render, video_result
 from heygen_video_mcp.tools.status import JOB_STATUSES
 from heygen_video_mcp.tools.tenancy import callers
@@ -95,7 +95,7 @@ def register(server: MCPServer[AppState], library: Library, remote: Links | None
     )
     async def video(execution_id: str, ctx: Context[AppState, Any]) -> str:
         mine = callers(library)
-        job = await mine.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
+        job = await mine.get(execution_id=execution_id) if is_execution_id(execution_id) else None
         if job is None:
             raise ResourceNotFoundError(f"No video with execution id {execution_id[:60]!r} in the library.")
         history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await mine.history(job.id)]

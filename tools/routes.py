@@ -75,10 +75,6 @@ def session_of(job_id: str) -> str | None:
     return job_id.removeprefix(SESSION_PREFIX) if job_id.startswith(SESSION_PREFIX) else None
 
 
-def create_path(backend: Backend) -> str:
-    return VIDEO_AGENTS if backend == "video_agent" else EXECUTIONS
-
-
 def status_path(job_id: str) -> str:
     if (session := session_of(job_id)) is not None:
         return f"{VIDEO_AGENTS}/{session}"

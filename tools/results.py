@@ -95,7 +95,7 @@ class VideoResult(BaseModel):
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler, /) -> JsonSchemaValue:
         """Made once per class and mode, then copied: four tools publish this schema and list_videos nests it,
-        and pydantic would derive it five times at start-up (about 1 ms each). It has no aliases and no
+        and pydantic would derive it five times at start-up. It has no aliases and no
         nested models, so nothing else that varies between those derivations can change it."""
         key = (cls, handler.mode)
         if key not in _SCHEMAS:

@@ -39,6 +39,11 @@ def _command(argv: list[str]) -> int:
     serve_cmd.add_argument("--port", type=int, help="port to listen on (HTTP; default 8000, or HEYGEN_MCP_PORT)")
     demo = sub.add_parser("demo", help="generate a video end to end through this server over stdio")
     demo.add_argument("--prompt", help="the video prompt")
+    demo.add_argument(
+        "--provider",
+        help="the provider (default: veo_3_1 in the sandbox, ltx_distilled with a key; video_agent once HeyGen "
+        "has retired v1)",
+    )
     sub.add_parser("sandbox", help="run the local HeyGen sandbox (see heygen-video-mcp sandbox --help)")
     from heygen_video_mcp.server import cli
 
@@ -55,7 +60,7 @@ def _command(argv: list[str]) -> int:
         return 2
     from heygen_video_mcp.server.demo import run_demo
 
-    return run_demo(settings, prompt=args.prompt)
+    return run_demo(settings, prompt=args.prompt, provider=args.provider)
 
 
 def _settings() -> Settings | None:

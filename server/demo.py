@@ -3,7 +3,8 @@
 It starts this server as a subprocess over stdio, exactly as Claude Desktop does, and drives it with the
 MCP client: list_providers -> generate_video -> wait_for_video (again and again, printing progress) -> the
 saved MP4. Without HEYGEN_API_KEY it runs against the built-in HeyGen sandbox on 127.0.0.1; with a key it
-makes one real (paid) video with HeyGen's fastest provider.
+makes one real (paid) video with HeyGen's fastest provider, or the one --provider names (video_agent, once
+HeyGen has retired the v1 API the model providers run on).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ DEFAULT_PROMPT = (
 )
 
 
-def run_demo(settings: Settings, *, prompt: str | None) -> int:
+def run_demo(settings: Settings, *, prompt: str | None, provider: str | None = None) -> int:
     with ExitStack() as stack:
         env = {k: v for k, v in os.environ.items() if k not in ENV}
         if settings.api_key is None:
@@ -58,13 +59,13 @@ def run_demo(settings: Settings, *, prompt: str | None) -> int:
             }
             print(f"No HEYGEN_API_KEY: using the built-in HeyGen sandbox at {sandbox.base_url}")
             print(f"Videos go to {out}" if kept else f"Videos go to a temporary folder, removed at the end: {out}")
-            provider = "veo_3_1"
+            provider = provider or "veo_3_1"
         else:
             env |= {name: os.environ[name] for name in ENV if name in os.environ}
             where = "HeyGen" if settings.api_base_url == DEFAULT_BASE_URL else settings.api_base_url
             print(f"HEYGEN_API_KEY is set: making one real video with {where} (this may use credits).")
             print(f"Videos go to {settings.output_dir}")
-            provider = "ltx_distilled"
+            provider = provider or "ltx_distilled"
         failures: list[str] = []
         try:
             return anyio.run(_drive, env, prompt or DEFAULT_PROMPT, provider)
@@ -132,6 +133,11 @@ def _leaves(group: BaseExceptionGroup[DemoFailed]) -> list[BaseException]:
 def _checked(result: Any) -> dict[str, Any]:
     if result.is_error or result.structured_content is None:
         text = " ".join(getattr(block, "text", "") for block in result.content)
+        if (result.structured_content or {}).get("error") == "endpoint_retired":
+            text += (
+                "\nTo make a video with HeyGen's Video Agent instead (a produced video with an AI avatar presenter, "
+                "about $0.033 per second): heygen-video-mcp demo --provider video_agent"
+            )
         raise DemoFailed(f"the server returned an error: {text}")
     data: dict[str, Any] = result.structured_content
     return data

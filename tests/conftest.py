@@ -25,6 +25,12 @@ API_KEY = "sk-test-7f3a9c2e1b5d4e6f8a0b"
 MakeSettings = Callable[..., Settings]
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for `-n auto`: twice the cores this process may use, at most 8. The suite spends most of its
+    time waiting (on servers in subprocesses, the sandbox's renders, sockets), not computing."""
+    return min(2 * len(os.sched_getaffinity(0)), 8)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

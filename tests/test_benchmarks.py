@@ -46,6 +46,12 @@ def test_the_polling_benchmarks_run() -> None:
     assert re.search(r"default +20 ", listing), listing
 
 
+def test_the_cold_start_benchmark_runs() -> None:
+    out = run_benchmark("cold_start.py", "--starts", "2")
+    assert re.search(r"CPU ratio [\d.]+ \(ours/floor, up to the first answer\)", out), out
+    assert re.search(r"ratio [\d.]+ \(ours/floor\); added", out), out
+
+
 @pytest.mark.parametrize("order", ["turns", "blocks"])
 def test_the_check_status_benchmark_runs(order: str) -> None:
     out = run_benchmark("check_status.py", "--calls", "30", "--order", order)

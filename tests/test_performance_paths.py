@@ -374,6 +374,35 @@ async def test_checking_a_finished_job_again_does_not_make_waits_reread_render_h
         assert library.history_reads == read
 
 
+@pytest.mark.parametrize("outcome", ["completed", "failed"])
+async def test_a_finished_job_is_answered_from_the_library(
+    outcome: str, make_settings: MakeSettings, sandbox: Sandbox
+) -> None:
+    """HeyGen's answer about a saved video, or a failed one, can no longer change: checking it again asks the
+    library, not HeyGen (400 checks made 400 status reads before)."""
+    if outcome == "failed":
+        sandbox.next_outcome("failed", message="The provider refused the prompt")
+    async with Client(create_server(make_settings())) as client:
+        job = data_of(await client.call_tool("generate_video", {"prompt": "A kite over dunes at noon"}))
+        eid = job["execution_id"]
+        while not data_of(await client.call_tool("wait_for_video", {"execution_id": eid}))["done"]:
+            pass
+        first = await client.call_tool("check_status", {"execution_id": eid})
+        assert (first.structured_content or {})["status"] == outcome
+        if outcome == "completed":
+            assert Path((first.structured_content or {})["local_path"]).is_file()
+        reads = len(sandbox.status_reads(eid))
+        for _ in range(20):
+            again = await client.call_tool("check_status", {"execution_id": eid})
+            assert again.structured_content == first.structured_content and again.is_error == first.is_error
+        assert len(sandbox.status_reads(eid)) == reads
+        # A saved file the user deleted is noticed: HeyGen is asked again, and the video saved again.
+        if outcome == "completed":
+            Path((first.structured_content or {})["local_path"]).unlink()
+            await client.call_tool("check_status", {"execution_id": eid})
+            assert len(sandbox.status_reads(eid)) == reads + 1
+
+
 async def test_a_library_a_newer_release_upgraded_meanwhile_is_refused_by_the_next_read(tmp_path: Path) -> None:
     """Reads by key skip the transaction and check the file's version after the read instead: a newer
     release's upgrade between two reads is still refused, not misread."""

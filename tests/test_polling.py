@@ -57,3 +57,23 @@ async def test_progress_learns_how_long_renders_take(make_settings: MakeSettings
         messages: list[str] = []
         await follow(client, job["execution_id"], messages)
     assert any("from your last 3 veo_3_1 16:9 videos" in message for message in messages), messages
+
+
+async def test_a_video_agent_render_is_not_read_before_its_first_look(
+    make_settings: MakeSettings, sandbox: Sandbox, mode: str
+) -> None:
+    """With no Video Agent history the first read comes 30 cadences after submission (5 minutes at HeyGen's
+    10 s; 3 s here): a wait before then tells progress from the clock and asks HeyGen nothing."""
+    async with Client(create_server(make_settings(poll_interval=1.0)), mode=mode) as client:
+        job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT, "provider": "video_agent"}))
+        messages: list[str] = []
+
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            messages.append(message or "")
+
+        waited = await client.call_tool(
+            "wait_for_video", {"execution_id": job["execution_id"], "max_wait_seconds": 2}, progress_callback=progress
+        )
+        assert data_of(waited)["done"] is False
+    assert sandbox.count("status") == 0
+    assert messages and all("20-45 minutes" in message for message in messages), messages

@@ -67,6 +67,18 @@ def test_progress_is_honest_and_never_behind() -> None:
     assert unknown.total(30) == 300 and "1-5 minutes" in unknown.describe("processing", 30)
 
 
+def test_the_video_agent_is_first_looked_at_near_5_minutes_then_every_30_s_without_history() -> None:
+    """HeyGen: Video Agent renders routinely take 20-45 minutes; look first at about 5 minutes."""
+    agent = Estimate.for_provider([], "video_agent 16:9", CADENCE, "video_agent")
+    assert agent.next_read(0, jitter=False) == pytest.approx(300)
+    assert agent.next_read(120, jitter=False) == pytest.approx(180)
+    assert agent.next_read(300, jitter=False) == pytest.approx(30)
+    assert agent.total(60) >= 20 * 60 and "20-45 minutes" in agent.describe("processing", 60)
+    # With its own history it reads as any learned provider does: from its own renders, not the models'.
+    learned = Estimate.for_provider([1300.0, 1500.0, 1700.0, 2100.0], "video_agent 16:9", CADENCE, "video_agent")
+    assert learned.known and learned.next_read(0, jitter=False) == pytest.approx(20)
+
+
 def simulate(
     plan: Estimate, renders: list[float], latency: float = 0.05, *, jitter: bool = True
 ) -> tuple[float, float, float]:

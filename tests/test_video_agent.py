@@ -50,7 +50,8 @@ async def test_a_retired_executions_api_is_said_plainly_and_offers_the_video_age
     assert data_of(await client.call_tool("list_videos", {}))["count"] == 0
     again = await client.call_tool("generate_video", {"prompt": PROMPT})
     assert data_of(again)["error"] == "endpoint_retired"
-    assert sandbox.count("create") == 2
+    # A notice or 410 Gone is remembered (tests/test_retirement.py): the second call asks HeyGen nothing.
+    assert sandbox.count("create") == (1 if notice or status == 410 else 2)
     # Never a silent switch: the Video Agent is only used when asked for.
     assert v3_creates(sandbox) == 0
 

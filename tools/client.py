@@ -27,7 +27,7 @@ WORKFLOW_TYPE: Final = "GenerateVideoNode"
 _RETIRED_RE: Final = re.compile(
     r"\b(retired|deprecated|sunset|end[- ]of[- ]life|no longer (supported|available)|decommissioned)\b", re.I
 )
-_VIDEO_AGENT_OFFER: Final = (
+VIDEO_AGENT_OFFER: Final = (
     'HeyGen\'s v3 Video Agent still makes videos: generate_video with provider="video_agent" makes a produced '
     "video with scenes, narration and an AI avatar presenter (not a raw model clip), for about $0.033 per "
     "second of video. Ask the user before switching."
@@ -153,6 +153,11 @@ class HeyGenClient:
         return f"HeyGenClient(base_url={self._base_url!r}, api_key=<{key}>)"
 
     @property
+    def base_url(self) -> str:
+        """HeyGen's address (HEYGEN_API_BASE_URL), without a trailing slash: what a retirement is remembered by."""
+        return self._base_url
+
+    @property
     def has_api_key(self) -> bool:
         return bool(self._api_key)
 
@@ -202,6 +207,30 @@ class HeyGenClient:
     async def v3_post(self, path: str, payload: Mapping[str, Any]) -> Any:
         """One v3 POST that buys nothing (a session's stop)."""
         return await self._request("POST", path, content=_encoded(dict(payload)))
+
+    async def video_statuses(self, video_ids: list[str], until: float = math.inf) -> dict[str, Execution]:
+        """Many Video Agent videos' statuses in one read (GET /v3/videos/statuses, at most 100 ids), by video id.
+        No URL comes with them: a completed video's own read gives it."""
+        query = "?video_ids=" + ",".join(video_ids)
+        body = await self._request("GET", routes.VIDEO_STATUSES + query, wire=Wire(deadline=until))
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise self._odd("no 'data' list", maybe_accepted=False)
+        found: dict[str, Execution] = {}
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("video_id"), str):
+                continue
+            video_id, raw = item["video_id"], str(item.get("status") or "")
+            status = "not_found" if raw == "not_found" else normalise_status(raw)
+            error = _message_from({"error": item.get("error")}) or "HeyGen gave no reason"
+            found[video_id] = Execution(
+                routes.job_id("video_agent", video_id),
+                status,
+                raw,
+                video_id=video_id,
+                error=error if status == "failed" else None,
+            )
+        return found
 
     async def get_execution(self, execution_id: str, until: float = math.inf) -> Execution:
         """Read a job of either API, by the id this server gives it. `until`: the deadline (anyio clock) of
@@ -442,7 +471,10 @@ class HeyGenClient:
         else:
             cls = errors.APIStatusError
             text = f"HeyGen answered HTTP {status}: {said}."
-        raise cls(text, status_code=status, advice=advice, request_id=request_id, maybe_accepted=maybe_accepted)
+        error = cls(text, status_code=status, advice=advice, request_id=request_id, maybe_accepted=maybe_accepted)
+        if isinstance(error, errors.EndpointRetired):
+            error.certain, error.api, error.said = retired or status == 410, "executions", f"HTTP {status}: {said}"
+        raise error
 
     def _retired(
         self, method: str, path: str, status: int, said: str, execution_id: str | None, notice: bool
@@ -463,10 +495,10 @@ class HeyGenClient:
                 "and v2 APIs on November 1, 2026, which ended the model providers (VEO, Kling, Sora, ...) there. "
             )
         if method == "POST":
-            return text + "Nothing was bought.", _VIDEO_AGENT_OFFER
+            return text + "Nothing was bought.", VIDEO_AGENT_OFFER
         return (
             text + f"Execution {execution_id} cannot be followed here; look for it in the HeyGen dashboard.",
-            "For new videos: " + _VIDEO_AGENT_OFFER,
+            "For new videos: " + VIDEO_AGENT_OFFER,
         )
 
     @staticmethod

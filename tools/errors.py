@@ -91,7 +91,11 @@ class EndpointNotFound(APIStatusError):
 
 
 class EndpointRetired(EndpointNotFound):
-    pass
+    # True when HeyGen said so (a notice, or 410 Gone): then the library remembers it for the base URL. A plain
+    # 404 or 405 may be a wrong HEYGEN_API_BASE_URL or a passing fault, and is asked again each time.
+    certain: bool = False
+    api: str | None = None  # the API that answered (a routes.Backend)
+    said: str = ""  # HeyGen's own words
 
 
 class RateLimited(APIStatusError):

@@ -1,30 +1,37 @@
-"""list_providers: the catalog, as a tool and as a resource. Needs no API key."""
+"""list_providers: the catalog, as a tool and as a resource. Needs no API key; marks the providers of an API
+HeyGen has said is retired (one library read, tools/jobs/retirements.py)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
-from heygen_video_mcp.tools.answer import admit_errors
-from heygen_video_mcp.tools.calls import AppState
-from heygen_video_mcp.tools.providers import CATALOG, ProviderCatalog, catalog_text
+from heygen_video_mcp.tools.answer import admit_errors, answer
+from heygen_video_mcp.tools.calls import AppState, links, state
+from heygen_video_mcp.tools.providers import CATALOG, ProviderCatalog, catalog, catalog_text
 
 DESCRIPTION = """List HeyGen's 13 video model providers and its Video Agent (value, name, description, which
-HeyGen API makes it), marking the default (highest quality) and the fast ones, plus the common aspect
-ratios. Use it to pick generate_video's provider when the user cares about speed, a particular model, or
-cost, or when HeyGen's retired v1 API leaves only the Video Agent (a produced video with an avatar presenter,
-about $0.033 per second)."""
+HeyGen API makes it, whether it is available), marking the default (highest quality) and the fast ones, plus
+the common aspect ratios. Use it to pick generate_video's provider when the user cares about speed, a
+particular model, or cost, or when HeyGen's retired v1 API leaves only the Video Agent (a produced video with an
+avatar presenter, about $0.033 per second): once HeyGen has answered that v1 is retired, its providers are
+marked unavailable with the reason."""
 
 
 class ProviderCatalogAnswer(ProviderCatalog):
     model_config = ConfigDict(title="ProviderCatalog", json_schema_extra=admit_errors)
 
 
-def list_providers() -> Annotated[CallToolResult, ProviderCatalogAnswer]:
-    return CallToolResult(
-        content=[TextContent(type="text", text=catalog_text())], structured_content=CATALOG.model_dump(mode="json")
-    )
+async def list_providers(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ProviderCatalogAnswer]:
+    app = state(ctx)
+
+    async def work() -> CallToolResult:
+        shown = catalog(await app.jobs.retirements.unavailable())
+        text = TextContent(type="text", text=catalog_text(shown))
+        return CallToolResult(content=[text], structured_content=shown.model_dump(mode="json"))
+
+    return await answer(work, action="list_providers", seconds=app.call_seconds, remote=links(ctx) is not None)
 
 
 def providers_resource() -> str:

@@ -37,9 +37,11 @@ DEFAULT_PROVIDER: Final[Provider] = "veo_3_1"
 # The contract: "use ltx_distilled or veo3_fast when speed matters"; veo_3_1_fast is "Faster VEO 3.1".
 FAST_PROVIDERS: Final[frozenset[str]] = frozenset({"ltx_distilled", "veo3_fast", "veo_3_1_fast"})
 
-# HeyGen gives no render time for the Video Agent; its skills reference polls first at 2 minutes and calls a
-# video pending for more than 10 minutes stuck, so that is the range told to the user until ours are known.
-VIDEO_AGENT_TYPICAL: Final = (600.0, "2-10 minutes")
+# HeyGen's skill: Video Agent renders "routinely take 20-45m"; check first at about 5 minutes. So with no
+# history of our own, progress is told against 30 minutes, the first read comes 30 cadences after submission
+# (5 minutes at HeyGen's 10 s) and the next ones 3 cadences apart (30 s, its plugin's steady pace).
+VIDEO_AGENT_TYPICAL: Final = (1800.0, "20-45 minutes")
+VIDEO_AGENT_LOOK: Final = (30.0, 3.0)
 
 DEFAULT_ASPECT_RATIO: Final = "16:9"
 COMMON_ASPECT_RATIOS: Final[dict[str, str]] = {
@@ -61,6 +63,10 @@ class ProviderInfo(BaseModel):
         description="The HeyGen API that makes it: executions (v1, one model's clip; HeyGen retired v1 on "
         "2026-11-01, so it may answer as retired) or video_agent (v3 Video Agent, a produced video)."
     )
+    available: bool = Field(
+        True, description="False once HeyGen has answered that this provider's API is retired (remembered)."
+    )
+    unavailable_reason: str | None = Field(None, description="Why it is unavailable: what HeyGen answered, and when.")
 
 
 def _info(value: Provider, name: str, description: str) -> ProviderInfo:
@@ -71,6 +77,8 @@ def _info(value: Provider, name: str, description: str) -> ProviderInfo:
         default=value == DEFAULT_PROVIDER,
         fast=value in FAST_PROVIDERS,
         backend="video_agent" if value == VIDEO_AGENT else "executions",
+        available=True,
+        unavailable_reason=None,
     )
 
 
@@ -129,10 +137,25 @@ CATALOG = ProviderCatalog(
 )
 
 
-def catalog_text() -> str:
+def catalog(unavailable: dict[str, str] | None = None) -> ProviderCatalog:
+    """The catalog, with the providers of a retired API (value -> why) marked unavailable."""
+    if not unavailable:
+        return CATALOG
+    providers = [
+        p.model_copy(update={"available": False, "unavailable_reason": unavailable[p.value]})
+        if p.value in unavailable
+        else p
+        for p in PROVIDERS
+    ]
+    return CATALOG.model_copy(update={"providers": providers})
+
+
+def catalog_text(shown: ProviderCatalog = CATALOG) -> str:
     lines = ["HeyGen video providers (value - name: description):"]
-    for p in PROVIDERS:
+    for p in shown.providers:
         marks = [m for m, on in (("default", p.default), ("fast", p.fast)) if on]
+        if not p.available:
+            marks.append(f"unavailable: {p.unavailable_reason}")
         lines.append(f"- {p.value} - {p.name}: {p.description}" + (f" [{', '.join(marks)}]" if marks else ""))
     lines.append("Aspect ratios: " + "; ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items()))
     return "\n".join(lines)

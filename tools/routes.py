@@ -13,6 +13,8 @@ Backend = Literal["executions", "video_agent"]
 EXECUTIONS: Final = "/v1/workflows/executions"
 VIDEO_AGENTS: Final = "/v3/video-agents"
 VIDEOS: Final = "/v3/videos"
+VIDEO_STATUSES: Final = "/v3/videos/statuses"  # ?video_ids=a,b: up to 100 in one read (heygen-cli gen/video.go)
+STATUSES_PER_READ: Final = 100
 USERS_ME: Final = "/v3/users/me"
 # The Video Agent's price (docs/heygen-api.md).
 VIDEO_AGENT_USD_PER_SECOND: Final = 0.0333

@@ -23,6 +23,7 @@ from heygen_video_mcp.tools import errors, routes
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.status import SESSION_WORKING, Execution, session_status
+from heygen_video_mcp.tools.videobatch import VideoBatch
 
 # Session ids whose video id this process learned (bounded: forgotten at once, then relearned from the library).
 _VIDEO_IDS_LIMIT: Final = 10_000
@@ -31,8 +32,12 @@ _VIDEO_IDS_LIMIT: Final = 10_000
 class Sessions:
     """Reads Video Agent jobs known by their session; any other id goes to the client as it is."""
 
-    def __init__(self, client: HeyGenClient, library: Library, thinking_seconds: float) -> None:
+    def __init__(
+        self, client: HeyGenClient, library: Library, thinking_seconds: float, batch_window: float | None = None
+    ) -> None:
         self.client = client
+        # Video reads shared through /v3/videos/statuses (tools/videobatch.py); None: one GET per video.
+        self._batch = VideoBatch(client, batch_window) if batch_window is not None else None
         self.library = library
         self.thinking_seconds = thinking_seconds
         self._video_ids: dict[str, str] = {}  # session job id -> the video id its session named
@@ -40,7 +45,7 @@ class Sessions:
     async def read(self, execution_id: str, until: float = float("inf")) -> Execution:
         session_id = routes.session_of(execution_id)
         if session_id is None:
-            return await self.client.get_execution(execution_id, until)
+            return await self._video(execution_id, until)
         video_id = await self._video_id(execution_id)
         if video_id is None:
             path = f"{routes.VIDEO_AGENTS}/{session_id}"
@@ -50,8 +55,13 @@ class Sessions:
             if execution.video_id is None or execution.status in ("failed", "not_found"):
                 return execution
             video_id = self._learn(execution_id, execution.video_id)
-        video = await self.client.get_execution(routes.job_id("video_agent", video_id), until)
+        video = await self._video(routes.job_id("video_agent", video_id), until)
         return replace(video, execution_id=execution_id, session_id=session_id)
+
+    async def _video(self, execution_id: str, until: float) -> Execution:
+        if self._batch is not None and routes.backend_of(execution_id) == "video_agent":
+            return await self._batch.read(execution_id, until)
+        return await self.client.get_execution(execution_id, until)
 
     async def stop(self, execution_id: str) -> str:
         """Stop a Video Agent job's session (POST /v3/video-agents/{id}/stop); returns the session id."""

@@ -457,6 +457,7 @@ class SandboxApp:
                 Path(CREATE_PATH, self._create, methods=["POST"]),
                 Path(CREATE_PATH + "/{execution_id}", self._status, methods=["GET"]),
                 Path(contract.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
+                Path(contract.VIDEO_STATUSES, self._video_statuses, methods=["GET"]),
                 Path(contract.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
                 Path(contract.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
                 Path(contract.USERS_ME, self._me, methods=["GET"]),
@@ -774,7 +775,8 @@ class SandboxApp:
         if job is None or job.session_id is None:
             return JSONResponse(error_body(404, "Session not found"), status_code=404)
         with self._lock:
-            if job.status not in ("completed", "failed"):
+            # A session that never started its video (stuck, waiting) is still running, whatever its clock says.
+            if not job.video_known or job.status not in ("completed", "failed"):
                 job.stopped, job.message = True, STOPPED
         return JSONResponse({"data": {"session_id": job.session_id}})
 
@@ -849,6 +851,26 @@ class SandboxApp:
             if job.outcome == "completed":
                 data |= {"video_url": self._video_url(job), "thumbnail_url": f"{self.base_url}/thumbs/{video_id}.jpg"}
         return JSONResponse({"data": data})
+
+    async def _video_statuses(self, request: Request) -> Response:
+        """GET /v3/videos/statuses?video_ids=a,b (heygen-cli gen/video.go): up to 100 statuses in one answer."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        ids = [v for v in request.query_params.get("video_ids", "").split(",") if v]
+        if not ids or len(ids) > 100:
+            return JSONResponse(error_body(400, "video_ids must name 1 to 100 videos"), status_code=400)
+        answers: list[dict[str, object]] = []
+        for video_id in ids:
+            with self._lock:
+                job = self.jobs.get(contract.agent_job_id(video_id))
+            hidden = job is None or time.monotonic() < job.hidden_until or not job.video_known
+            status = "not_found" if job is None or hidden else job.status
+            answer: dict[str, object] = {"video_id": video_id, "status": "queued" if status == "pending" else status}
+            answer["error"] = (
+                {"code": "rendering_failed", "message": job.message} if job is not None and status == "failed" else None
+            )
+            answers.append(answer)
+        return JSONResponse({"data": answers, "has_more": False, "next_token": None})
 
     async def _video(self, request: Request) -> Response:
         job = self._job_for_video(request.path_params["video_id"])

@@ -11,6 +11,7 @@ from typing import Final
 EXECUTIONS: Final = "/v1/workflows/executions"
 VIDEO_AGENTS: Final = "/v3/video-agents"
 VIDEOS: Final = "/v3/videos"
+VIDEO_STATUSES: Final = "/v3/videos/statuses"  # ?video_ids=a,b: up to 100 in one read
 USERS_ME: Final = "/v3/users/me"
 
 # The executions API's providers, as the contract lists them.

@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup
 from heygen_video_mcp.tools import deadline, errors
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.jobs.following import Following
+from heygen_video_mcp.tools.jobs.retirements import Retirements
 from heygen_video_mcp.tools.jobs.saving import Saving, saved
 from heygen_video_mcp.tools.jobs.settings import JobSettings, Outcome, Progress, SaveProgress
 from heygen_video_mcp.tools.jobs.submitting import Submitting
@@ -29,6 +30,12 @@ logger = logging.getLogger(__name__)
 _REFRESH_LIMIT: Final = 10
 _REFRESH_AT_ONCE: Final = 4
 _REFRESH_FRESH_SECONDS: Final = 5.0
+# Ids of settled jobs remembered per tenant (a few hundred KB at most); an older one is read once more.
+_SETTLED_KEPT: Final = 10_000
+
+
+def _settled(job: Job) -> bool:
+    return job.status == "failed" or (job.status == "completed" and saved(job))
 
 
 class VideoJobs:
@@ -44,9 +51,12 @@ class VideoJobs:
         self.client = client
         self.library = library
         self.settings = settings
-        self._submitting = Submitting(client, library, settings, tasks)
-        self._following = Following(client, library, settings, tasks, record_pending=self._submitting.record_pending)
+        self.retirements = Retirements(client, library)
+        self._submitting = Submitting(client, library, settings, tasks, self.retirements)
+        pending, learn = self._submitting.record_pending, self.retirements.learn
+        self._following = Following(client, library, settings, tasks, record_pending=pending, learn=learn)
         self._saving = Saving(client, library, settings, tasks, self._following, on_bytes=on_bytes)
+        self._settled: dict[str, None] = {}  # ids of jobs seen settled, oldest first
 
     @property
     def busy(self) -> bool:
@@ -67,9 +77,20 @@ class VideoJobs:
         await self._submitting.aclose(grace)
 
     async def check(self, execution_id: str) -> Job:
-        """One status read, recorded; a completed video starts saving."""
-        job = await self._following.check(checked_execution_id(execution_id))
-        return await self._saving.finish(job)
+        """One status read, recorded; a completed video starts saving. A job seen settled (failed, or
+        completed with its video saved) is answered from the library: HeyGen's answer can no longer change."""
+        execution_id = checked_execution_id(execution_id)
+        if execution_id in self._settled:
+            job = await self.library.get(execution_id=execution_id)
+            if job is not None and _settled(job):
+                return job
+            del self._settled[execution_id]  # the saved file is gone, say: ask HeyGen (and save) again
+        job = await self._saving.finish(await self._following.check(execution_id))
+        if job.execution_id == execution_id and _settled(job):
+            if len(self._settled) >= _SETTLED_KEPT:
+                del self._settled[next(iter(self._settled))]  # the oldest
+            self._settled[execution_id] = None
+        return job
 
     async def wait(self, execution_id: str, budget: float, progress: Progress) -> Outcome:
         """Follow a job until it ends or `budget` seconds pass; then say where it stands, keeping the id."""

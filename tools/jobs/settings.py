@@ -33,6 +33,7 @@ class JobSettings:
     # How long a call that sees a finished video waits for its save before answering "saving".
     save_grace: float = 1.5
     reads_per_second: float = 50.0  # status reads for the whole process (for one tenant, in remote mode)
+    batch_status_reads: bool = True  # Video Agent videos read through /v3/videos/statuses (False: one GET each)
     daily_renders: int | None = None  # new submissions a UTC day (remote mode's tenants), None: no limit
 
 

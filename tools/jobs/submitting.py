@@ -17,6 +17,7 @@ from anyio.abc import TaskGroup
 
 from heygen_video_mcp.tools import credits, deadline, errors
 from heygen_video_mcp.tools.client import HeyGenClient, Wire
+from heygen_video_mcp.tools.jobs.retirements import Retirements
 from heygen_video_mcp.tools.jobs.settings import JobSettings, Outcome
 from heygen_video_mcp.tools.library import SUBMIT_HEARTBEAT_SECONDS, BudgetUsed, Library
 from heygen_video_mcp.tools.request import VideoRequest, refuse_local_images
@@ -32,8 +33,11 @@ _RECORD_SECONDS: Final = 900.0
 
 
 class Submitting:
-    def __init__(self, client: HeyGenClient, library: Library, settings: JobSettings, tasks: TaskGroup) -> None:
+    def __init__(
+        self, client: HeyGenClient, library: Library, settings: JobSettings, tasks: TaskGroup, retirements: Retirements
+    ) -> None:
         self._client = client
+        self._retirements = retirements
         self._library = library
         self._settings = settings
         self._tasks = tasks
@@ -50,6 +54,7 @@ class Submitting:
         refuse_local_images(request, allow_loopback=self._settings.loopback_images)
         if not self._client.has_api_key:
             raise errors.MissingApiKey(self._client.missing_key)
+        await self._retirements.refuse(request.provider)  # an API HeyGen said is retired is not asked again
         while True:
             try:
                 reservation = await self._library.reserve(
@@ -127,6 +132,8 @@ class Submitting:
         result = answer[0]
         if isinstance(result, errors.InsufficientCredits):  # hook (tools/credits.py): a 402 says the balance
             raise await credits.explained(self._client, result)
+        if isinstance(result, errors.EndpointRetired):
+            await self._retirements.learn(result)
         if isinstance(result, BaseException):
             raise result
         return result

@@ -14,6 +14,7 @@ from heygen_video_mcp.tools.library.common import (
 )
 from heygen_video_mcp.tools.library.migrations import MIGRATIONS, Dialects, script
 from heygen_video_mcp.tools.library.operations import Library
+from heygen_video_mcp.tools.library.retired import Retirement
 from heygen_video_mcp.tools.library.tasks import TaskRecord
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Library",
     "LibraryError",
     "Reservation",
+    "Retirement",
     "TaskRecord",
     "script",
 ]

@@ -184,6 +184,17 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         created_at {real} NOT NULL
     );
     """,
+    # HeyGen APIs that said they are retired, per base URL (shared by every tenant: it is HeyGen's, not theirs),
+    # so that later calls answer at once without asking (tools/jobs/retirements.py).
+    """
+    CREATE TABLE retired_apis (
+        base_url TEXT NOT NULL,
+        api TEXT NOT NULL,
+        message TEXT NOT NULL,
+        retired_at {real} NOT NULL,
+        PRIMARY KEY (base_url, api)
+    );
+    """,
 )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from heygen_video_mcp.tools.errors import LibraryError
-from heygen_video_mcp.tools.library import tasks
+from heygen_video_mcp.tools.library import retired, tasks
 from heygen_video_mcp.tools.library.common import (
     ABANDONED,
     BudgetUsed,
@@ -29,6 +29,7 @@ from heygen_video_mcp.tools.library.common import (
     need_write,
     submit_owner,
 )
+from heygen_video_mcp.tools.library.retired import Retirement
 from heygen_video_mcp.tools.library.sqlite import SQLiteStore
 from heygen_video_mcp.tools.library.tasks import TaskRecord
 from heygen_video_mcp.tools.status import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, Job
@@ -422,6 +423,14 @@ class Library:
             return tasks.find(db, self.tenant, task_id)
 
         return await self._run(work)
+
+    # --- retired HeyGen APIs (tools/library/retired.py), the same for every tenant ------------------------------
+
+    async def remember_retired(self, base_url: str, retirement: Retirement) -> None:
+        await self._run(lambda db: retired.remember(db, base_url, retirement))
+
+    async def retirements(self, base_url: str) -> list[Retirement]:
+        return await self._run(lambda db: retired.known(db, base_url), write=False)
 
 
 def _row(db: Connection, job_id: int, tenant: str) -> Row:

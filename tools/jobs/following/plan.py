@@ -8,10 +8,8 @@ from typing import Final
 
 import anyio
 
-from heygen_video_mcp.tools import routes
 from heygen_video_mcp.tools.jobs.following.schedule import Estimate
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.status import UNFINISHED, Job
 
 # Plans kept before forgetting those of jobs nobody follows; estimates are re-read from the library this often.
@@ -79,8 +77,7 @@ class Estimates:
         if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
             durations = await library.render_durations(job.provider, job.aspect_ratio)
             label = " ".join(filter(None, key)) or "HeyGen"
-            typical = VIDEO_AGENT_TYPICAL if job.provider == routes.VIDEO_AGENT else None
-            cached = self._kept[key] = (Estimate.of(durations, label, cadence, typical), now)
+            cached = self._kept[key] = (Estimate.for_provider(durations, label, cadence, job.provider), now)
         return cached[0]
 
     def forget(self, job: Job) -> None:

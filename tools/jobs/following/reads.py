@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Failures of one status read that say nothing about the render: a wait keeps going through them.
 _TRANSIENT: Final = (errors.APIConnectionFailed, errors.ServerFault, errors.RateLimited, errors.UnexpectedResponse)
+# Video Agent reads due within this share of a cadence (1 s at 10 s) share one batch read (tools/videobatch.py).
+_BATCH_WINDOW_SHARE: Final = 0.1
 # A read its last caller left is kept this long for one who asks again at once (the next wait_for_video).
 _UNWANTED_GRACE: Final = 1.0
 
@@ -56,6 +58,7 @@ class Following:
         tasks: TaskGroup,
         *,
         record_pending: Callable[[str], Awaitable[bool]],
+        learn: Callable[[errors.HeyGenError], Awaitable[None]],
     ) -> None:
         self._client = client
         self._library = library
@@ -63,12 +66,14 @@ class Following:
         self._tasks = tasks
         # A paid id the library has not recorded yet is recorded before its read, so it attaches to its row.
         self._record_pending = record_pending
+        self._learn = learn  # what a failed read says of HeyGen itself (an API retired: tools/jobs/retirements.py)
         self._reads: dict[str, _Read] = {}  # removed when the read ends
         self.plan = ReadPlan(library, settings.poll_interval)
         self._ownership = Ownership(library)
         self._pacer = Pacer(settings.reads_per_second)
         # hook (tools/videoagent.py): every status read goes through here; session ids are followed there
-        self.sessions = Sessions(client, library, settings.agent_thinking_seconds)
+        window = settings.poll_interval * _BATCH_WINDOW_SHARE if settings.batch_status_reads else None
+        self.sessions = Sessions(client, library, settings.agent_thinking_seconds, window)
 
     @property
     def busy(self) -> bool:
@@ -132,6 +137,7 @@ class Following:
                 await self.plan.plan(pending.job)
         except errors.HeyGenError as exc:
             pending.error = exc
+            await self._learn(exc)
         except Exception as exc:
             logger.exception("Reading the status of %s failed unexpectedly", execution_id)
             pending.error = exc

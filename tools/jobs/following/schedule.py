@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import bisect
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
+from heygen_video_mcp.tools.providers import VIDEO_AGENT_LOOK, VIDEO_AGENT_TYPICAL
+from heygen_video_mcp.tools.routes import VIDEO_AGENT
 from heygen_video_mcp.tools.status import UNFINISHED
 from heygen_video_mcp.tools.timing import POLL_SECONDS
 
@@ -53,6 +55,15 @@ class Estimate:
     cadence: float = POLL_SECONDS  # the contract's polling interval
     # How long renders like it usually take, with no history of our own: seconds, and in words.
     typical: tuple[float, str] = (TYPICAL_UNKNOWN, TYPICAL_WORDS)
+    # With no history: the first read this many cadences after submission, then reads this many apart.
+    look: tuple[float, float] = (0.0, 1.0)
+
+    @classmethod
+    def for_provider(cls, durations: list[float], label: str, cadence: float, provider: str | None) -> Estimate:
+        """The estimate for renders of `provider`: the Video Agent's own pace while it has no history."""
+        if provider == VIDEO_AGENT:
+            return replace(cls.of(durations, label, cadence, VIDEO_AGENT_TYPICAL), look=VIDEO_AGENT_LOOK)
+        return cls.of(durations, label, cadence)
 
     @classmethod
     def of(
@@ -75,7 +86,9 @@ class Estimate:
     def _gap(self, elapsed: float) -> float:
         low_gap = self.cadence * MIN_GAP_SHARE
         if not self.known:
-            return self.cadence
+            first, gap = self.look
+            ahead = first * self.cadence - elapsed
+            return ahead if ahead > low_gap / 2 else gap * self.cadence
         # A read before all but the fastest few earlier renders could end would most likely find nothing.
         start = _quantile(self.samples, START_SHARE) - self.cadence * START_LEAD_SHARE
         # The start read, a moment early by jitter, already opens the window: a second read at `start`

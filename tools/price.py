@@ -11,12 +11,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from heygen_video_mcp.tools import errors
-from heygen_video_mcp.tools.generate_videos import spec
+from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER
+from heygen_video_mcp.tools.request import VideoRequest
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_USD_PER_SECOND
 
 DEFAULT_AGENT_SECONDS: Final = 60.0
 # "90-second", "90 seconds", "90s", "1.5 minutes", "2-min": the first length the prompt names.
 _LENGTH: Final = re.compile(r"(\d+(?:\.\d+)?)\s*-?\s*(seconds?|secs?|s|minutes?|mins?)\b", re.IGNORECASE)
+
+
+_TEXT: Final = ("prompt", "provider", "aspect_ratio")
+_URLS: Final = ("reference_image_url", "tail_image_url")
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,9 @@ def estimate(tool: str, arguments: dict[str, Any]) -> Estimate | None:
         return None
     usd = 0.0
     parts: list[str] = []
-    for index, item in enumerate(items):
-        try:
-            request, _ = spec(index, item)
-        except errors.HeyGenError:
+    for item in items:
+        request = _request(item)
+        if request is None:
             return None
         if request.provider != VIDEO_AGENT:
             continue
@@ -57,3 +61,24 @@ def estimate(tool: str, arguments: dict[str, Any]) -> Estimate | None:
         return None
     rate = f"${VIDEO_AGENT_USD_PER_SECOND} per second of finished video"
     return Estimate(usd, f"about ${usd:.2f}: Video Agent, {' + '.join(parts)} at {rate}")
+
+
+def _request(item: Any) -> VideoRequest | None:
+    """A request's arguments checked as generate_video checks them; None if they are not valid."""
+    if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
+        return None
+    if any(not isinstance(item.get(key, ""), str) for key in _TEXT) or not isinstance(item.get("config"), dict | None):
+        return None
+    if any(not isinstance(item.get(key), str | None) for key in _URLS):
+        return None
+    try:
+        return VideoRequest.checked(
+            prompt=item["prompt"],
+            provider=item.get("provider", DEFAULT_PROVIDER),
+            aspect_ratio=item.get("aspect_ratio", DEFAULT_ASPECT_RATIO),
+            reference_image_url=item.get("reference_image_url"),
+            tail_image_url=item.get("tail_image_url"),
+            config=item.get("config"),
+        )
+    except errors.HeyGenError:
+        return None

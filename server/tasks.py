@@ -41,7 +41,7 @@ from heygen_video_mcp.tools import errors, price
 from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.results import BatchItem, batch_answer, iso_time, job_answer, video_result
-from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState, held_words
+from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, caller_tenant
 
 TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
@@ -234,9 +234,12 @@ def _task(state: TaskState, ctx: ServerRequestContext[Any, Any], *, result_type:
 def confirmation(state: TaskState) -> dict[str, Any]:
     """The embedded elicitation a held task asks with: a yes/no form (accept sends the call, decline ends the
     task with nothing spent)."""
+    record = state.record
+    estimate = price.estimate(record.tool, record.pending or {})
+    videos = "these videos" if record.tool == "generate_videos" else "this video"
     question = (
-        f"{held_words(state.record)} Accept to send it to HeyGen (it is paid for once sent); decline and nothing is "
-        "sent or spent."
+        f"Make {videos} with HeyGen for {estimate.words if estimate else 'a cost above your limit'}? Nothing has "
+        "been sent yet. Accept to send it (it is paid for once sent); decline and nothing is sent or spent."
     )
     schema = {"type": "object", "properties": {}}
     return {"method": "elicitation/create", "params": {"mode": "form", "message": question, "requestedSchema": schema}}

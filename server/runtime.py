@@ -42,6 +42,7 @@ def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = Non
         not_found_grace=settings.not_found_grace,
         agent_thinking_seconds=settings.agent_thinking_seconds,
         reads_per_second=settings.max_reads_per_second,
+        batch_status_reads=settings.batch_status_reads,
         max_video_bytes=settings.max_video_bytes,
         private_video_hosts=_is_private(settings.api_base_url),
         loopback_images=is_loopback_url(settings.api_base_url),

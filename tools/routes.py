@@ -45,6 +45,7 @@ VIDEOS: Final = "/v3/videos"
 VIDEO_STATUSES: Final = "/v3/videos/statuses"  # ?video_ids=a,b: up to 100 in one read (heygen-cli gen/video.go)
 STATUSES_PER_READ: Final = 100
 USERS_ME: Final = "/v3/users/me"
+ASSETS: Final = "/v3/assets"  # multipart "file", at most 32 MB -> {data: {asset_id, url}} (heygen-cli gen/asset.go)
 # The Video Agent's price (skills api-reference.md, "Pricing").
 VIDEO_AGENT_USD_PER_SECOND: Final = 0.0333
 VIDEO_AGENT_PREFIX: Final = "video_agent:"

@@ -27,6 +27,7 @@ from typing import Any, Final, Literal, get_args
 
 import anyio
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Path
@@ -75,6 +76,9 @@ RETIRED: Final = "API v1 was retired on November 1, 2026 and is no longer suppor
 # POST /v3/video-agents' fields (developers.heygen.com/reference/create-video-with-video-agent).
 AGENT_STRINGS: Final = ("avatar_id", "voice_id", "style_id", "callback_url", "callback_id", "mode")
 AGENT_FIELDS: Final = ("prompt", "orientation", "files", "incognito_mode", "auto_proceed", *AGENT_STRINGS)
+# POST /v3/assets: its size limit and the types of its list this sandbox takes (images, for references).
+ASSET_MAX_BYTES: Final = 32_000_000
+ASSET_TYPES: Final = ("image/png", "image/jpeg")
 FILE_KEYS: Final = {"url": "url", "asset_id": "asset_id", "base64": "data"}
 ACCESS_DENIED: Final = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
@@ -443,6 +447,7 @@ class SandboxApp:
         self.credits: int | None = None  # videos the account can still pay for; None: no limit
         self.v1_retired: tuple[int, bool] | None = None  # (HTTP status, whether the body says retired)
         self.agent_sessions: tuple[AgentKind, float] = ("video", 0.0)  # new sessions' kind and thinking time
+        self.assets: dict[str, tuple[bytes, str]] = {}  # uploads (POST /v3/assets): asset id -> bytes, type
         self._initial = (video_size, read_lag, video_rate, video_ranges, self.render_seconds, render_seed)
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
@@ -462,6 +467,8 @@ class SandboxApp:
                 Path(routes.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
                 Path(routes.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
                 Path(routes.USERS_ME, self._me, methods=["GET"]),
+                Path(routes.ASSETS, self._upload, methods=["POST"]),
+                Path("/assets/{asset_id}", self._asset, methods=["GET"]),
                 Path(routes.VIDEO_AGENTS + "/{session_id}/stop", self._stop, methods=["POST"]),
                 Path("/videos/{video_id}.mp4", self._video, methods=["GET"]),
             ]
@@ -492,6 +499,7 @@ class SandboxApp:
             self.credits = None
             self.v1_retired = None
             self.agent_sessions = ("video", 0.0)
+            self.assets.clear()
             self.render_seed = seed
             self._render_random = random.Random(seed)
 
@@ -739,6 +747,32 @@ class SandboxApp:
         wallet = {"currency": "usd", "remaining_balance": balance, "auto_reload": {"enabled": False}}
         names = {"username": "sandbox", "email": "sandbox@example.com", "first_name": "Sand", "last_name": "Box"}
         return JSONResponse({"data": {**names, "billing_type": "wallet", "wallet": wallet}})
+
+    def asset_url(self, asset_id: str) -> str:
+        return f"{self.base_url}/assets/{asset_id}"
+
+    async def _upload(self, request: Request) -> Response:
+        """POST /v3/assets (heygen-cli gen/asset.go): a multipart "file" of at most 32 MB -> asset_id and url."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        async with request.form(max_part_size=ASSET_MAX_BYTES + 1) as form:
+            upload = form.get("file")
+            data = await upload.read() if isinstance(upload, UploadFile) else None
+            kind = upload.content_type if isinstance(upload, UploadFile) else None
+        if data is None or kind not in ASSET_TYPES or len(data) > ASSET_MAX_BYTES:
+            message = f"file must be one file of at most 32 MB, of type {', '.join(ASSET_TYPES)}"
+            return JSONResponse(error_body(400, message), status_code=400)
+        asset_id = f"asset_{secrets.token_hex(8)}"
+        with self._lock:
+            self.assets[asset_id] = (data, kind)
+        answer = {"asset_id": asset_id, "url": self.asset_url(asset_id), "mime_type": kind, "size_bytes": len(data)}
+        return JSONResponse({"data": answer})
+
+    async def _asset(self, request: Request) -> Response:
+        found = self.assets.get(request.path_params["asset_id"])
+        if found is None:
+            return JSONResponse(error_body(404, "Asset not found"), status_code=404)
+        return Response(found[0], media_type=found[1])
 
     def _session_job(self, request: Request) -> Job | None:
         session_id = request.path_params["session_id"]

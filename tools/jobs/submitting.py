@@ -142,6 +142,8 @@ class Submitting:
         beat = anyio.CancelScope()  # the row says this process still waits for the answer, until it is recorded
         self._tasks.start_soon(self._heartbeat, job.id, beat)
         try:
+            if request.reference_image is not None:  # a local image goes up first; the upload buys nothing
+                request = request.with_asset(*await self._client.upload_asset(request.reference_image))
             execution = await self._client.submit(request, wire)
         except errors.HeyGenError as exc:
             beat.cancel()

@@ -3,6 +3,7 @@ operator's business (the server's log keeps them); over stdio the user is the op
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,29 @@ async def test_a_remote_caller_is_not_told_the_database(
     assert "postgresql" not in text_of(result).lower() and "127.0.0.1" not in text_of(result), text_of(result)
     assert name not in str(error) and "server's log" in error["message"]
     assert f"127.0.0.1:{postgres.port}/{name}" in log
+
+
+async def test_a_failed_save_is_told_to_a_remote_caller_without_the_folder(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A finished video whose save failed is a success with `download_error`: that text names no server path."""
+    sandbox.reset()
+    elsewhere = tmp_path / "elsewhere"
+    library = str(tmp_path / "library.sqlite3")
+    with http_server(
+        sandbox, tmp_path, HEYGEN_OUTPUT_DIR=str(elsewhere / "videos"), HEYGEN_LIBRARY_PATH=library
+    ) as server:
+        shutil.rmtree(elsewhere / "videos", ignore_errors=True)
+        elsewhere.mkdir(exist_ok=True)
+        (elsewhere / "videos").write_text("not a folder")  # so the save cannot make it
+        async with connect(server.url, "legacy") as client:
+            job = data_of(await client.call_tool("generate_video", {"prompt": "A red kite over a grey sea, wide"}))
+            while not (done := data_of(await client.call_tool("wait_for_video", {**job, "max_wait_seconds": 5})))[
+                "done"
+            ]:
+                pass
+            checked = await client.call_tool("check_status", {"execution_id": job["execution_id"]})
+        log = server.stderr()
+    data = data_of(checked)
+    assert data["status"] == "completed" and data["download_error"], data
+    for text in (text_of(checked), str(data), str(done)):
+        assert str(elsewhere) not in text, text
+    assert str(elsewhere) in log

@@ -136,15 +136,19 @@ _REMOTE_LIBRARY: Final = (
 )
 
 
-def _for_remote(error: ErrorResult) -> ErrorResult:
-    """`error` as a remote caller sees it, without the server's paths and database; the log keeps them."""
-    message = error.message
+def without_server_details(text: str) -> str:
+    """`text` as a remote caller may read it: no path or database of the server (the log keeps them)."""
+    told = text
     for pattern, replacement in _SERVER_DETAILS:
-        message = pattern.sub(replacement, message)
-    if message == error.message:
-        return error
-    logger.warning("A remote caller was told, without the server's details: %s", error.message)
-    return error.model_copy(update={"message": message})
+        told = pattern.sub(replacement, told)
+    if told != text:
+        logger.warning("A remote caller was told, without the server's details: %s", text)
+    return told
+
+
+def _for_remote(error: ErrorResult) -> ErrorResult:
+    message = without_server_details(error.message)
+    return error if message == error.message else error.model_copy(update={"message": message})
 
 
 def failure(exc: Exception, action: str, execution_id: str | None = None) -> ErrorResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from heygen_video_mcp.tools.answer import admit_errors
+from heygen_video_mcp.tools.answer import admit_errors, without_server_details
 from heygen_video_mcp.tools.calls import Links
 from heygen_video_mcp.tools.nextstep import next_step
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
@@ -133,6 +134,8 @@ def video_result(
     status = cast(JobStatus, job.status) if job.status in JOB_STATUSES else "processing"
     saving = saving and status == "completed" and not job.local_path
     link, expires = (None, None)
+    if links is not None and job.download_error:  # a remote caller is told no folder of the server
+        job = replace(job, download_error=without_server_details(job.download_error))
     if links is not None and job.local_path and job.execution_id:
         link, expiry = links.sign(links.base_url, job.tenant, job.execution_id)
         expires = iso_time(expiry.timestamp())

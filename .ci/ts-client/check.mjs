@@ -229,10 +229,6 @@ async function cases(transport, client, sandbox) {
   await call("generate_video: rate limited (429 storm)", "generate_video", { prompt: `${prompt}, storm` }, isError("Wait 30 seconds"));
   await sandbox.send({ do: "reset" });
 
-  await sandbox.send({ do: "retire_v1", status: 410 });
-  await call("generate_video: v1 retired", "generate_video", { prompt: `${prompt}, retired` }, isError("retired", "video_agent"));
-  await sandbox.send({ do: "reset" });
-
   await sandbox.send({ do: "fail_next" });
   const doomed = await call("generate_video: a render to fail", "generate_video", { prompt: `${prompt}, doomed` }, succeeds("a job"));
   await call(
@@ -266,6 +262,17 @@ async function cases(transport, client, sandbox) {
     "wait_for_videos",
     { execution_ids: [id], max_wait_seconds: 100000 },
     isError("max_wait_seconds must be between 1 and"),
+  );
+
+  // Last: the server remembers a retirement (in its library), so every later v1 call is answered at once.
+  await sandbox.send({ do: "retire_v1", status: 410 });
+  await call("generate_video: v1 retired", "generate_video", { prompt: `${prompt}, retired` }, isError("retired", "video_agent"));
+  await sandbox.send({ do: "reset" });
+  await call(
+    "generate_video: v1 retired, remembered",
+    "generate_video",
+    { prompt: `${prompt}, retired again` },
+    isError("nothing was sent to HeyGen", "video_agent"),
   );
 }
 

@@ -24,6 +24,7 @@ from heygen_video_mcp.tools import (
     generate_video,
     generate_videos,
     list_providers,
+    list_video_agent_options,
     list_videos,
     wait_for_video,
     wait_for_videos,
@@ -107,5 +108,6 @@ def create_server(
     list_providers.register(server)
     cancel_video.register(server)
     check_credits.register(server)
+    list_video_agent_options.register(server)
     prompts.register(server)
     return server

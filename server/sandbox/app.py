@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
@@ -76,6 +76,28 @@ RETIRED: Final = "API v1 was retired on November 1, 2026 and is no longer suppor
 # POST /v3/video-agents' fields (developers.heygen.com/reference/create-video-with-video-agent).
 AGENT_STRINGS: Final = ("avatar_id", "voice_id", "style_id", "callback_url", "callback_id", "mode")
 AGENT_FIELDS: Final = ("prompt", "orientation", "files", "incognito_mode", "auto_proceed", *AGENT_STRINGS)
+# What the Video Agent's config may name, shaped as heygen-cli's gen/video-agent.go, avatar.go and voice.go say.
+AGENT_STYLES: Final[list[dict[str, object]]] = [
+    {"style_id": "style_cinematic", "name": "Cinematic", "tags": ["cinematic"], "aspect_ratio": "16:9"},
+    {"style_id": "style_retro", "name": "Retro tech", "tags": ["retro-tech"], "aspect_ratio": "16:9"},
+    {"style_id": "style_handmade", "name": "Handmade", "tags": ["handmade"], "aspect_ratio": "9:16"},
+]
+AVATAR_LOOKS: Final[list[dict[str, object]]] = [
+    {"id": "look_anna_office", "name": "Anna, office", "avatar_type": "studio_avatar", "gender": "female"},
+    {"id": "look_ken_studio", "name": "Ken, studio", "avatar_type": "studio_avatar", "gender": "male"},
+]
+VOICES: Final[list[dict[str, object]]] = [
+    {
+        "voice_id": f"voice_{name.lower()}",
+        "name": name,
+        "language": language,
+        "gender": gender,
+        "support_pause": True,
+        "support_locale": False,
+        "type": "public",
+    }
+    for name, language, gender in (("Aria", "English", "female"), ("Jonas", "German", "male"))
+]
 # POST /v3/assets: its size limit and the types of its list this sandbox takes (images, for references).
 ASSET_MAX_BYTES: Final = 32_000_000
 ASSET_TYPES: Final = ("image/png", "image/jpeg")
@@ -271,6 +293,8 @@ def render_range(seconds: RenderSeconds) -> tuple[float, float]:
 def route_of(method: str, path: str) -> Route:
     if method == "POST" and path in CREATE_PATHS:
         return "create"
+    if path == routes.AGENT_STYLES:  # a list, not a session's status
+        return "other"
     if method == "GET" and STATUS_RE.fullmatch(path):
         return "status"
     if method == "GET" and VIDEO_RE.fullmatch(path):
@@ -447,6 +471,8 @@ class SandboxApp:
         self.credits: int | None = None  # videos the account can still pay for; None: no limit
         self.v1_retired: tuple[int, bool] | None = None  # (HTTP status, whether the body says retired)
         self.agent_sessions: tuple[AgentKind, float] = ("video", 0.0)  # new sessions' kind and thinking time
+        # What the Video Agent's config may name (GET /v3/video-agents/styles, /v3/avatars/looks, /v3/voices).
+        self.agent_styles, self.avatar_looks, self.voices = AGENT_STYLES, AVATAR_LOOKS, VOICES
         self.assets: dict[str, tuple[bytes, str]] = {}  # uploads (POST /v3/assets): asset id -> bytes, type
         self._initial = (video_size, read_lag, video_rate, video_ranges, self.render_seconds, render_seed)
         self.base_url = ""
@@ -465,6 +491,9 @@ class SandboxApp:
                 Path(routes.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
                 Path(routes.VIDEO_STATUSES, self._video_statuses, methods=["GET"]),
                 Path(routes.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
+                Path(routes.AGENT_STYLES, self._listing(AGENT_STYLES), methods=["GET"]),
+                Path(routes.AVATAR_LOOKS, self._listing(AVATAR_LOOKS), methods=["GET"]),
+                Path(routes.VOICES, self._listing(VOICES), methods=["GET"]),
                 Path(routes.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
                 Path(routes.USERS_ME, self._me, methods=["GET"]),
                 Path(routes.ASSETS, self._upload, methods=["POST"]),
@@ -747,6 +776,18 @@ class SandboxApp:
         wallet = {"currency": "usd", "remaining_balance": balance, "auto_reload": {"enabled": False}}
         names = {"username": "sandbox", "email": "sandbox@example.com", "first_name": "Sand", "last_name": "Box"}
         return JSONResponse({"data": {**names, "billing_type": "wallet", "wallet": wallet}})
+
+    def _listing(self, items: list[dict[str, object]]) -> Callable[[Request], Awaitable[Response]]:
+        """One page of a v3 list ({data, has_more, next_token}), `limit` honoured."""
+
+        async def route(request: Request) -> Response:
+            if not self._authorized(request):
+                return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+            limit = request.query_params.get("limit", "20")
+            page = items[: int(limit)] if limit.isdigit() else items
+            return JSONResponse({"data": page, "has_more": len(page) < len(items), "next_token": None})
+
+        return route
 
     def asset_url(self, asset_id: str) -> str:
         return f"{self.base_url}/assets/{asset_id}"

@@ -21,9 +21,10 @@ figure is about detection, not saving.
 3. Floor, in the same run: one more wait_for_video call on each completed job, timed. It is the delay an
    ideal poller would still show (one status read and one tool round trip).
 
-Prints, per round, the median and max detection delay and the GETs per job-minute, then the ratio of
-the median delay to the floor. Goals: median <= 2.0 s, max <= 6 s, at <= 10 GETs per job-minute (per
-round). With --check, exits 1 if a round misses a goal; otherwise it only reports. --quick is a short
+Prints, per round, the median and max detection delay and the GETs per job-minute (reported, not the
+goal), then the same over the run and the ratio of the median delay to the floor. Goals, over all measured
+renders of a run (at least 18, the default 3 rounds of 6): median <= 2.0 s, max <= 6 s, at <= 10 GETs per
+job-minute. With --check, exits 1 if the run misses a goal; otherwise it only reports. --quick is a short
 smoke run (renders of 4-8 s, 2 earlier renders, one round of 3 jobs) whose figures mean little.
 """
 
@@ -56,6 +57,7 @@ CALL_TIMEOUT = 60.0
 GOAL_MEDIAN = 2.0
 GOAL_MAX = 6.0
 GOAL_GETS_PER_MINUTE = 10.0
+MEASURED_AT_LEAST = 18
 
 
 @dataclass
@@ -250,20 +252,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"floor (wait_for_video on a completed job): p50 {floor * 1000:.1f} ms, max {max(floors) * 1000:.1f} ms")
     print(f"ratio median delay / floor: {statistics.median(delays) / floor:.0f}x; run took {seconds:.0f} s")
+    reads = sum(f.status_reads for f in everyone)
+    rate = reads / (sum(f.render_seconds for f in everyone) / 60)
+    print(f"all {len(everyone)} jobs: {rate:.1f} status GETs per job-minute ({reads} GETs)")
     missed = []
-    for number, followed in enumerate(rounds, start=1):
-        median = statistics.median(f.delay for f in followed)
-        worst = max(f.delay for f in followed)
-        rate = sum(f.status_reads for f in followed) / (sum(f.render_seconds for f in followed) / 60)
-        if median > GOAL_MEDIAN:
-            missed.append(f"round {number}: median {median:.2f} s > {GOAL_MEDIAN} s")
-        if worst > GOAL_MAX:
-            missed.append(f"round {number}: max {worst:.2f} s > {GOAL_MAX} s")
-        if rate > GOAL_GETS_PER_MINUTE:
-            missed.append(f"round {number}: {rate:.1f} GETs per job-minute > {GOAL_GETS_PER_MINUTE}")
+    if statistics.median(delays) > GOAL_MEDIAN:
+        missed.append(f"median {statistics.median(delays):.2f} s > {GOAL_MEDIAN} s")
+    if max(delays) > GOAL_MAX:
+        missed.append(f"max {max(delays):.2f} s > {GOAL_MAX} s")
+    if rate > GOAL_GETS_PER_MINUTE:
+        missed.append(f"{rate:.1f} GETs per job-minute > {GOAL_GETS_PER_MINUTE}")
+    if len(everyone) < MEASURED_AT_LEAST:
+        missed.append(f"only {len(everyone)} measured renders (the goal is stated over at least {MEASURED_AT_LEAST})")
     print(
-        f"goals (per round): median <= {GOAL_MEDIAN} s, max <= {GOAL_MAX} s, "
-        f"<= {GOAL_GETS_PER_MINUTE:g} status GETs per job-minute: " + ("missed" if missed else "met")
+        f"goals (over all {len(everyone)} measured renders of the run): median <= {GOAL_MEDIAN} s, "
+        f"max <= {GOAL_MAX} s, <= {GOAL_GETS_PER_MINUTE:g} status GETs per job-minute: "
+        + ("missed" if missed else "met")
     )
     for line in missed:
         print(f"  {line}")

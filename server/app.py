@@ -72,7 +72,12 @@ def create_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with running_tenants(
-            settings, library, tenancy or Tenancy(), transport=transport, on_bytes=tasks.saved_bytes
+            settings,
+            library,
+            tenancy or Tenancy(),
+            transport=transport,
+            on_bytes=tasks.saved_bytes,
+            public_url=links.public_url if links else None,
         ) as tenants:
             yield AppState(
                 jobs=tenants.jobs(OWN),

@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Final
 from urllib.parse import urlsplit
 
 import anyio
@@ -33,7 +34,17 @@ def _is_private(url: str) -> bool:
     return address.is_loopback or address.is_private
 
 
-def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = None) -> JobSettings:
+CALLBACK_PATH: Final = "/heygen/callbacks/"
+
+
+def callback_url(public_url: str) -> str:
+    """Where HeyGen calls this server back, the callback id appended (the route is server/http.py's)."""
+    return public_url.rstrip("/") + CALLBACK_PATH
+
+
+def job_settings(
+    settings: Settings, tenant: str = OWN, budget: int | None = None, callback_base: str | None = None
+) -> JobSettings:
     return JobSettings(
         poll_interval=settings.poll_interval,
         duplicate_window=settings.duplicate_window,
@@ -47,6 +58,7 @@ def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = Non
         private_video_hosts=_is_private(settings.api_base_url),
         loopback_images=is_loopback_url(settings.api_base_url),
         daily_renders=budget,
+        callback_base=callback_base,
     )
 
 
@@ -71,6 +83,7 @@ async def running_tenants(
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
     on_bytes: SaveProgress | None = None,
+    public_url: str | None = None,
 ) -> AsyncIterator[Tenants]:
     """The job logic of each tenant for one run, made on first use; the server's own user ('') works in
     `library` as given, with HEYGEN_API_KEY. The library is checked unless it already was in this process.
@@ -99,7 +112,8 @@ async def running_tenants(
                     shared=http,
                 )
                 view = library.for_tenant(tenant) if tenant else library
-                return VideoJobs(client, view, job_settings(settings, tenant, budget), background, on_bytes=on_bytes)
+                made = job_settings(settings, tenant, budget, callback_url(public_url) if public_url else None)
+                return VideoJobs(client, view, made, background, on_bytes=on_bytes)
 
             tenants = Tenants(tenancy, make)
             try:

@@ -105,6 +105,9 @@ class VideoRequest:
     # A local image (stdio mode), uploaded at submission; its asset then stands for it (see with_asset).
     reference_image: LocalImage | None = None
     reference_asset_id: str | None = None
+    # Where HeyGen calls back when the Video Agent is done (remote mode): (callback_url, callback_id). Not part
+    # of what the request buys, so not of its fingerprint.
+    callback: tuple[str, str] | None = None
 
     @classmethod
     def checked(
@@ -187,6 +190,8 @@ class VideoRequest:
             body["files"] = [{"type": "asset_id", "asset_id": self.reference_asset_id}]
         elif self.reference_image_url is not None:
             body["files"] = [{"type": "url", "url": self.reference_image_url}]
+        if self.callback is not None:
+            body["callback_url"], body["callback_id"] = self.callback
         return body | (self.config or {})
 
     def fingerprint(self) -> str:

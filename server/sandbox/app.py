@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
 import anyio
+import httpx2
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -473,7 +474,10 @@ class SandboxApp:
         self.agent_sessions: tuple[AgentKind, float] = ("video", 0.0)  # new sessions' kind and thinking time
         # What the Video Agent's config may name (GET /v3/video-agents/styles, /v3/avatars/looks, /v3/voices).
         self.agent_styles, self.avatar_looks, self.voices = AGENT_STYLES, AVATAR_LOOKS, VOICES
-        self.assets: dict[str, tuple[bytes, str]] = {}  # uploads (POST /v3/assets): asset id -> bytes, type
+        self.assets: dict[str, tuple[bytes, str]] = {}
+        # Completion callbacks delivered (to a POST's callback_url): when sent (monotonic), the status answered.
+        self.callbacks: list[tuple[float, int]] = []
+        self._calling: set[asyncio.Task[None]] = set()  # uploads (POST /v3/assets): asset id -> bytes, type
         self._initial = (video_size, read_lag, video_rate, video_ranges, self.render_seconds, render_seed)
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
@@ -529,6 +533,7 @@ class SandboxApp:
             self.v1_retired = None
             self.agent_sessions = ("video", 0.0)
             self.assets.clear()
+            self.callbacks.clear()
             self.render_seed = seed
             self._render_random = random.Random(seed)
 
@@ -757,6 +762,10 @@ class SandboxApp:
         job = self._new_job(routes.job_id("video_agent", video_id), payload, f"sess_{secrets.token_hex(8)}", video_id)
         if job is None:
             return JSONResponse(error_body(402, "Insufficient credits to generate this video."), status_code=402)
+        if isinstance(payload.get("callback_url"), str):
+            task = asyncio.get_running_loop().create_task(self._call_back(job, payload["callback_url"], payload))
+            self._calling.add(task)
+            task.add_done_callback(self._calling.discard)
         # Only session_id, status and created_at are promised (gen/video-agent.go); video_id may be null.
         known = job.agent == "video"
         data = {
@@ -766,6 +775,28 @@ class SandboxApp:
             "created_at": int(time.time()),
         }
         return JSONResponse({"data": data})
+
+    async def _call_back(self, job: Job, url: str, payload: dict[str, Any]) -> None:
+        """When the session ends, POST {event_type, event_data} to its callback_url, as HeyGen does (unsigned)."""
+        await asyncio.sleep(max(job.completes_at - time.monotonic(), 0.0))
+        done = job.status == "completed"
+        event = {
+            "event_type": "video_agent.success" if done else "video_agent.fail",
+            "event_data": {
+                "session_id": job.session_id,
+                "video_id": job.video_id,
+                "callback_id": payload.get("callback_id"),
+                "status": job.status,
+            },
+        }
+        sent_at = time.monotonic()
+        try:
+            async with httpx2.AsyncClient(timeout=10.0) as http:
+                answered = (await http.post(url, json=event)).status_code
+        except httpx2.HTTPError:
+            answered = 0
+        with self._lock:
+            self.callbacks.append((sent_at, answered))
 
     async def _me(self, request: Request) -> Response:
         """GET /v3/users/me (heygen-cli gen/user.go): a wallet account; each video it can still pay for is $2."""

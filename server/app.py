@@ -13,9 +13,9 @@ from mcp.server.mcpserver import MCPServer
 
 from heygen_video_mcp import prompts
 from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
+from heygen_video_mcp.server.legacytasks import TasksBothEras
 from heygen_video_mcp.server.player import TOOL_META, play_from_caller_origin, player_extension
 from heygen_video_mcp.server.runtime import running_tenants
-from heygen_video_mcp.server.tasks import TasksExtension
 from heygen_video_mcp.tools import (
     cancel_video,
     check_credits,
@@ -68,6 +68,7 @@ def create_server(
     hand out saved videos as links signed by it, not as paths on this machine."""
     library = library or settings.library()
     tasks = Tasks()  # renders followed as MCP Tasks (server/tasks.py): it learns how far each save has got
+    task_extension = TasksBothEras(tasks)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -97,10 +98,10 @@ def create_server(
         lifespan=lifespan,
         extensions=[
             player_extension(settings.api_base_url, links.public_url if links else None),
-            TasksExtension(tasks),
+            task_extension,
         ],
         # Links under each caller's own address (no public URL): the player may play from that address too.
-        middleware=[play_from_caller_origin] if links and not links.public_url else None,
+        middleware=[*([play_from_caller_origin] if links and not links.public_url else []), task_extension.middleware],
     )
     generate_video.register(server)
     # Hosts with MCP Apps show these two tools' results in the player page; others ignore the binding.

@@ -10,7 +10,7 @@ would end with. The logic is in tools/tasks.py; this is its MCP side."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -19,7 +19,7 @@ from mcp.server.mcpserver.server import require_client_extension
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolRequestParams, CancelTaskRequestParams, GetTaskRequestParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from heygen_video_mcp.tools import errors
 from heygen_video_mcp.tools.batch import BatchItem, batch_result
@@ -42,14 +42,16 @@ class UpdateTaskParams(GetTaskRequestParams):
 
 class TasksExtension(Extension):
     identifier = TASKS_EXTENSION
+    # The protocol versions tasks/get and tasks/cancel are served at (server/legacytasks.py adds 2025-11-25).
+    versions: frozenset[str] = _MODERN
 
     def __init__(self, tasks: Tasks) -> None:
         self.tasks = tasks
 
     def methods(self) -> Sequence[MethodBinding]:
         return (
-            MethodBinding("tasks/get", GetTaskRequestParams, self._get, protocol_versions=_MODERN),
-            MethodBinding("tasks/cancel", CancelTaskRequestParams, self._cancel, protocol_versions=_MODERN),
+            MethodBinding("tasks/get", GetTaskRequestParams, self._get, protocol_versions=self.versions),
+            MethodBinding("tasks/cancel", CancelTaskRequestParams, self._cancel, protocol_versions=self.versions),
             MethodBinding("tasks/update", UpdateTaskParams, self._update, protocol_versions=_MODERN),
         )
 
@@ -59,31 +61,31 @@ class TasksExtension(Extension):
         result = await call_next(ctx)
         if params.name not in TASK_TOOLS or not _declared(ctx):
             return result
-        execution_ids = _started(result)
+        execution_ids = started(wire(result))
         if not execution_ids:  # an error, a submission still without its id, or a batch with a failed item
             return result
         try:
-            state = await self.tasks.create(_jobs(ctx), params.name, execution_ids)
+            state = await self.tasks.create(jobs_of(ctx), params.name, execution_ids)
         except errors.HeyGenError:  # the library failed: the plain answer still has every execution id
             return result
         return _task(state, ctx, result_type="task")
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskRequestParams) -> HandlerResult:
         require_client_extension(ctx, TASKS_EXTENSION)
-        state = await self.tasks.get(_jobs(ctx), params.task_id)
-        return _task(_known(state), ctx, result_type="complete")
+        state = await self.tasks.get(jobs_of(ctx), params.task_id)
+        return _task(known(state), ctx, result_type="complete")
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: CancelTaskRequestParams) -> HandlerResult:
         """The spec's acknowledgement, carrying the task as it now is: its statusMessage says what happened
         (cancelled, and that HeyGen may still finish the render; or that it had already ended)."""
         require_client_extension(ctx, TASKS_EXTENSION)
-        state = await self.tasks.cancel(_jobs(ctx), params.task_id)
-        return _task(_known(state), ctx, result_type="complete")
+        state = await self.tasks.cancel(jobs_of(ctx), params.task_id)
+        return _task(known(state), ctx, result_type="complete")
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> HandlerResult:
         """No task here asks for input yet, so every response is one to no outstanding request: ignored."""
         require_client_extension(ctx, TASKS_EXTENSION)
-        _known(await self.tasks.get(_jobs(ctx), params.task_id))
+        known(await self.tasks.get(jobs_of(ctx), params.task_id))
         return {"resultType": "complete"}
 
 
@@ -94,7 +96,7 @@ def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
     return ctx.protocol_version in _MODERN and bool(extensions) and TASKS_EXTENSION in (extensions or {})
 
 
-def _known(state: TaskState | None) -> TaskState:
+def known(state: TaskState | None) -> TaskState:
     if state is None:
         raise MCPError(
             code=INVALID_PARAMS,
@@ -104,11 +106,19 @@ def _known(state: TaskState | None) -> TaskState:
     return state
 
 
-def _started(result: HandlerResult) -> list[str]:
-    """The execution ids a successful generate_video / generate_videos answer started, all or nothing."""
-    if getattr(result, "is_error", True):
+def wire(result: HandlerResult) -> dict[str, Any]:
+    """A tool's result as it goes on the wire."""
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dict(result) if isinstance(result, Mapping) else {}
+
+
+def started(result: dict[str, Any]) -> list[str]:
+    """The execution ids a successful generate_video / generate_videos answer (on the wire) started, all or
+    nothing."""
+    if result.get("isError") is not False:
         return []
-    data: dict[str, Any] = getattr(result, "structured_content", None) or {}
+    data: dict[str, Any] = result.get("structuredContent") or {}
     if "results" not in data:
         return [data["execution_id"]] if data.get("execution_id") else []
     items = data["results"]
@@ -116,7 +126,7 @@ def _started(result: HandlerResult) -> list[str]:
     return ids if len(ids) == len(items) and all(ids) else []
 
 
-def _jobs(ctx: ServerRequestContext[Any, Any]) -> VideoJobs:
+def jobs_of(ctx: ServerRequestContext[Any, Any]) -> VideoJobs:
     """The caller's job logic, as tools/results.py `state` finds it for a tool."""
     app: AppState = ctx.lifespan_context
     headers = getattr(ctx.request, "headers", None)  # None on stdio
@@ -127,7 +137,7 @@ def _jobs(ctx: ServerRequestContext[Any, Any]) -> VideoJobs:
     return app.tenants.jobs(tenant, offered)
 
 
-def _links(ctx: ServerRequestContext[Any, Any]) -> Links | None:
+def links_of(ctx: ServerRequestContext[Any, Any]) -> Links | None:
     """As tools/results.py `links`: a remote caller gets saved videos as signed links."""
     app: AppState = ctx.lifespan_context
     if app.sign_link is None:
@@ -136,26 +146,32 @@ def _links(ctx: ServerRequestContext[Any, Any]) -> Links | None:
 
 
 def _task(state: TaskState, ctx: ServerRequestContext[Any, Any], *, result_type: str) -> dict[str, Any]:
-    record = state.record
-    updated = max([record.created_at, record.cancelled_at or 0.0, *(job.updated_at for job in state.jobs)])
     task: dict[str, Any] = {
         "resultType": result_type,
-        "taskId": record.task_id,
+        "taskId": state.record.task_id,
         "status": state.status,
         "statusMessage": state.message,
-        "createdAt": iso_time(record.created_at),
-        "lastUpdatedAt": iso_time(updated),
+        "createdAt": iso_time(state.record.created_at),
+        "lastUpdatedAt": last_updated(state),
         "ttlMs": int(TTL_SECONDS * 1000),
     }
     if state.status == "working":
         task["pollIntervalMs"] = max(int(state.poll_seconds * 1000), 100)
     if state.status == "completed":
-        task["result"] = _final(state, _links(ctx))
+        task["result"] = {**final(state, links_of(ctx)), "resultType": "complete"}
     return task
 
 
-def _final(state: TaskState, links: Links | None) -> dict[str, Any]:
-    """What wait_for_video (for a batch, wait_for_videos) ends with, built by the same functions."""
+def last_updated(state: TaskState) -> str:
+    record = state.record
+    return iso_time(max([record.created_at, record.cancelled_at or 0.0, *(job.updated_at for job in state.jobs)]))
+
+
+def final(state: TaskState, links: Links | None) -> dict[str, Any]:
+    """What wait_for_video (for a batch, wait_for_videos) ends with, built by the same functions; for a task
+    that ended at its submission, the tool's result then."""
+    if state.record.ended is not None:
+        return dict(state.record.ended)
     videos = [
         video_result(job, saving=saving, links=links) for job, saving in zip(state.jobs, state.saving, strict=True)
     ]
@@ -164,5 +180,4 @@ def _final(state: TaskState, links: Links | None) -> dict[str, Any]:
         result = batch_result(items, _BATCH_NEXT)
     else:
         result = tool_result(videos[0])
-    wire = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return {**wire, "resultType": "complete"}
+    return wire(result)

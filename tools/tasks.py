@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import anyio
 
@@ -66,9 +66,12 @@ class Tasks:
             self._saves.clear()
         self._saves[execution_id] = (done, total)
 
-    async def create(self, jobs: VideoJobs, tool: str, execution_ids: list[str]) -> TaskState:
-        """A new task following these jobs, in the library (so any replica knows it) before it is returned."""
-        record = TaskRecord(secrets.token_urlsafe(24), tool, tuple(execution_ids), time.time())
+    async def create(
+        self, jobs: VideoJobs, tool: str, execution_ids: list[str], *, ended: dict[str, Any] | None = None
+    ) -> TaskState:
+        """A new task following these jobs, in the library (so any replica knows it) before it is returned.
+        `ended`: instead, the tool's result of a call that started no job (a task that is over at once)."""
+        record = TaskRecord(secrets.token_urlsafe(24), tool, tuple(execution_ids), time.time(), ended=ended)
         await jobs.library.add_task(record)
         return await self._state(jobs, record, read=False)
 
@@ -102,6 +105,11 @@ class Tasks:
         after = await self._state(jobs, cancelled, read=False)
         return replace(after, message=_cancelled_words(list(after.jobs), not_stopped))
 
+    async def page(self, jobs: VideoJobs, after: tuple[float, str] | None, limit: int) -> list[TaskState]:
+        """A page of this tenant's live tasks, newest first, as the library has them (no reads of HeyGen)."""
+        records = await jobs.library.task_page(time.time() - TTL_SECONDS, after, limit)
+        return [await self._state(jobs, record, read=False) for record in records]
+
     async def _record(self, jobs: VideoJobs, task_id: str) -> TaskRecord | None:
         record = await jobs.library.task(task_id)
         if record is None or time.time() - record.created_at > TTL_SECONDS:
@@ -109,6 +117,8 @@ class Tasks:
         return record
 
     async def _state(self, jobs: VideoJobs, record: TaskRecord, *, read: bool) -> TaskState:
+        if record.ended is not None:
+            return TaskState(record, "completed", _ended_words(record.ended), 0.0, (), ())
         found: list[Job] = []
         for execution_id in record.execution_ids:
             found.append(await self._job(jobs, execution_id, read=read))
@@ -189,6 +199,13 @@ class Tasks:
 
 def _ended(job: Job, saving: bool) -> bool:
     return job.status in ENDED and not saving
+
+
+def _ended_words(result: dict[str, Any]) -> str:
+    """An error result's own words (ErrorResult's message and next step), or, for a batch, its summary."""
+    data = result.get("structuredContent") or {}
+    words = " ".join(str(data[key]) for key in ("message", "next_step") if data.get(key))
+    return f"ended at its submission: {words or 'nothing was started'}"
 
 
 def _completed_words(found: list[Job]) -> str:

@@ -195,6 +195,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         PRIMARY KEY (base_url, api)
     );
     """,
+    # A task that ended at its submission (the 2025-11-25 form makes a task of a bad request too): its tool
+    # result, as JSON, since no job holds it.
+    """
+    ALTER TABLE tasks ADD COLUMN result TEXT;
+    """,
     # Completion callbacks (remote mode): the unguessable id a Video Agent job's callback URL carries, found by
     # any replica, and when HeyGen last called it (a waiter anywhere then reads the job at once).
     """

@@ -437,6 +437,10 @@ class Library:
     async def task(self, task_id: str) -> TaskRecord | None:
         return await self._run(lambda db: tasks.find(db, self.tenant, task_id), write=False)
 
+    async def task_page(self, since: float, after: tuple[float, str] | None, limit: int) -> list[TaskRecord]:
+        """A page of this tenant's tasks, newest first (see tools/library/tasks.py `page`)."""
+        return await self._run(lambda db: tasks.page(db, self.tenant, since, after, limit), write=False)
+
     async def cancel_task(self, task_id: str) -> TaskRecord | None:
         """Mark a task cancelled (the first cancel's time stays); None if this tenant has no such task."""
 

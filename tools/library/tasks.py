@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from heygen_video_mcp.tools.library.common import Connection, Row
 
@@ -16,6 +17,8 @@ class TaskRecord:
     execution_ids: tuple[str, ...]
     created_at: float
     cancelled_at: float | None = None
+    # The tool's result, for a task that ended at its submission (it follows no job).
+    ended: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> TaskRecord:
@@ -25,13 +28,21 @@ class TaskRecord:
             execution_ids=tuple(json.loads(row["execution_ids"])),
             created_at=row["created_at"],
             cancelled_at=row["cancelled_at"],
+            ended=json.loads(row["result"]) if row["result"] else None,
         )
 
 
 def insert(db: Connection, tenant: str, task: TaskRecord) -> None:
     db.execute(
-        "INSERT INTO tasks (task_id, tenant, tool, execution_ids, created_at) VALUES (?, ?, ?, ?, ?)",
-        (task.task_id, tenant, task.tool, json.dumps(list(task.execution_ids)), task.created_at),
+        "INSERT INTO tasks (task_id, tenant, tool, execution_ids, created_at, result) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            task.task_id,
+            tenant,
+            task.tool,
+            json.dumps(list(task.execution_ids)),
+            task.created_at,
+            None if task.ended is None else json.dumps(task.ended),
+        ),
     )
 
 
@@ -46,3 +57,15 @@ def cancel(db: Connection, tenant: str, task_id: str, at: float) -> None:
         "UPDATE tasks SET cancelled_at = coalesce(cancelled_at, ?) WHERE task_id = ? AND tenant = ?",
         (at, task_id, tenant),
     )
+
+
+def page(db: Connection, tenant: str, since: float, after: tuple[float, str] | None, limit: int) -> list[TaskRecord]:
+    """This tenant's tasks created after `since`, newest first, from just after `after` (a page's last task's
+    created_at and id) on."""
+    sql = "SELECT * FROM tasks WHERE tenant = ? AND created_at > ?"
+    args: list[object] = [tenant, since]
+    if after is not None:
+        sql += " AND (created_at < ? OR (created_at = ? AND task_id < ?))"
+        args += [after[0], after[0], after[1]]
+    rows = db.execute(sql + " ORDER BY created_at DESC, task_id DESC LIMIT ?", (*args, limit)).fetchall()
+    return [TaskRecord.from_row(row) for row in rows]

@@ -35,6 +35,7 @@ from heygen_video_mcp.tools.tasks import Tasks
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 
 if TYPE_CHECKING:
+    from heygen_video_mcp.server.callbacks import Callbacks
     from heygen_video_mcp.server.videolinks import VideoLinks
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
@@ -60,6 +61,7 @@ def create_server(
     library: Library | None = None,
     tenancy: Tenancy | None = None,
     links: VideoLinks | None = None,
+    callbacks: Callbacks | None = None,
 ) -> MCPServer[AppState]:
     """The server, its library (`library`, or the one `settings` names) checked at the start of each lifespan
     unless it already was in this process (the command line checks it while the SDK loads). The HTTP
@@ -80,6 +82,8 @@ def create_server(
             on_bytes=tasks.saved_bytes,
             public_url=links.public_url if links else None,
         ) as tenants:
+            if callbacks is not None:  # a callback reads with the job logic of the job's tenant
+                callbacks.tenants = tenants
             yield AppState(
                 jobs=tenants.jobs(OWN),
                 wait_seconds=settings.wait_seconds,

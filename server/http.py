@@ -35,7 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
-from heygen_video_mcp.server.callbacks import callback_route
+from heygen_video_mcp.server.callbacks import Callbacks
 from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settings
 from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
 from heygen_video_mcp.server.listening import CannotListen, listen
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
     from heygen_video_mcp.server.videolinks import VideoLinks
     from heygen_video_mcp.tools.calls import AppState
-    from heygen_video_mcp.tools.library import Library
 
 MCP_PATH: Final = "/mcp"
 # After SIGTERM: a call in flight ends by its deadline (at most CALL_CAP_SECONDS); past this, it is cut.
@@ -153,7 +152,7 @@ def build_app(
     http: HttpSettings,
     tenants: Mapping[str, Tenant],
     links: VideoLinks | None = None,
-    library: Library | None = None,
+    callbacks: Callbacks | None = None,
 ) -> tuple[Starlette, Drain]:
     """The ASGI app: /healthz, the OAuth metadata, the saved videos at signed links (their signature is their
     credential: a video player cannot send a token), and /mcp behind the bearer check when one is configured."""
@@ -183,7 +182,7 @@ def build_app(
         Route("/healthz", healthz, methods=["GET"]),
         *(links.routes() if links else []),
         # HeyGen's completion callbacks, where the Video Agent's POSTs point them (only with a public URL).
-        *([callback_route(library)] if library is not None and links is not None and links.public_url else []),
+        *([callbacks.route()] if callbacks is not None else []),
         Mount("/", app=mcp_app),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lambda _: server.session_manager.run())
@@ -251,8 +250,10 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     except (LibraryError, LinkConfigError) as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    server = create_server(settings, library=library, tenancy=tenancy(http, tenants), links=links)
-    app, drain = build_app(server, http, tenants, links, library)
+    # HeyGen's completion callbacks come where the public URL says, so only with one.
+    callbacks = Callbacks(library) if links is not None and links.public_url else None
+    server = create_server(settings, library=library, tenancy=tenancy(http, tenants), links=links, callbacks=callbacks)
+    app, drain = build_app(server, http, tenants, links, callbacks)
     # Streams end when this server says so (after the calls in flight), not on the signal itself.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
     config = uvicorn.Config(

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -89,11 +90,17 @@ async def test_a_forged_or_unknown_callback_is_refused_and_changes_nothing(sandb
     assert len(sandbox.requests) - before <= 2  # only check_status's own read
 
 
-async def test_a_callback_landing_on_another_replica_ends_the_wait(sandbox: Sandbox, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_callback_landing_on_another_replica_ends_the_wait(
+    sandbox: Sandbox, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     """Two replicas on one library: HeyGen calls the one behind the public URL; the wait runs on the other."""
     sandbox.reset()
     sandbox.set_render_seconds(1.0)
-    shared = {"HEYGEN_LIBRARY_PATH": str(tmp_path / "shared.sqlite3")}
+    if backend == "postgres":
+        shared = {"HEYGEN_DATABASE_URL": request.getfixturevalue("database_url")}
+    else:
+        shared = {"HEYGEN_LIBRARY_PATH": str(tmp_path / "shared.sqlite3")}
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     called = http_server(sandbox, tmp_path, "--port", str(port), HEYGEN_MCP_PUBLIC_URL=public, **shared)
@@ -105,3 +112,22 @@ async def test_a_callback_landing_on_another_replica_ends_the_wait(sandbox: Sand
     assert data_of(result)["status"] == "completed", text_of(result)
     ((_, answered),) = sandbox.callbacks
     assert answered == 200
+
+
+async def test_a_callback_reads_the_job_at_once_with_nobody_waiting(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The callback itself makes the status read (after its answer): the video is seen and saved unasked."""
+    sandbox.reset()
+    sandbox.set_render_seconds(1.0)
+    with remote(sandbox, tmp_path) as server:
+        async with connect(server.url, "legacy") as client:
+            made = data_of(await client.call_tool("generate_video", {"prompt": PROMPT, "provider": "video_agent"}))
+            saved = tmp_path / "videos"
+            with anyio.fail_after(20):  # far inside the 30 s a first look takes at this cadence
+                while not sandbox.callbacks or not any(saved.rglob("*.mp4")):  # noqa: ASYNC110 (another thread's)
+                    await anyio.sleep(0.1)
+            ((called_at, answered),) = sandbox.callbacks
+            assert answered == 200
+            reads = reads_of(sandbox, made["video_id"])
+            assert [t for t in reads if t >= called_at], reads  # read because of the callback, nobody asking
+            status = data_of(await client.call_tool("check_status", {"execution_id": made["execution_id"]}))
+    assert status["status"] == "completed"

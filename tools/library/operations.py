@@ -260,15 +260,16 @@ class Library:
 
         await self._run(work)
 
-    async def called_back(self, callback_id: str) -> bool:
-        """HeyGen called a job's callback: noted with the time, whoever's job it is (the id is the credential).
-        False, and nothing changed, for an id no job has."""
+    async def called_back(self, callback_id: str) -> tuple[str, str] | None:
+        """HeyGen called a job's callback: noted with the time, whoever's job it is (the id is the credential);
+        the job's tenant and execution id. None, and nothing changed, for an id no job has."""
 
-        def work(db: Connection) -> bool:
-            found = db.execute(
-                "UPDATE jobs SET called_back_at = ? WHERE callback_id = ?", (time.time(), callback_id)
-            ).rowcount
-            return found > 0
+        def work(db: Connection) -> tuple[str, str] | None:
+            row = db.execute(
+                "UPDATE jobs SET called_back_at = ? WHERE callback_id = ? RETURNING tenant, execution_id",
+                (time.time(), callback_id),
+            ).fetchone()
+            return None if row is None or row["execution_id"] is None else (row["tenant"], row["execution_id"])
 
         return await self._run(work)
 

@@ -19,7 +19,6 @@ from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.publichost import is_loopback_url, local_host
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
 
-
 CALLBACK_PATH: Final = "/heygen/callbacks/"
 
 

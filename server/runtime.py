@@ -22,8 +22,12 @@ from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_me
 CALLBACK_PATH: Final = "/heygen/callbacks/"
 
 
-def callback_url(public_url: str) -> str:
-    """Where HeyGen calls this server back, the callback id appended (the route is server/http.py's)."""
+def callback_base(settings: Settings, public_url: str | None) -> str | None:
+    """Where HeyGen calls this server back, the callback id appended (server/callbacks.py), or None: no public
+    URL, or one on this machine or a private network while HeyGen is not (it could never call there, and the
+    renders would be read only at the slow safety pace). The sandbox, on loopback itself, calls back there."""
+    if public_url is None or (local_host(public_url) is not None and local_host(settings.api_base_url) is None):
+        return None
     return public_url.rstrip("/") + CALLBACK_PATH
 
 
@@ -97,7 +101,7 @@ async def running_tenants(
                     shared=http,
                 )
                 view = library.for_tenant(tenant) if tenant else library
-                made = job_settings(settings, tenant, budget, callback_url(public_url) if public_url else None)
+                made = job_settings(settings, tenant, budget, callback_base(settings, public_url))
                 return VideoJobs(client, view, made, background, on_bytes=on_bytes)
 
             tenants = Tenants(tenancy, make)

@@ -12,6 +12,8 @@ import anyio
 import httpx2
 import pytest
 
+from heygen_video_mcp.server.config import Settings
+from heygen_video_mcp.server.runtime import callback_base
 from heygen_video_mcp.server.sandbox import Sandbox
 from heygen_video_mcp.tools import routes
 
@@ -131,3 +133,15 @@ async def test_a_callback_reads_the_job_at_once_with_nobody_waiting(sandbox: San
             assert [t for t in reads if t >= called_at], reads  # read because of the callback, nobody asking
             status = data_of(await client.call_tool("check_status", {"execution_id": made["execution_id"]}))
     assert status["status"] == "completed"
+
+
+def test_callbacks_are_asked_for_only_where_heygen_can_reach_this_server() -> None:
+    """A public URL on this machine or a private network is no use to the real HeyGen: without callbacks, the
+    Video Agent's renders are read at their own pace, not at the slow safety one."""
+    heygen = Settings.model_validate({"api_base_url": "https://api.heygen.com"})
+    assert callback_base(heygen, "https://mcp.example.com/") == "https://mcp.example.com/heygen/callbacks/"
+    assert callback_base(heygen, "http://127.0.0.1:8000") is None
+    assert callback_base(heygen, "http://10.1.2.3:8000") is None
+    assert callback_base(heygen, None) is None
+    local = Settings.model_validate({"api_base_url": "http://127.0.0.1:9000"})  # the sandbox calls back on loopback
+    assert callback_base(local, "http://127.0.0.1:8000") == "http://127.0.0.1:8000/heygen/callbacks/"

@@ -46,6 +46,8 @@ class Settings(BaseModel, frozen=True):
     # Video Agent videos read through /v3/videos/statuses, many a request (False: one GET each, for comparison).
     batch_status_reads: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # A task-run submission estimated above this many US dollars asks the user first (server/tasks.py).
+    confirm_above_usd: float | None = Field(None, ge=0)
 
     @field_validator("api_base_url")
     @classmethod
@@ -108,6 +110,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_MAX_VIDEO_BYTES": "max_video_bytes",
     "HEYGEN_BATCH_STATUS_READS": "batch_status_reads",
     "HEYGEN_LOG_LEVEL": "log_level",
+    "HEYGEN_CONFIRM_ABOVE_USD": "confirm_above_usd",
 }
 
 

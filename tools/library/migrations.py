@@ -200,6 +200,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     """
     ALTER TABLE tasks ADD COLUMN result TEXT;
     """,
+    # A task held for the user's consent (HEYGEN_CONFIRM_ABOVE_USD): the tool call's arguments, as JSON, sent
+    # to HeyGen only once accepted, by whichever replica takes the answer.
+    """
+    ALTER TABLE tasks ADD COLUMN pending TEXT;
+    """,
     # Completion callbacks (remote mode): the unguessable id a Video Agent job's callback URL carries, found by
     # any replica, and when HeyGen last called it (a waiter anywhere then reads the job at once).
     """

@@ -24,6 +24,13 @@ SAFETY_CADENCES: Final = 30
 TICK: Final = 1.0
 
 
+def next_gap(job: Job, estimate: Estimate, elapsed: float, cadence: float) -> float:
+    """Seconds to a job's next read: as renders like it say, or, while HeyGen is to call it back, a slow
+    safety read in case the callback never comes."""
+    gap = estimate.next_read(elapsed)
+    return max(gap, cadence * SAFETY_CADENCES) if job.callback_id is not None else gap
+
+
 class ReadPlan:
     def __init__(self, library: Library, poll_interval: float) -> None:
         self._library = library
@@ -48,10 +55,7 @@ class ReadPlan:
             self._limit = max(_PLAN_LIMIT, 2 * len(self._next_read))  # prune again only after growth
         elapsed = time.time() - job.created_at
         estimate = await self.estimate(job)
-        gap = estimate.next_read(elapsed)
-        if job.callback_id is not None:  # HeyGen will say when it ends: a slow safety read in case it does not
-            gap = max(gap, self._poll_interval * SAFETY_CADENCES)
-        self._next_read[job.execution_id] = anyio.current_time() + gap
+        self._next_read[job.execution_id] = anyio.current_time() + next_gap(job, estimate, elapsed, self._poll_interval)
 
     def now(self, execution_id: str) -> None:
         """A read is due at once (HeyGen called back)."""

@@ -24,9 +24,14 @@ CALLBACK_PATH: Final = "/heygen/callbacks/"
 
 def callback_base(settings: Settings, public_url: str | None) -> str | None:
     """Where HeyGen calls this server back, the callback id appended (server/callbacks.py), or None: no public
-    URL, or one on this machine or a private network while HeyGen is not (it could never call there, and the
-    renders would be read only at the slow safety pace). The sandbox, on loopback itself, calls back there."""
-    if public_url is None or (local_host(public_url) is not None and local_host(settings.api_base_url) is None):
+    URL, or, with the real HeyGen, one it could never call (on this machine or a private network), or one
+    without HTTPS, which its callback_url requires (heygen-cli gen/ai-clipping.go); the renders would be read
+    only at the slow safety pace. The sandbox, on loopback itself, calls back over plain HTTP there."""
+    if public_url is None:
+        return None
+    if local_host(settings.api_base_url) is None and (
+        local_host(public_url) is not None or not public_url.startswith("https://")
+    ):
         return None
     return public_url.rstrip("/") + CALLBACK_PATH
 

@@ -140,6 +140,7 @@ def test_callbacks_are_asked_for_only_where_heygen_can_reach_this_server() -> No
     Video Agent's renders are read at their own pace, not at the slow safety one."""
     heygen = Settings.model_validate({"api_base_url": "https://api.heygen.com"})
     assert callback_base(heygen, "https://mcp.example.com/") == "https://mcp.example.com/heygen/callbacks/"
+    assert callback_base(heygen, "http://mcp.example.com") is None  # HeyGen calls back over HTTPS only
     assert callback_base(heygen, "http://127.0.0.1:8000") is None
     assert callback_base(heygen, "http://10.1.2.3:8000") is None
     assert callback_base(heygen, None) is None

@@ -25,6 +25,7 @@ from heygen_video_mcp.tools import (
     generate_video,
     generate_videos,
     list_providers,
+    list_video_agent_options,
     list_videos,
     wait_for_video,
     wait_for_videos,
@@ -36,6 +37,7 @@ from heygen_video_mcp.tools.tenancy import OWN, Tenancy
 from heygen_video_mcp.tools.timing import WAIT_CAP_SECONDS
 
 if TYPE_CHECKING:
+    from heygen_video_mcp.server.callbacks import Callbacks
     from heygen_video_mcp.server.videolinks import VideoLinks
 
 INSTRUCTIONS = """Makes AI videos with HeyGen (VEO 3.1, Kling, Sora, Runway, Seedance, LTX).
@@ -61,6 +63,7 @@ def create_server(
     library: Library | None = None,
     tenancy: Tenancy | None = None,
     links: VideoLinks | None = None,
+    callbacks: Callbacks | None = None,
 ) -> MCPServer[AppState]:
     """The server, its library (`library`, or the one `settings` names) checked at the start of each lifespan
     unless it already was in this process (the command line checks it while the SDK loads). The HTTP
@@ -74,8 +77,15 @@ def create_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with running_tenants(
-            settings, library, tenancy or Tenancy(), transport=transport, on_bytes=tasks.saved_bytes
+            settings,
+            library,
+            tenancy or Tenancy(),
+            transport=transport,
+            on_bytes=tasks.saved_bytes,
+            public_url=links.public_url if links else None,
         ) as tenants:
+            if callbacks is not None:  # a callback reads with the job logic of the job's tenant
+                callbacks.tenants = tenants
             yield AppState(
                 jobs=tenants.jobs(OWN),
                 wait_seconds=settings.wait_seconds,
@@ -111,5 +121,6 @@ def create_server(
     list_providers.register(server)
     cancel_video.register(server)
     check_credits.register(server)
+    list_video_agent_options.register(server)
     prompts.register(server)
     return server

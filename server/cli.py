@@ -53,6 +53,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     generate.add_argument("--provider", default=DEFAULT_PROVIDER, help=f"default {DEFAULT_PROVIDER} (see providers)")
     generate.add_argument("--aspect-ratio", default=DEFAULT_ASPECT_RATIO, help="W:H, e.g. 16:9, 9:16, 1:1")
     generate.add_argument("--reference-image-url", help="an image to animate (public http(s) URL)")
+    generate.add_argument("--reference-image-path", help="a PNG or JPEG on this computer (<= 32 MB), uploaded first")
     generate.add_argument("--tail-image-url", help="an image to end on (public http(s) URL)")
     generate.add_argument("--config", help='provider overrides as a JSON object, e.g. \'{"avatar_id": "..."}\'')
     generate.add_argument("--allow-duplicate", action="store_true", help="buy it again even if just made")
@@ -122,7 +123,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Output) -> int
 def _check(args: argparse.Namespace) -> None:
     """Raise InvalidInput, saying what is valid, for arguments the tools would refuse too."""
     from heygen_video_mcp.tools.errors import InvalidInput
-    from heygen_video_mcp.tools.request import VideoRequest, check_filters, checked_execution_id
+    from heygen_video_mcp.tools.request import VideoRequest, check_filters, checked_execution_id, read_local_image
 
     if args.command == "generate":
         args.request = VideoRequest.checked(
@@ -132,6 +133,10 @@ def _check(args: argparse.Namespace) -> None:
             reference_image_url=args.reference_image_url,
             tail_image_url=args.tail_image_url,
             config=_config(args.config),
+            # A person's shell gives paths relative to where they stand.
+            reference_image=read_local_image(os.path.abspath(args.reference_image_path))
+            if args.reference_image_path
+            else None,
         )
         if not args.timeout > 0:
             raise InvalidInput(f"--timeout must be a number of seconds above 0, such as {WAIT_SECONDS:g}.")

@@ -43,6 +43,8 @@ class Settings(BaseModel, frozen=True):
     # at the adaptive schedule's ~10 reads per job-minute, and keeps a busy server from bursting into 429s.
     max_reads_per_second: float = Field(50.0, gt=0, le=1000)
     max_video_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    # Video Agent videos read through /v3/videos/statuses, many a request (False: one GET each, for comparison).
+    batch_status_reads: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # A task-run submission estimated above this many US dollars asks the user first (server/tasks.py).
     confirm_above_usd: float | None = Field(None, ge=0)
@@ -106,6 +108,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_AGENT_THINKING_SECONDS": "agent_thinking_seconds",
     "HEYGEN_MAX_READS_PER_SECOND": "max_reads_per_second",
     "HEYGEN_MAX_VIDEO_BYTES": "max_video_bytes",
+    "HEYGEN_BATCH_STATUS_READS": "batch_status_reads",
     "HEYGEN_LOG_LEVEL": "log_level",
     "HEYGEN_CONFIRM_ABOVE_USD": "confirm_above_usd",
 }

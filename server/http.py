@@ -35,6 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
+from heygen_video_mcp.server.callbacks import Callbacks
 from heygen_video_mcp.server.config import ConfigError, Settings
 from heygen_video_mcp.server.httpsettings import HttpSettings
 from heygen_video_mcp.server.listening import CannotListen, listen
@@ -149,7 +150,11 @@ class Drain:
 
 
 def build_app(
-    server: MCPServer[AppState], http: HttpSettings, tenants: Mapping[str, Tenant], links: VideoLinks | None = None
+    server: MCPServer[AppState],
+    http: HttpSettings,
+    tenants: Mapping[str, Tenant],
+    links: VideoLinks | None = None,
+    callbacks: Callbacks | None = None,
 ) -> tuple[Starlette, Drain]:
     """The ASGI app: /healthz, the OAuth metadata, the saved videos at signed links (their signature is their
     credential: a video player cannot send a token), and /mcp behind the bearer check when one is configured."""
@@ -178,6 +183,8 @@ def build_app(
         *metadata,
         Route("/healthz", healthz, methods=["GET"]),
         *(links.routes() if links else []),
+        # HeyGen's completion callbacks, where the Video Agent's POSTs point them (only with a public URL).
+        *([callbacks.route()] if callbacks is not None else []),
         Mount("/", app=mcp_app),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lambda _: server.session_manager.run())
@@ -245,8 +252,10 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     except (LibraryError, LinkConfigError) as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    server = create_server(settings, library=library, tenancy=tenancy(http, tenants), links=links)
-    app, drain = build_app(server, http, tenants, links)
+    # HeyGen's completion callbacks come where the public URL says, so only with one.
+    callbacks = Callbacks(library) if links is not None and links.public_url else None
+    server = create_server(settings, library=library, tenancy=tenancy(http, tenants), links=links, callbacks=callbacks)
+    app, drain = build_app(server, http, tenants, links, callbacks)
     # Streams end when this server says so (after the calls in flight), not on the signal itself.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
     config = uvicorn.Config(

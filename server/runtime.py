@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Final
 
 import anyio
 import httpx2
@@ -18,8 +19,26 @@ from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.publichost import is_loopback_url, local_host
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
 
+CALLBACK_PATH: Final = "/heygen/callbacks/"
 
-def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = None) -> JobSettings:
+
+def callback_base(settings: Settings, public_url: str | None) -> str | None:
+    """Where HeyGen calls this server back, the callback id appended (server/callbacks.py), or None: no public
+    URL, or, with the real HeyGen, one it could never call (on this machine or a private network), or one
+    without HTTPS, which its callback_url requires (heygen-cli gen/ai-clipping.go); the renders would be read
+    only at the slow safety pace. The sandbox, on loopback itself, calls back over plain HTTP there."""
+    if public_url is None:
+        return None
+    if local_host(settings.api_base_url) is None and (
+        local_host(public_url) is not None or not public_url.startswith("https://")
+    ):
+        return None
+    return public_url.rstrip("/") + CALLBACK_PATH
+
+
+def job_settings(
+    settings: Settings, tenant: str = OWN, budget: int | None = None, callback_base: str | None = None
+) -> JobSettings:
     return JobSettings(
         poll_interval=settings.poll_interval,
         duplicate_window=settings.duplicate_window,
@@ -28,10 +47,12 @@ def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = Non
         not_found_grace=settings.not_found_grace,
         agent_thinking_seconds=settings.agent_thinking_seconds,
         reads_per_second=settings.max_reads_per_second,
+        batch_status_reads=settings.batch_status_reads,
         max_video_bytes=settings.max_video_bytes,
         private_video_hosts=local_host(settings.api_base_url) is not None,  # the sandbox, a proxy
         loopback_images=is_loopback_url(settings.api_base_url),
         daily_renders=budget,
+        callback_base=callback_base,
     )
 
 
@@ -56,6 +77,7 @@ async def running_tenants(
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
     on_bytes: SaveProgress | None = None,
+    public_url: str | None = None,
 ) -> AsyncIterator[Tenants]:
     """The job logic of each tenant for one run, made on first use; the server's own user ('') works in
     `library` as given, with HEYGEN_API_KEY. The library is checked unless it already was in this process.
@@ -84,7 +106,8 @@ async def running_tenants(
                     shared=http,
                 )
                 view = library.for_tenant(tenant) if tenant else library
-                return VideoJobs(client, view, job_settings(settings, tenant, budget), background, on_bytes=on_bytes)
+                made = job_settings(settings, tenant, budget, callback_base(settings, public_url))
+                return VideoJobs(client, view, made, background, on_bytes=on_bytes)
 
             tenants = Tenants(tenancy, make)
             try:

@@ -44,6 +44,15 @@ def test_the_polling_benchmarks_run() -> None:
     assert re.search(r"default +20 ", listing), listing
 
 
+def test_the_batch_reads_benchmark_runs() -> None:
+    """Video Agent renders followed with batch reads and with one GET per video, in the same run."""
+    out = run_benchmark("batch_reads.py", "--quick")
+    for mode in ("one GET per video", "batch reads"):
+        assert re.search(rf"{mode}: 10 jobs, detection median [\d.]+ s, max [\d.]+ s; \d+ status requests", out), out
+    ratio = re.search(r"ratio batch/one-per-video: status requests per job-minute ([\d.]+)x", out)
+    assert ratio and float(ratio.group(1)) < 1, out  # sharing reads costs fewer requests, never more
+
+
 def test_the_cold_start_benchmark_runs() -> None:
     out = run_benchmark("cold_start.py", "--starts", "2")
     assert re.search(r"CPU ratio [\d.]+ \(ours/floor, up to the first answer\)", out), out

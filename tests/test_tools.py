@@ -31,6 +31,7 @@ TOOLS = {
     "wait_for_videos",
     "cancel_video",
     "check_credits",
+    "list_video_agent_options",
 }
 
 

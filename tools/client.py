@@ -16,7 +16,7 @@ import anyio
 import httpx2
 
 from heygen_video_mcp.tools import deadline, errors, routes
-from heygen_video_mcp.tools.request import VideoRequest
+from heygen_video_mcp.tools.request import LocalImage, VideoRequest
 from heygen_video_mcp.tools.status import Execution, normalise_status
 
 logger = logging.getLogger(__name__)
@@ -208,6 +208,25 @@ class HeyGenClient:
         """One v3 POST that buys nothing (a session's stop)."""
         return await self._request("POST", path, content=_encoded(dict(payload)))
 
+    async def upload_asset(self, image: LocalImage) -> tuple[str, str]:
+        """Upload a local image (POST /v3/assets, multipart "file"); its asset id and public URL. It buys
+        nothing, so an answer lost on the way is only a failed upload."""
+        files = {"file": (image.name, image.data, image.content_type)}
+        try:
+            body = await self._request("POST", routes.ASSETS, files=files)
+        except errors.HeyGenError as exc:
+            if not exc.maybe_accepted:
+                raise
+            raise errors.APIConnectionFailed(
+                f"HeyGen did not confirm the upload of {image.name}; nothing was bought.", advice="Try again shortly."
+            ) from None
+        data = body.get("data") if isinstance(body, dict) else None
+        asset_id = _str_or_none(data.get("asset_id")) if isinstance(data, dict) else None
+        url = _str_or_none(data.get("url")) if isinstance(data, dict) else None
+        if asset_id is None or url is None:
+            raise self._odd("no data.asset_id or data.url", maybe_accepted=False)
+        return asset_id, url
+
     async def video_statuses(self, video_ids: list[str], until: float = math.inf) -> dict[str, Execution]:
         """Many Video Agent videos' statuses in one read (GET /v3/videos/statuses, at most 100 ids), by video id.
         No URL comes with them: a completed video's own read gives it."""
@@ -305,6 +324,7 @@ class HeyGenClient:
         path: str,
         *,
         content: bytes | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
         execution_id: str | None = None,
         wire: Wire | None = None,
     ) -> Any:
@@ -328,6 +348,7 @@ class HeyGenClient:
                     method,
                     self._base_url + path,
                     content=content,
+                    files=files,
                     headers=headers,
                     timeout=self._timeout(),
                     # Only a submission needs to know whether it left (a read is retried either way); the

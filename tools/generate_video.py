@@ -2,19 +2,26 @@
 
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.calls import AppState, links, state
+from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.providers import (
     COMMON_ASPECT_RATIOS,
     DEFAULT_ASPECT_RATIO,
     DEFAULT_PROVIDER,
     PROVIDER_VALUES,
 )
-from heygen_video_mcp.tools.request import MAX_AGENT_PROMPT_CHARS, MAX_PROMPT_CHARS, VideoRequest
+from heygen_video_mcp.tools.request import (
+    MAX_AGENT_PROMPT_CHARS,
+    MAX_PROMPT_CHARS,
+    VideoRequest,
+    read_local_image,
+)
 from heygen_video_mcp.tools.results import VideoAnswer, job_answer
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, VIDEO_AGENT_USD_PER_SECOND
 
@@ -93,10 +100,26 @@ async def generate_video(
     ] = None,
     config: Config = None,
     allow_duplicate: AllowDuplicate = False,
+    reference_image_path: Annotated[
+        str | None,
+        Field(
+            description="Instead of reference_image_url: the full path of a PNG or JPEG image on this computer "
+            "(at most 32 MB), uploaded to HeyGen first. Only when this server runs on the user's computer (stdio)."
+        ),
+    ] = None,
 ) -> Annotated[CallToolResult, VideoAnswer]:
     app = state(ctx)
+    remote = links(ctx) is not None
 
     async def work() -> CallToolResult:
+        image = None
+        if reference_image_path is not None and reference_image_path.strip():
+            if remote:  # the path would name a file on the server's machine, not the user's
+                raise InvalidInput(
+                    "reference_image_path names a file on your computer, but this server runs remotely and cannot "
+                    "read it. Give the image as reference_image_url (a public http(s) URL). Nothing was sent."
+                )
+            image = await anyio.to_thread.run_sync(read_local_image, reference_image_path)
         request = VideoRequest.checked(
             prompt=prompt,
             provider=provider,
@@ -104,6 +127,7 @@ async def generate_video(
             reference_image_url=reference_image_url,
             tail_image_url=tail_image_url,
             config=config,
+            reference_image=image,
         )
         outcome = await app.jobs.submit(request, allow_duplicate=allow_duplicate)
         # What the user pays, said with the job.
@@ -111,7 +135,7 @@ async def generate_video(
         note = f" Price: ${VIDEO_AGENT_USD_PER_SECOND} per second of finished video." if price else ""
         return job_answer(outcome.job, duplicate=outcome.duplicate, links=links(ctx), note=note)
 
-    return await answer(work, action="generate_video", seconds=app.call_seconds, remote=links(ctx) is not None)
+    return await answer(work, action="generate_video", seconds=app.call_seconds, remote=remote)
 
 
 def register(server: MCPServer[AppState]) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import stat
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -36,6 +38,60 @@ _INVISIBLE: Final = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 # keeps tab, line feed and carriage return; ids, names, folders, URLs and filters are one plain line.
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# POST /v3/assets takes files up to 32 MB (heygen-cli gen/asset.go), read here as 32,000,000 bytes, the stricter
+# reading; of its types, a reference image may be PNG or JPEG, known by their first bytes.
+MAX_IMAGE_BYTES: Final = 32_000_000
+_IMAGE_TYPES: Final = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """An image file read once and checked: what is uploaded is what was checked, and requests with the same
+    picture are the same request whatever the file is called."""
+
+    name: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def read_local_image(path: str) -> LocalImage:
+    """The image at `path` (absolute), checked for size and type before anything is sent; InvalidInput if not."""
+    refuse_control("reference_image_path", path)
+    given = Path(path.strip()).expanduser()
+    if not given.is_absolute():
+        raise InvalidInput(
+            f"reference_image_path {path[:80]!r} is not a full path; give the image's absolute path, such as "
+            "/Users/me/Pictures/product.png. Nothing was sent."
+        )
+    try:
+        info = given.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise FileNotFoundError
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise InvalidInput(
+                f"{given.name} is {info.st_size / 1e6:.1f} MB; HeyGen takes images of at most 32 MB. Make it "
+                "smaller (a JPEG of a few MB is plenty) and call again. Nothing was sent."
+            )
+        with given.open("rb") as file:
+            data = file.read(MAX_IMAGE_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InvalidInput(
+            f"There is no file at {given} (reference_image_path): give the full path of a PNG or JPEG image on "
+            "this computer. Nothing was sent."
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"{given.name} cannot be read ({exc.strerror}). Nothing was sent.") from None
+    kind = next((kind for magic, kind in _IMAGE_TYPES if data.startswith(magic)), None)
+    if kind is None or len(data) > MAX_IMAGE_BYTES:
+        raise InvalidInput(
+            f"{given.name} is not a PNG or JPEG image (judged by its content, not its name); reference_image_path "
+            "takes PNG or JPEG files of at most 32 MB. Convert it and call again. Nothing was sent."
+        )
+    return LocalImage(given.name, kind, data)
 
 
 @dataclass(frozen=True)
@@ -46,6 +102,12 @@ class VideoRequest:
     reference_image_url: str | None = None
     tail_image_url: str | None = None
     config: dict[str, Any] | None = None
+    # A local image (stdio mode), uploaded at submission; its asset then stands for it (see with_asset).
+    reference_image: LocalImage | None = None
+    reference_asset_id: str | None = None
+    # Where HeyGen calls back when the Video Agent is done (remote mode): (callback_url, callback_id). Not part
+    # of what the request buys, so not of its fingerprint.
+    callback: tuple[str, str] | None = None
 
     @classmethod
     def checked(
@@ -57,6 +119,7 @@ class VideoRequest:
         reference_image_url: str | None = None,
         tail_image_url: str | None = None,
         config: dict[str, Any] | None = None,
+        reference_image: LocalImage | None = None,
     ) -> VideoRequest:
         refuse_control("prompt", prompt, text=True)
         for name, value in (
@@ -88,6 +151,11 @@ class VideoRequest:
             )
         if config is not None and len(_config_json(config)) > MAX_CONFIG_BYTES:
             raise InvalidInput(f"config is larger than {MAX_CONFIG_BYTES} bytes of JSON; pass only the overrides.")
+        if reference_image is not None and reference_image_url and reference_image_url.strip():
+            raise InvalidInput(
+                "Give the reference image once: reference_image_url (a public URL) or reference_image_path (a file "
+                "on this computer), not both. Nothing was sent."
+            )
         if provider == VIDEO_AGENT:
             _check_agent(f"{ratio[0]}:{ratio[1]}", reference_image_url, tail_image_url, config)
         return cls(
@@ -98,7 +166,12 @@ class VideoRequest:
             tail_image_url=checked_url("tail_image_url", tail_image_url),
             # An empty config asks for nothing: it is the same request as none, and is not sent.
             config=config or None,
+            reference_image=reference_image,
         )
+
+    def with_asset(self, asset_id: str, url: str) -> VideoRequest:
+        """This request with its local image uploaded: the Video Agent gets the asset, the executions API its URL."""
+        return replace(self, reference_image_url=url, reference_asset_id=asset_id)
 
     def api_input(self) -> dict[str, Any]:
         """The contract's `input` object; optional fields are left out when unset, as in HeyGen's sample."""
@@ -113,14 +186,21 @@ class VideoRequest:
         """POST /v3/video-agents' body (tools/routes.py says from where): the aspect ratio as orientation, the
         reference image as a file, config's avatar_id, voice_id and style_id as they are."""
         body: dict[str, Any] = {"prompt": self.prompt, "orientation": ORIENTATIONS[self.aspect_ratio]}
-        if self.reference_image_url is not None:
+        if self.reference_asset_id is not None:
+            body["files"] = [{"type": "asset_id", "asset_id": self.reference_asset_id}]
+        elif self.reference_image_url is not None:
             body["files"] = [{"type": "url", "url": self.reference_image_url}]
+        if self.callback is not None:
+            body["callback_url"], body["callback_id"] = self.callback
         return body | (self.config or {})
 
     def fingerprint(self) -> str:
         """Equal for requests that would buy the same video. Not differences: Unicode normalisation form,
         whitespace runs and invisible characters in the prompt, 8 against 8.0, key order, {} against no config."""
         canonical = _canonical(dict(self.api_input(), prompt=" ".join(self.prompt.split())))
+        if self.reference_image is not None:  # the picture, not the file's name or its upload's URL
+            canonical.pop("reference_image_url", None)
+            canonical["reference_image_sha256"] = self.reference_image.digest
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 

@@ -16,6 +16,12 @@ VIDEOS: Final = "/v3/videos"
 VIDEO_STATUSES: Final = "/v3/videos/statuses"  # ?video_ids=a,b: up to 100 in one read (heygen-cli gen/video.go)
 STATUSES_PER_READ: Final = 100
 USERS_ME: Final = "/v3/users/me"
+# What the Video Agent's config may name (heygen-cli gen/video-agent.go, gen/avatar.go, gen/voice.go): its
+# styles (style_id), avatar looks (id, as avatar_id) and voices (voice_id); each answers one page.
+AGENT_STYLES: Final = "/v3/video-agents/styles"
+AVATAR_LOOKS: Final = "/v3/avatars/looks"
+VOICES: Final = "/v3/voices"
+ASSETS: Final = "/v3/assets"  # multipart "file", at most 32 MB -> {data: {asset_id, url}} (heygen-cli gen/asset.go)
 # The Video Agent's price (docs/heygen-api.md).
 VIDEO_AGENT_USD_PER_SECOND: Final = 0.0333
 VIDEO_AGENT_PREFIX: Final = "video_agent:"

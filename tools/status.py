@@ -110,3 +110,5 @@ class Job:
     tenant: str = ""  # whose job: '' is the single user of stdio mode
     session_id: str | None = None  # the Video Agent's session (tools/routes.py)
     submit_owner: str | None = None  # the process a submission in flight belongs to (library.common.abandoned)
+    callback_id: str | None = None  # a Video Agent job's completion callback (remote mode), a secret
+    called_back_at: float | None = None  # when HeyGen last called it back

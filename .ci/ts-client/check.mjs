@@ -225,6 +225,19 @@ async function cases(transport, client, sandbox) {
     );
   }
 
+  await call(
+    "list_video_agent_options: styles, avatars and voices",
+    "list_video_agent_options",
+    {},
+    succeeds("the options", (data) => data.styles.length > 0 && data.avatars.length > 0 && data.voices.length > 0),
+  );
+  await call(
+    "generate_video: a local image that is not there",
+    "generate_video",
+    { prompt, provider: "video_agent", reference_image_path: "/no/such/picture.png" },
+    transport === "http" ? isError("runs remotely", "reference_image_url") : isError("There is no file at"),
+  );
+
   await sandbox.send({ do: "rate_limited", retry_after: 30, times: 20 });
   await call("generate_video: rate limited (429 storm)", "generate_video", { prompt: `${prompt}, storm` }, isError("Wait 30 seconds"));
   await sandbox.send({ do: "reset" });

@@ -21,12 +21,14 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
 import anyio
+import httpx2
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Path
@@ -74,6 +76,31 @@ RETIRED: Final = "API v1 was retired on November 1, 2026 and is no longer suppor
 # POST /v3/video-agents' fields (developers.heygen.com/reference/create-video-with-video-agent).
 AGENT_STRINGS: Final = ("avatar_id", "voice_id", "style_id", "callback_url", "callback_id", "mode")
 AGENT_FIELDS: Final = ("prompt", "orientation", "files", "incognito_mode", "auto_proceed", *AGENT_STRINGS)
+# What the Video Agent's config may name, shaped as heygen-cli's gen/video-agent.go, avatar.go and voice.go say.
+AGENT_STYLES: Final[list[dict[str, object]]] = [
+    {"style_id": "style_cinematic", "name": "Cinematic", "tags": ["cinematic"], "aspect_ratio": "16:9"},
+    {"style_id": "style_retro", "name": "Retro tech", "tags": ["retro-tech"], "aspect_ratio": "16:9"},
+    {"style_id": "style_handmade", "name": "Handmade", "tags": ["handmade"], "aspect_ratio": "9:16"},
+]
+AVATAR_LOOKS: Final[list[dict[str, object]]] = [
+    {"id": "look_anna_office", "name": "Anna, office", "avatar_type": "studio_avatar", "gender": "female"},
+    {"id": "look_ken_studio", "name": "Ken, studio", "avatar_type": "studio_avatar", "gender": "male"},
+]
+VOICES: Final[list[dict[str, object]]] = [
+    {
+        "voice_id": f"voice_{name.lower()}",
+        "name": name,
+        "language": language,
+        "gender": gender,
+        "support_pause": True,
+        "support_locale": False,
+        "type": "public",
+    }
+    for name, language, gender in (("Aria", "English", "female"), ("Jonas", "German", "male"))
+]
+# POST /v3/assets: its size limit and the types of its list this sandbox takes (images, for references).
+ASSET_MAX_BYTES: Final = 32_000_000
+ASSET_TYPES: Final = ("image/png", "image/jpeg")
 FILE_KEYS: Final = {"url": "url", "asset_id": "asset_id", "base64": "data"}
 ACCESS_DENIED: Final = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
@@ -266,6 +293,8 @@ def render_range(seconds: RenderSeconds) -> tuple[float, float]:
 def route_of(method: str, path: str) -> Route:
     if method == "POST" and path in CREATE_PATHS:
         return "create"
+    if path == contract.AGENT_STYLES:  # a list, not a session's status
+        return "other"
     if method == "GET" and STATUS_RE.fullmatch(path):
         return "status"
     if method == "GET" and VIDEO_RE.fullmatch(path):
@@ -442,6 +471,12 @@ class SandboxApp:
         self.credits: int | None = None  # videos the account can still pay for; None: no limit
         self.v1_retired: tuple[int, bool] | None = None  # (HTTP status, whether the body says retired)
         self.agent_sessions: tuple[AgentKind, float] = ("video", 0.0)  # new sessions' kind and thinking time
+        # What the Video Agent's config may name (GET /v3/video-agents/styles, /v3/avatars/looks, /v3/voices).
+        self.agent_styles, self.avatar_looks, self.voices = AGENT_STYLES, AVATAR_LOOKS, VOICES
+        self.assets: dict[str, tuple[bytes, str]] = {}
+        # Completion callbacks delivered (to a POST's callback_url): when sent (monotonic), the status answered.
+        self.callbacks: list[tuple[float, int]] = []
+        self._calling: set[asyncio.Task[None]] = set()  # uploads (POST /v3/assets): asset id -> bytes, type
         self._initial = (video_size, read_lag, video_rate, video_ranges, self.render_seconds, render_seed)
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
@@ -459,6 +494,11 @@ class SandboxApp:
                 Path(contract.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
                 Path(contract.VIDEO_STATUSES, self._video_statuses, methods=["GET"]),
                 Path(contract.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
+                Path(contract.AGENT_STYLES, self._listing(AGENT_STYLES), methods=["GET"]),
+                Path(contract.AVATAR_LOOKS, self._listing(AVATAR_LOOKS), methods=["GET"]),
+                Path(contract.VOICES, self._listing(VOICES), methods=["GET"]),
+                Path(contract.ASSETS, self._upload, methods=["POST"]),
+                Path("/assets/{asset_id}", self._asset, methods=["GET"]),
                 Path(contract.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
                 Path(contract.USERS_ME, self._me, methods=["GET"]),
                 Path(contract.VIDEO_AGENTS + "/{session_id}/stop", self._stop, methods=["POST"]),
@@ -491,6 +531,8 @@ class SandboxApp:
             self.credits = None
             self.v1_retired = None
             self.agent_sessions = ("video", 0.0)
+            self.assets.clear()
+            self.callbacks.clear()
             self.render_seed = seed
             self._render_random = random.Random(seed)
 
@@ -719,6 +761,10 @@ class SandboxApp:
         job = self._new_job(contract.agent_job_id(video_id), payload, f"sess_{secrets.token_hex(8)}", video_id)
         if job is None:
             return JSONResponse(error_body(402, "Insufficient credits to generate this video."), status_code=402)
+        if isinstance(payload.get("callback_url"), str):
+            task = asyncio.get_running_loop().create_task(self._call_back(job, payload["callback_url"], payload))
+            self._calling.add(task)
+            task.add_done_callback(self._calling.discard)
         # Only session_id, status and created_at are promised (gen/video-agent.go); video_id may be null.
         known = job.agent == "video"
         data = {
@@ -729,6 +775,28 @@ class SandboxApp:
         }
         return JSONResponse({"data": data})
 
+    async def _call_back(self, job: Job, url: str, payload: dict[str, Any]) -> None:
+        """When the session ends, POST {event_type, event_data} to its callback_url, as HeyGen does (unsigned)."""
+        await asyncio.sleep(max(job.completes_at - time.monotonic(), 0.0))
+        done = job.status == "completed"
+        event = {
+            "event_type": "video_agent.success" if done else "video_agent.fail",
+            "event_data": {
+                "session_id": job.session_id,
+                "video_id": job.video_id,
+                "callback_id": payload.get("callback_id"),
+                "status": job.status,
+            },
+        }
+        sent_at = time.monotonic()
+        try:
+            async with httpx2.AsyncClient(timeout=10.0) as http:
+                answered = (await http.post(url, json=event)).status_code
+        except httpx2.HTTPError:
+            answered = 0
+        with self._lock:
+            self.callbacks.append((sent_at, answered))
+
     async def _me(self, request: Request) -> Response:
         """GET /v3/users/me (heygen-cli gen/user.go): a wallet account; each video it can still pay for is $2."""
         if not self._authorized(request):
@@ -738,6 +806,44 @@ class SandboxApp:
         wallet = {"currency": "usd", "remaining_balance": balance, "auto_reload": {"enabled": False}}
         names = {"username": "sandbox", "email": "sandbox@example.com", "first_name": "Sand", "last_name": "Box"}
         return JSONResponse({"data": {**names, "billing_type": "wallet", "wallet": wallet}})
+
+    def _listing(self, items: list[dict[str, object]]) -> Callable[[Request], Awaitable[Response]]:
+        """One page of a v3 list ({data, has_more, next_token}), `limit` honoured."""
+
+        async def route(request: Request) -> Response:
+            if not self._authorized(request):
+                return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+            limit = request.query_params.get("limit", "20")
+            page = items[: int(limit)] if limit.isdigit() else items
+            return JSONResponse({"data": page, "has_more": len(page) < len(items), "next_token": None})
+
+        return route
+
+    def asset_url(self, asset_id: str) -> str:
+        return f"{self.base_url}/assets/{asset_id}"
+
+    async def _upload(self, request: Request) -> Response:
+        """POST /v3/assets (heygen-cli gen/asset.go): a multipart "file" of at most 32 MB -> asset_id and url."""
+        if not self._authorized(request):
+            return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
+        async with request.form(max_part_size=ASSET_MAX_BYTES + 1) as form:
+            upload = form.get("file")
+            data = await upload.read() if isinstance(upload, UploadFile) else None
+            kind = upload.content_type if isinstance(upload, UploadFile) else None
+        if data is None or kind not in ASSET_TYPES or len(data) > ASSET_MAX_BYTES:
+            message = f"file must be one file of at most 32 MB, of type {', '.join(ASSET_TYPES)}"
+            return JSONResponse(error_body(400, message), status_code=400)
+        asset_id = f"asset_{secrets.token_hex(8)}"
+        with self._lock:
+            self.assets[asset_id] = (data, kind)
+        answer = {"asset_id": asset_id, "url": self.asset_url(asset_id), "mime_type": kind, "size_bytes": len(data)}
+        return JSONResponse({"data": answer})
+
+    async def _asset(self, request: Request) -> Response:
+        found = self.assets.get(request.path_params["asset_id"])
+        if found is None:
+            return JSONResponse(error_body(404, "Asset not found"), status_code=404)
+        return Response(found[0], media_type=found[1])
 
     def _session_job(self, request: Request) -> Job | None:
         session_id = request.path_params["session_id"]

@@ -13,6 +13,11 @@ VIDEO_AGENTS: Final = "/v3/video-agents"
 VIDEOS: Final = "/v3/videos"
 VIDEO_STATUSES: Final = "/v3/videos/statuses"  # ?video_ids=a,b: up to 100 in one read
 USERS_ME: Final = "/v3/users/me"
+# What the Video Agent's config may name, one page each; and uploads (multipart "file", at most 32 MB).
+AGENT_STYLES: Final = "/v3/video-agents/styles"
+AVATAR_LOOKS: Final = "/v3/avatars/looks"
+VOICES: Final = "/v3/voices"
+ASSETS: Final = "/v3/assets"
 
 # The executions API's providers, as the contract lists them.
 PROVIDERS: Final = (

@@ -34,6 +34,9 @@ class JobSettings:
     save_grace: float = 1.5
     reads_per_second: float = 50.0  # status reads for the whole process (for one tenant, in remote mode)
     batch_status_reads: bool = True  # Video Agent videos read through /v3/videos/statuses (False: one GET each)
+    # Remote mode with a public URL: Video Agent jobs are called back at this URL plus their callback id
+    # (server/http.py), and read meanwhile only at a slow safety pace. None: no callbacks.
+    callback_base: str | None = None
     daily_renders: int | None = None  # new submissions a UTC day (remote mode's tenants), None: no limit
 
 

@@ -8,6 +8,7 @@ that cancels it: nothing sent). A paid id the library cannot record yet is kept 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import replace
 from typing import Final
@@ -21,10 +22,13 @@ from heygen_video_mcp.tools.jobs.retirements import Retirements
 from heygen_video_mcp.tools.jobs.settings import JobSettings, Outcome
 from heygen_video_mcp.tools.library import SUBMIT_HEARTBEAT_SECONDS, BudgetUsed, Library
 from heygen_video_mcp.tools.request import VideoRequest, refuse_local_images
+from heygen_video_mcp.tools.routes import VIDEO_AGENT
 from heygen_video_mcp.tools.status import SUBMIT_FAILED, SUBMIT_UNCERTAIN, SUBMITTING, Execution, Job
 
 logger = logging.getLogger(__name__)
 
+# A callback id's randomness: 32 bytes, 43 URL-safe characters, the credential of a callback.
+CALLBACK_ID_BYTES: Final = 32
 # How often a call that found an identical request in flight looks for its execution id.
 _IN_FLIGHT_POLL: Final = 0.1
 # A paid execution id the library could not record is tried again this often, for this long, from memory.
@@ -142,6 +146,10 @@ class Submitting:
         beat = anyio.CancelScope()  # the row says this process still waits for the answer, until it is recorded
         self._tasks.start_soon(self._heartbeat, job.id, beat)
         try:
+            if self._settings.callback_base is not None and request.provider == VIDEO_AGENT:
+                request = await self._with_callback(job, request, self._settings.callback_base)
+            if request.reference_image is not None:  # a local image goes up first; the upload buys nothing
+                request = request.with_asset(*await self._client.upload_asset(request.reference_image))
             execution = await self._client.submit(request, wire)
         except errors.HeyGenError as exc:
             beat.cancel()
@@ -183,6 +191,13 @@ class Submitting:
                 session_id=execution.session_id,
                 updated_at=now,
             )
+
+    async def _with_callback(self, job: Job, request: VideoRequest, base: str) -> VideoRequest:
+        """The request with a callback on this server, its unguessable id recorded first, so that a callback
+        is known wherever it lands, however soon it comes."""
+        callback_id = secrets.token_urlsafe(CALLBACK_ID_BYTES)
+        await self._library.expect_callback(job.id, callback_id)
+        return replace(request, callback=(base + callback_id, callback_id))
 
     async def _heartbeat(self, job_id: int, scope: anyio.CancelScope) -> None:
         with scope:

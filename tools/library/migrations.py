@@ -205,6 +205,13 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     """
     ALTER TABLE tasks ADD COLUMN pending TEXT;
     """,
+    # Completion callbacks (remote mode): the unguessable id a Video Agent job's callback URL carries, found by
+    # any replica, and when HeyGen last called it (a waiter anywhere then reads the job at once).
+    """
+    ALTER TABLE jobs ADD COLUMN callback_id TEXT;
+    ALTER TABLE jobs ADD COLUMN called_back_at {real};
+    CREATE INDEX jobs_callback ON jobs (callback_id) WHERE callback_id IS NOT NULL;
+    """,
 )
 
 

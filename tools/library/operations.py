@@ -250,6 +250,28 @@ class Library:
 
         return await self._run(work)
 
+    async def expect_callback(self, job_id: int, callback_id: str) -> None:
+        """Record the callback id a job's Video Agent POST will carry, before it is sent."""
+        tenant = self.tenant
+
+        def work(db: Connection) -> None:
+            db.execute("UPDATE jobs SET callback_id = ? WHERE id = ? AND tenant = ?", (callback_id, job_id, tenant))
+
+        await self._run(work)
+
+    async def called_back(self, callback_id: str) -> tuple[str, str] | None:
+        """HeyGen called a job's callback: noted with the time, whoever's job it is (the id is the credential);
+        the job's tenant and execution id. None, and nothing changed, for an id no job has."""
+
+        def work(db: Connection) -> tuple[str, str] | None:
+            row = db.execute(
+                "UPDATE jobs SET called_back_at = ? WHERE callback_id = ? RETURNING tenant, execution_id",
+                (time.time(), callback_id),
+            ).fetchone()
+            return None if row is None or row["execution_id"] is None else (row["tenant"], row["execution_id"])
+
+        return await self._run(work)
+
     async def get(self, *, job_id: int | None = None, execution_id: str | None = None) -> Job | None:
         tenant = self.tenant
 

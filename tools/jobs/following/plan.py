@@ -17,8 +17,18 @@ _PLAN_LIMIT: Final = 1000
 _ESTIMATE_SECONDS: Final = 60.0
 # A sleep may end a hair early: a read due within it counts as due, or the wake would be wasted.
 _WAKE_SLACK: Final = 0.01
+# While HeyGen is to call a job back, it is read only this many cadences apart (5 minutes at HeyGen's 10 s):
+# HeyGen retries a callback for 24 hours, so these reads are only for one that never comes.
+SAFETY_CADENCES: Final = 30
 # A wait tells progress at least this often (seconds), between status reads as well as at them.
 TICK: Final = 1.0
+
+
+def next_gap(job: Job, estimate: Estimate, elapsed: float, cadence: float) -> float:
+    """Seconds to a job's next read: as renders like it say, or, while HeyGen is to call it back, a slow
+    safety read in case the callback never comes."""
+    gap = estimate.next_read(elapsed)
+    return max(gap, cadence * SAFETY_CADENCES) if job.callback_id is not None else gap
 
 
 class ReadPlan:
@@ -45,7 +55,11 @@ class ReadPlan:
             self._limit = max(_PLAN_LIMIT, 2 * len(self._next_read))  # prune again only after growth
         elapsed = time.time() - job.created_at
         estimate = await self.estimate(job)
-        self._next_read[job.execution_id] = anyio.current_time() + estimate.next_read(elapsed)
+        self._next_read[job.execution_id] = anyio.current_time() + next_gap(job, estimate, elapsed, self._poll_interval)
+
+    def now(self, execution_id: str) -> None:
+        """A read is due at once (HeyGen called back)."""
+        self._next_read[execution_id] = anyio.current_time()
 
     def soon(self, execution_id: str) -> None:
         """After a read that failed for a reason that says nothing about the render: try again soon."""

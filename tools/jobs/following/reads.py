@@ -174,6 +174,15 @@ class Following:
         await self.sessions.stop(execution_id)
         return await self.read(execution_id)
 
+    async def _heard_back(self, execution_id: str, job: Job) -> Job:
+        """A job whose completion HeyGen will call back (server/http.py), at each tick of a wait: the library's
+        newest word on it, one local read that asks HeyGen nothing. Ended (read on another replica): that.
+        Called back since this process last read it: its read is due now, wherever the callback landed."""
+        fresh = await self._library.get(job_id=job.id) or job
+        if fresh.status in UNFINISHED and (fresh.called_back_at or 0.0) > self.plan.read_at.get(execution_id, 0.0):
+            self.plan.now(execution_id)
+        return fresh
+
     async def wait(self, execution_id: str, budget: float, progress: Progress) -> tuple[Job, float]:
         """Follow a job until it ends or `budget` seconds pass, reading its status when a read is due and
         telling progress at each read and every tick in between; then the job as it stands, and the time
@@ -183,6 +192,8 @@ class Following:
         execution_id, job = await self.known(execution_id)
         with anyio.CancelScope(deadline=start + budget):
             while True:
+                if job is not None and job.callback_id is not None and job.status in UNFINISHED:
+                    job = await self._heard_back(execution_id, job)
                 if job is None or (job.status in UNFINISHED and self.plan.due(execution_id)):
                     try:
                         job = await self.read(execution_id, answer_by_deadline=False)

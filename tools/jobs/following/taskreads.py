@@ -9,7 +9,7 @@ from typing import Final
 
 import anyio
 
-from heygen_video_mcp.tools.jobs.following.plan import Estimates
+from heygen_video_mcp.tools.jobs.following.plan import Estimates, next_gap
 from heygen_video_mcp.tools.jobs.following.schedule import Estimate
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.status import UNFINISHED, Job
@@ -50,7 +50,7 @@ class TaskReads:
             return
         elapsed = max(time.time() - job.created_at, 0.0)
         estimate = await self.estimate(library, job, cadence)
-        self._next_read[job.execution_id] = anyio.current_time() + estimate.next_read(elapsed)
+        self._next_read[job.execution_id] = anyio.current_time() + next_gap(job, estimate, elapsed, cadence)
 
     async def estimate(self, library: Library, job: Job, cadence: float) -> Estimate:
         """What earlier renders of this provider and aspect ratio say (as wait_for_video's), cached a minute."""

@@ -17,7 +17,9 @@ import tempfile
 from pathlib import Path
 
 from heygen_video_mcp.server.sandbox import Sandbox
-from heygen_video_mcp.server.sandbox.stack import Replica
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' replica runner
+from tests.stack import Replica
 
 API_KEY = "ci-sandbox-key"
 

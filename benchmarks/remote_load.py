@@ -39,10 +39,10 @@ from harness import code_under_test, console_script, parse_range
 from mcp import Client
 
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
-from heygen_video_mcp.server.sandbox.stack import Nginx, RemoteStack, remote_client
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' PostgreSQL server
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' PostgreSQL server and stack
 from tests.postgres_server import PostgresServer
+from tests.stack import Nginx, RemoteStack, remote_client
 
 API_KEY = "bench-sandbox-key"
 CALL_TRIES = 5  # a client retries a failed call this many times at most (a killed replica, a cut stream)

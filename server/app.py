@@ -12,7 +12,7 @@ import httpx2
 from mcp.server.mcpserver import MCPServer
 
 from heygen_video_mcp import prompts
-from heygen_video_mcp.server.config import WAIT_CAP_SECONDS, Settings
+from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.legacytasks import TasksBothEras
 from heygen_video_mcp.server.player import TOOL_META, play_from_caller_origin, player_extension
 from heygen_video_mcp.server.runtime import running_tenants
@@ -32,6 +32,7 @@ from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.tasks import Tasks
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
+from heygen_video_mcp.tools.timing import WAIT_CAP_SECONDS
 
 if TYPE_CHECKING:
     from heygen_video_mcp.server.videolinks import VideoLinks

@@ -12,24 +12,19 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from heygen_video_mcp.server.folders import default_output_dir
-from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES
 from heygen_video_mcp.tools.library import Library
+from heygen_video_mcp.tools.timing import CALL_CAP_SECONDS, CALL_SECONDS, POLL_SECONDS, WAIT_CAP_SECONDS, WAIT_SECONDS
 
 DEFAULT_BASE_URL: Final = "https://api.heygen.com"
-# Clients cut a tool call off near 60 s and calls over ~30 s are unreliable. Every call ends by its own
-# deadline, at most CALL_CAP_SECONDS; a wait_for_video polls for at most WAIT_CAP_SECONDS of it, leaving
-# room for the last status read and the answer.
-CALL_CAP_SECONDS: Final = 45.0
-WAIT_CAP_SECONDS: Final = CALL_CAP_SECONDS - WAIT_MARGIN
 
 
 class Settings(BaseModel, frozen=True):
     api_key: SecretStr | None = None
     api_base_url: str = DEFAULT_BASE_URL
-    poll_interval: float = Field(10.0, gt=0, le=60)
-    wait_seconds: float = Field(25.0, gt=0, le=WAIT_CAP_SECONDS)
-    call_seconds: float = Field(30.0, ge=5, le=CALL_CAP_SECONDS)
+    poll_interval: float = Field(POLL_SECONDS, gt=0, le=60)
+    wait_seconds: float = Field(WAIT_SECONDS, gt=0, le=WAIT_CAP_SECONDS)
+    call_seconds: float = Field(CALL_SECONDS, ge=5, le=CALL_CAP_SECONDS)
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)

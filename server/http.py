@@ -35,13 +35,15 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heygen_video_mcp.server.auth import AnyOf, JwtAccessTokens, StaticTokens
-from heygen_video_mcp.server.config import CALL_CAP_SECONDS, ConfigError, Settings
-from heygen_video_mcp.server.httpsettings import HttpSettings, is_loopback
+from heygen_video_mcp.server.config import ConfigError, Settings
+from heygen_video_mcp.server.httpsettings import HttpSettings
 from heygen_video_mcp.server.listening import CannotListen, listen
 from heygen_video_mcp.server.logs import RedactKey
 from heygen_video_mcp.server.sessions import SessionCap
 from heygen_video_mcp.server.tenantfile import Tenant, load_tenants
+from heygen_video_mcp.tools.publichost import is_loopback_host
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy
+from heygen_video_mcp.tools.timing import CALL_CAP_SECONDS
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -60,7 +62,7 @@ def transport_security(http: HttpSettings) -> TransportSecuritySettings:
     """DNS-rebinding protection: only Host and Origin headers naming this server are accepted. Loopback
     names always are; the bound address too; anything else (a public name behind a proxy) is configured."""
     hosts = ["127.0.0.1", "localhost", "[::1]"]
-    if http.host not in ("0.0.0.0", "::") and not is_loopback(http.host):  # noqa: S104 (names, not binds)
+    if http.host not in ("0.0.0.0", "::") and not is_loopback_host(http.host):  # noqa: S104 (names, not binds)
         hosts.append(f"[{http.host}]" if ":" in http.host else http.host)
     allowed_hosts = [pattern for host in hosts for pattern in (host, f"{host}:*")]
     allowed_origins = [f"{scheme}://{host}:*" for host in hosts for scheme in ("http", "https")]
@@ -222,7 +224,7 @@ def serve_http(settings: Settings, http: HttpSettings) -> int:
     except ConfigError as exc:
         print(f"heygen-video-mcp: {exc}", file=sys.stderr)
         return 2
-    if not is_loopback(http.host) and token_verifier(http, tenants) is None:
+    if not is_loopback_host(http.host) and token_verifier(http, tenants) is None:
         print(
             f"heygen-video-mcp: refusing to serve on {http.host} without authentication; set HEYGEN_MCP_TOKEN "
             "(or HEYGEN_MCP_TENANTS_FILE, or HEYGEN_MCP_ISSUER), or bind to 127.0.0.1",

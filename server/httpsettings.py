@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import Final
@@ -13,19 +12,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from heygen_video_mcp.server.config import model_from_env
 from heygen_video_mcp.server.tenantfile import Token
+from heygen_video_mcp.tools.publichost import is_loopback_host
 
-LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 # Enough for any tool call this server takes (prompts are at most a few thousand characters).
 DEFAULT_MAX_BODY: Final = 256 * 1024
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HttpSettings(BaseModel, frozen=True):
@@ -59,7 +49,7 @@ class HttpSettings(BaseModel, frozen=True):
             return None
         parts = urlsplit(value)
         if not parts.netloc or not (
-            parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or ""))
+            parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))
         ):
             raise ValueError(f"must be an https:// URL (http:// only for localhost), not {value[:80]!r}")
         return value
@@ -72,10 +62,6 @@ class HttpSettings(BaseModel, frozen=True):
                 "OAuth needs all three of HEYGEN_MCP_ISSUER, HEYGEN_MCP_JWKS_URL and HEYGEN_MCP_RESOURCE_URL"
             )
         return self
-
-    @property
-    def oauth(self) -> bool:
-        return self.issuer is not None
 
 
 # Environment variable -> setting. Documented in the README's "Remote mode" section.

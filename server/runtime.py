@@ -4,11 +4,9 @@ command line share one library and one set of background tasks per run, and a He
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -17,20 +15,8 @@ from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.tools.client import HeyGenClient, SharedHttp
 from heygen_video_mcp.tools.jobs import JobSettings, SaveProgress, VideoJobs
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.publichost import is_loopback_url
+from heygen_video_mcp.tools.publichost import is_loopback_url, local_host
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
-
-
-def _is_private(url: str) -> bool:
-    """Whether HeyGen's base URL is on this machine or a private network (the sandbox, a proxy)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private
 
 
 def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = None) -> JobSettings:
@@ -43,7 +29,7 @@ def job_settings(settings: Settings, tenant: str = OWN, budget: int | None = Non
         agent_thinking_seconds=settings.agent_thinking_seconds,
         reads_per_second=settings.max_reads_per_second,
         max_video_bytes=settings.max_video_bytes,
-        private_video_hosts=_is_private(settings.api_base_url),
+        private_video_hosts=local_host(settings.api_base_url) is not None,  # the sandbox, a proxy
         loopback_images=is_loopback_url(settings.api_base_url),
         daily_renders=budget,
     )

@@ -22,10 +22,9 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from heygen_video_mcp.tools import errors
-from heygen_video_mcp.tools.batch import BatchItem, batch_result
 from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.jobs import VideoJobs
-from heygen_video_mcp.tools.results import iso_time, tool_result, video_result, went_wrong
+from heygen_video_mcp.tools.results import BatchItem, batch_answer, iso_time, job_answer, video_result
 from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, caller_tenant
 
@@ -172,12 +171,13 @@ def final(state: TaskState, links: Links | None) -> dict[str, Any]:
     that ended at its submission, the tool's result then."""
     if state.record.ended is not None:
         return dict(state.record.ended)
-    videos = [
-        video_result(job, saving=saving, links=links) for job, saving in zip(state.jobs, state.saving, strict=True)
-    ]
+    found = list(zip(state.jobs, state.saving, strict=True))
     if state.record.tool == "generate_videos":
-        items = [BatchItem(index=i, ok=not went_wrong(video), video=video) for i, video in enumerate(videos)]
-        result = batch_result(items, _BATCH_NEXT)
+        items = [
+            BatchItem.of(i, video_result(job, saving=saving, links=links)) for i, (job, saving) in enumerate(found)
+        ]
+        result = batch_answer(items, _BATCH_NEXT)
     else:
-        result = tool_result(videos[0])
+        job, saving = found[0]
+        result = job_answer(job, saving=saving, links=links)
     return wire(result)

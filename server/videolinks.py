@@ -30,7 +30,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.request import EXECUTION_ID_RE
+from heygen_video_mcp.tools.request import is_execution_id
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class VideoLinks:
         execution_id = name.removesuffix(".mp4")
         expires_text = request.query_params.get("expires", "")
         signature = request.query_params.get("sig", "")
-        if not (name.endswith(".mp4") and EXECUTION_ID_RE.match(execution_id)):
+        if not (name.endswith(".mp4") and is_execution_id(execution_id)):
             return _refuse(404, "Not found: there is no video at this address.")
         expires = int(expires_text) if expires_text.isascii() and expires_text.isdigit() else -1
         if expires < 0 or not hmac.compare_digest(signature, self._mac(tenant, execution_id, expires)):

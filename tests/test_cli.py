@@ -326,3 +326,34 @@ def test_a_list_filtered_to_nothing_names_the_filters(run: Run) -> None:
         done = run("list", *args)
         assert done.returncode == 0 and "No videos yet" not in done.stdout
         assert "No videos match" in done.stdout and named in done.stdout, done.stdout
+
+
+# The modules that make MCP tools; the command line shares the job logic and the answer builder, never these.
+TOOL_MODULES = (
+    "batch",
+    "cancel_video",
+    "check_credits",
+    "check_status",
+    "download_video",
+    "generate_video",
+    "generate_videos",
+    "list_providers",
+    "list_videos",
+    "wait_for_video",
+    "wait_for_videos",
+)
+
+
+def test_the_command_line_imports_no_tool_module(run: Run) -> None:
+    def imported(done: subprocess.CompletedProcess[str]) -> set[str]:
+        assert done.returncode == 0, done.stderr
+        lines = done.stderr.splitlines()
+        return {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
+
+    made = run("generate", PROMPT, "--wait", "--json", PYTHONPROFILEIMPORTTIME="1")
+    seen = imported(made)
+    assert "heygen_video_mcp.tools.results" in seen  # the answer builder, which the tools share
+    execution_id = parsed(made)["execution_id"]
+    for args in (("status", execution_id), ("download", execution_id), ("list",), ("providers",)):
+        seen |= imported(run(*args, PYTHONPROFILEIMPORTTIME="1"))
+    assert not {f"heygen_video_mcp.tools.{name}" for name in TOOL_MODULES} & seen

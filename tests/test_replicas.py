@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 
 from heygen_video_mcp.server.sandbox import Sandbox
-from heygen_video_mcp.server.sandbox.stack import Nginx, RemoteStack, remote_client
+from tests.stack import Nginx, RemoteStack, remote_client
 
 from .conftest import API_KEY, data_of, text_of
 from .test_stdio import console_script

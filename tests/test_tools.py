@@ -12,9 +12,9 @@ from mcp import Client, MCPError
 from mcp.types import ResourceLink
 
 from heygen_video_mcp.server.app import create_server
-from heygen_video_mcp.server.config import WAIT_CAP_SECONDS
 from heygen_video_mcp.server.sandbox import Fault, Sandbox
 from heygen_video_mcp.tools.providers import PROVIDER_VALUES
+from heygen_video_mcp.tools.timing import WAIT_CAP_SECONDS
 
 from .conftest import API_KEY, MakeSettings, data_of, sent, text_of
 

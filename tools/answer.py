@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from heygen_video_mcp.tools import errors
 from heygen_video_mcp.tools.errors import HeyGenError
-from heygen_video_mcp.tools.request import EXECUTION_ID_RE
+from heygen_video_mcp.tools.request import is_execution_id
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ async def answer(
     message (an exception would reach the model behind the SDK's "Error executing tool" prefix, or as
     nothing at all), keeping the execution id in view so the job is never lost. `remote`: the caller is
     remote (see tools/results.py `links`), and is told no path or database of the server."""
-    execution_id = execution_id.strip() if execution_id and EXECUTION_ID_RE.match(execution_id.strip()) else None
+    execution_id = execution_id.strip() if execution_id and is_execution_id(execution_id.strip()) else None
     remote_token = _REMOTE.set(remote)
     try:
         with anyio.fail_after(seconds):

@@ -7,13 +7,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 
 from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.calls import AppState, ExecutionId, links, state
-from heygen_video_mcp.tools.results import (
-    VideoAnswer,
-    structured,
-    tool_result,
-    video_content,
-    video_result,
-)
+from heygen_video_mcp.tools.results import VideoAnswer, job_answer
 
 DESCRIPTION = """Stop a HeyGen Video Agent render (provider="video_agent") that the user no longer wants:
 HeyGen halts the agent's run at its next checkpoint; what it already made may still be billed. Only on the
@@ -28,15 +22,8 @@ async def cancel_video(
 
     async def work() -> CallToolResult:
         job = await app.jobs.stop(execution_id)
-        result = video_result(job, saving=app.jobs.saving(job), links=links(ctx))
-        if result.status == "completed" or not result.done:
-            return tool_result(result)  # it finished first, or HeyGen halts it at its next checkpoint
-        # Stopped, as the user asked: not a failure to report, and nothing to retry.
-        result.next_step = (
-            "The Video Agent session was stopped, as the user asked; nothing more is rendered. Tell the user; only "
-            "if they want the video after all, call generate_video again (a new, paid render)."
-        )
-        return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=False)
+        # Finished first, or halted by HeyGen at its next checkpoint, or stopped (as the user asked).
+        return job_answer(job, saving=app.jobs.saving(job), links=links(ctx), stopped=True)
 
     return await answer(
         work, action="cancel_video", seconds=app.call_seconds, execution_id=execution_id, remote=links(ctx) is not None

@@ -14,9 +14,6 @@ from typing import Final
 import anyio
 
 MARGIN: Final = 1.0
-# What a wait_for_video call allows past its polling budget: the last status read, a moment for the save,
-# and the answer.
-WAIT_MARGIN: Final = 4.0
 
 
 def remaining(until: float = math.inf) -> float:

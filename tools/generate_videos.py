@@ -7,13 +7,13 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from heygen_video_mcp.tools.answer import answer
-from heygen_video_mcp.tools.batch import MAX_GENERATE, BatchResult, batch_result, each
+from heygen_video_mcp.tools.batch import MAX_GENERATE, each
 from heygen_video_mcp.tools.calls import AppState, links, state
 from heygen_video_mcp.tools.errors import InvalidInput
 from heygen_video_mcp.tools.generate_video import AllowDuplicate, AspectRatio, Config, ImageUrl, Prompt, ProviderParam
 from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER
 from heygen_video_mcp.tools.request import VideoRequest
-from heygen_video_mcp.tools.results import VideoResult, video_result
+from heygen_video_mcp.tools.results import BatchResult, VideoResult, batch_answer, video_result
 
 DESCRIPTION = f"""Start rendering several AI videos with HeyGen in one call (at most {MAX_GENERATE}): a storyboard's
 shots, one idea in several aspect ratios, or takes with different providers. Each request has the same fields
@@ -83,7 +83,7 @@ async def generate_videos(ctx: Context[AppState, Any], requests: Requests) -> An
             return video_result(outcome.job, duplicate=outcome.duplicate, links=caller)
 
         items = await each(len(requests), submit, action="generate_videos", execution_ids=[None] * len(requests))
-        return batch_result(
+        return batch_answer(
             items,
             "Call wait_for_videos with the execution_ids of the ok items (again while some are not done); fix or "
             "retry the failed ones as each says.",

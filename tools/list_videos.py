@@ -5,14 +5,14 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
 
-from heygen_video_mcp.tools.answer import admit_errors, answer
+from heygen_video_mcp.tools.answer import answer
 from heygen_video_mcp.tools.calls import AppState, Links, links, state
 from heygen_video_mcp.tools.library import Library
-from heygen_video_mcp.tools.request import EXECUTION_ID_RE, MAX_LIMIT, check_filters
-from heygen_video_mcp.tools.results import VideoResult, iso_time, render, video_result
+from heygen_video_mcp.tools.request import MAX_LIMIT, check_filters, is_execution_id
+from heygen_video_mcp.tools.results import VideoList, iso_time, list_answer, video_result
 from heygen_video_mcp.tools.status import JOB_STATUSES
 from heygen_video_mcp.tools.tenancy import callers
 
@@ -22,13 +22,6 @@ Submissions whose answer from HeyGen is still on the way (submitting) or was los
 paid for) are listed too, with what to do about them.
 Use it to answer "what videos did I make yesterday?" or "where is the coffee-shop clip?". Unfinished jobs
 are re-checked with HeyGen, and finished ones not yet saved are saved."""
-
-
-class VideoList(BaseModel):
-    model_config = ConfigDict(json_schema_extra=admit_errors)
-
-    videos: list[VideoResult]
-    count: int = Field(description="How many videos are listed.")
 
 
 async def list_videos(
@@ -51,13 +44,7 @@ async def list_videos(
     async def work() -> CallToolResult:
         check_filters(status, limit, query)
         jobs = await app.jobs.list(status=status, limit=limit, query=query)
-        caller = links(ctx)
-        videos = [video_result(job, saving=app.jobs.saving(job), links=caller) for job in jobs]
-        text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
-        result = VideoList(videos=videos, count=len(videos))
-        return CallToolResult(
-            content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
-        )
+        return list_answer(jobs, [app.jobs.saving(job) for job in jobs], links(ctx))
 
     return await answer(work, action="list_videos", seconds=app.call_seconds, remote=links(ctx) is not None)
 
@@ -95,7 +82,7 @@ def register(server: MCPServer[AppState], library: Library, remote: Links | None
     )
     async def video(execution_id: str, ctx: Context[AppState, Any]) -> str:
         mine = callers(library)
-        job = await mine.get(execution_id=execution_id) if EXECUTION_ID_RE.match(execution_id) else None
+        job = await mine.get(execution_id=execution_id) if is_execution_id(execution_id) else None
         if job is None:
             raise ResourceNotFoundError(f"No video with execution id {execution_id[:60]!r} in the library.")
         history = [{"status": s, "at": iso_time(at), "error": error} for s, at, error in await mine.history(job.id)]

@@ -3,11 +3,19 @@ says the same in its own commands: server/cliwords.py)."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from heygen_video_mcp.tools.jobs import completed_without_url
 from heygen_video_mcp.tools.jobs.following.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT
 from heygen_video_mcp.tools.status import SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, JobStatus
+
+# A render stopped as the user asked: not a failure to report, and nothing to retry.
+STOPPED: Final = (
+    "The Video Agent session was stopped, as the user asked; nothing more is rendered. Tell the user; only "
+    "if they want the video after all, call generate_video again (a new, paid render)."
+)
 
 
 def _typical(job: Job) -> str:

@@ -1,8 +1,8 @@
 """HeyGen's video providers and aspect ratios, as the contract lists them.
 
-One catalog serves the tool schema (the `Provider` enum), `list_providers`,
-the sandbox's request check and the prompts, so they can never disagree. The 13 model providers run on the
-contract's executions API; `video_agent` selects HeyGen's v3 Video Agent instead (see tools/routes.py).
+One catalog serves the tool schema (the `Provider` enum), `list_providers` and the prompts, so they can never
+disagree (the sandbox reads the contract on its own). The 13 model providers run on the contract's executions
+API; `video_agent` selects HeyGen's v3 Video Agent instead (see tools/routes.py).
 """
 
 from __future__ import annotations

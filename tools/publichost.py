@@ -94,7 +94,12 @@ def local_host(url: str, *, allow_loopback: bool = False) -> str | None:
 
 def is_loopback_url(url: str) -> bool:
     """Whether `url`'s host is this machine: localhost, *.localhost, or a loopback address."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a host name or address, as written, is this machine."""
+    host = host.rstrip(".").lower()
     address = literal_address(host)
     if address is not None:
         return _mapped(address).is_loopback

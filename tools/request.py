@@ -24,7 +24,7 @@ MAX_URL_CHARS: Final = 2048
 MAX_CONFIG_BYTES: Final = 10_000
 # Ids HeyGen hands out look like "node-gw-v1d2e3o4" (a Video Agent video's, "video_agent:<video_id>"):
 # anything that could change the URL path is refused.
-EXECUTION_ID_RE: Final = re.compile(rf"^({SESSION_PREFIX}|{VIDEO_AGENT_PREFIX})?[A-Za-z0-9][A-Za-z0-9_-]{{0,127}}$")
+_EXECUTION_ID: Final = re.compile(rf"({SESSION_PREFIX}|{VIDEO_AGENT_PREFIX})?[A-Za-z0-9][A-Za-z0-9_-]{{0,127}}")
 # The Video Agent's two orientations, and the optional fields of its request that config may set.
 ORIENTATIONS: Final = {"16:9": "landscape", "9:16": "portrait"}
 AGENT_CONFIG_KEYS: Final = ("avatar_id", "voice_id", "style_id")
@@ -234,10 +234,15 @@ def refuse_local_images(request: VideoRequest, *, allow_loopback: bool) -> None:
             )
 
 
+def is_execution_id(value: str) -> bool:
+    """The one check of an execution id, wherever one comes in (a tool's argument, a resource or link path)."""
+    return _EXECUTION_ID.fullmatch(value) is not None
+
+
 def checked_execution_id(value: str) -> str:
     refuse_control("execution_id", value)
     value = value.strip()
-    if not EXECUTION_ID_RE.match(value):
+    if not is_execution_id(value):
         raise InvalidInput(
             f"execution_id {value[:40]!r} is not a HeyGen execution id.",
             advice="Use the execution_id that generate_video returned (letters, digits, '-' and '_', like "

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from heygen_video_mcp.tools.answer import admit_errors, without_server_details
+from heygen_video_mcp.tools.answer import ErrorResult, admit_errors, without_server_details
 from heygen_video_mcp.tools.calls import Links
-from heygen_video_mcp.tools.nextstep import next_step
+from heygen_video_mcp.tools.nextstep import STOPPED, next_step
 from heygen_video_mcp.tools.routes import VIDEO_AGENT, Backend, backend_of
 from heygen_video_mcp.tools.status import JOB_STATUSES, Job, JobStatus, final
 
@@ -96,7 +96,7 @@ class VideoResult(BaseModel):
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler, /) -> JsonSchemaValue:
         """Made once per class and mode, then copied: four tools publish this schema and list_videos nests it,
-        and pydantic would derive it five times at start-up (about 1 ms each). It has no aliases and no
+        and pydantic would derive it five times at start-up. It has no aliases and no
         nested models, so nothing else that varies between those derivations can change it."""
         key = (cls, handler.mode)
         if key not in _SCHEMAS:
@@ -272,16 +272,20 @@ def job_answer(
     duplicate: bool = False,
     waited: float | None = None,
     note: str = "",
+    stopped: bool = False,
 ) -> CallToolResult:
     """A tool's answer about one job, for every tool that answers with one. Polling asks about an unchanged
     job again and again, and building the answer costs more than the library read that found the job
     unchanged, so the last plain answers are kept (by tenant and job) and given again while the job and its
     saving are as they were. A remote caller's link is signed anew at every call, and a duplicate's, a
     wait's or a noted answer (`note` ends its next step) says something of that call, so those are always
-    built."""
-    if links is not None or duplicate or waited is not None or note:
+    built. `stopped`: the user had the render stopped (cancel_video), so a job it ended is no failure."""
+    if links is not None or duplicate or waited is not None or note or stopped:
         result = video_result(job, saving=saving, links=links, duplicate=duplicate, waited=waited)
         result.next_step += note
+        if stopped and result.done and result.status != "completed":
+            result.next_step = STOPPED
+            return CallToolResult(content=video_content(result), structured_content=structured(result), is_error=False)
         return tool_result(result)
     key = (job.tenant, job.id)
     kept = _ANSWERS.get(key)
@@ -296,3 +300,70 @@ def job_answer(
 
 _ANSWERS: dict[tuple[str, int], tuple[Job, bool, CallToolResult]] = {}
 _ANSWERS_KEPT: Final = 256
+
+
+class VideoList(BaseModel):
+    model_config = ConfigDict(json_schema_extra=admit_errors)
+
+    videos: list[VideoResult]
+    count: int = Field(description="How many videos are listed.")
+
+
+def list_answer(jobs: list[Job], saving: list[bool], links: Links | None) -> CallToolResult:
+    """list_videos' answer: each job as a tool about it would give it (`saving`: each job's, in order)."""
+    videos = [video_result(job, saving=save, links=links) for job, save in zip(jobs, saving, strict=True)]
+    text = "\n\n".join(render(v) for v in videos) if videos else "No videos match; generate_video makes one."
+    result = VideoList(videos=videos, count=len(videos))
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
+    )
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="Position of this item in the call's list, from 0.")
+    ok: bool = Field(description="False when this item failed: bad input, a HeyGen error, a failed or unknown job.")
+    video: VideoResult | None = Field(default=None, description="The job, when there is one.")
+    error: ErrorResult | None = Field(default=None, description="Why this item failed, when no job could be reported.")
+
+    @classmethod
+    def of(cls, index: int, video: VideoResult) -> BatchItem:
+        return cls(index=index, ok=not went_wrong(video), video=video)
+
+
+class BatchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=admit_errors)
+
+    results: list[BatchItem] = Field(description="One per item, in the order they were given.")
+    succeeded: int = Field(description="How many items are ok.")
+    failed: int = Field(description="How many items are not ok; each says why and what to do.")
+    next_step: str = Field(description="What to do next.")
+
+
+def batch_answer(items: list[BatchItem], next_step: str) -> CallToolResult:
+    """The answer of a tool about several jobs (generate_videos, wait_for_videos, a batch task): the readable text
+    per item and the structured result; an error result only when every item failed."""
+    ok = sum(item.ok for item in items)
+    result = BatchResult(results=items, succeeded=ok, failed=len(items) - ok, next_step=next_step)
+    lines = [f"{ok} of {len(items)} ok."]
+    for item in items:
+        if item.video is not None:
+            lines.append(f"[{item.index}] " + render(item.video))
+        elif item.error is not None:
+            lines.append(f"[{item.index}] Failed: {item.error.message}\nNext: {item.error.next_step}")
+    lines.append(f"Next: {next_step}")
+    data: dict[str, Any] = result.model_dump(mode="json", exclude={"results"})
+    data["results"] = [_item_data(item) for item in items]
+    return CallToolResult(
+        content=[TextContent(type="text", text="\n\n".join(lines))],
+        structured_content=data,
+        is_error=bool(items) and ok == 0,
+    )
+
+
+def _item_data(item: BatchItem) -> dict[str, Any]:
+    data: dict[str, Any] = {"index": item.index, "ok": item.ok}
+    if item.video is not None:
+        data["video"] = structured(item.video)
+    if item.error is not None:
+        data["error"] = item.error.model_dump(mode="json")
+    return data

@@ -20,7 +20,7 @@ import anyio
 
 from heygen_video_mcp.tools import errors, routes
 from heygen_video_mcp.tools.jobs import VideoJobs
-from heygen_video_mcp.tools.jobs.following.schedule import Estimate
+from heygen_video_mcp.tools.jobs.following.taskreads import TaskReads
 from heygen_video_mcp.tools.library import TaskRecord
 from heygen_video_mcp.tools.status import ENDED, UNFINISHED, Job
 
@@ -30,8 +30,7 @@ logger = logging.getLogger(__name__)
 TTL_SECONDS: Final = 24 * 3600.0
 # While a video is saving, or its status could not be read, the client is asked back this soon.
 SAVING_POLL: Final = 1.0
-_ESTIMATE_SECONDS: Final = 60.0
-# Plans and save progress kept before the oldest are forgotten (they are only hints).
+# Save progress kept before the oldest is forgotten (it is only a hint).
 _KEPT: Final = 10_000
 
 TaskStatus = Literal["working", "completed", "cancelled"]
@@ -55,10 +54,9 @@ class Tasks:
     """The tasks of every tenant in this process; each call takes the caller's own VideoJobs."""
 
     def __init__(self) -> None:
-        self._next_read: dict[str, float] = {}  # execution id -> anyio clock time its next read is due
+        self._reads = TaskReads()  # when each job is next read (tools/jobs/following/taskreads.py)
         self._saves: dict[str, tuple[int, int | None]] = {}  # execution id -> bytes saved, size if known
         self._kicked: set[str] = set()  # completed jobs whose save this process has started (by a read)
-        self._estimates: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
 
     def saved_bytes(self, execution_id: str, done: int, total: int | None) -> None:
         """VideoJobs' on_bytes: how far a save has got, for "saving, 60%"."""
@@ -95,7 +93,7 @@ class Tasks:
         not_stopped: list[str] = []
         for job in state.jobs:
             assert job.execution_id is not None
-            self._next_read.pop(job.execution_id, None)
+            self._reads.forget(job.execution_id)
             if routes.backend_of(job.execution_id) == "video_agent" and job.status in UNFINISHED:
                 try:
                     await jobs.stop(job.execution_id)
@@ -137,8 +135,9 @@ class Tasks:
                 poll = min(poll, SAVING_POLL)
                 continue
             elapsed = max(time.time() - job.created_at, 0.0)
-            words.append((await self._estimate(jobs, job)).describe(job.status, elapsed))
-            due = self._next_read.get(job.execution_id)
+            estimate = await self._reads.estimate(jobs.library, job, jobs.settings.poll_interval)
+            words.append(estimate.describe(job.status, elapsed))
+            due = self._reads.next_at(job.execution_id)
             poll = min(poll, SAVING_POLL if due is None else max(due - anyio.current_time(), SAVING_POLL))
         prefix = [f"{len(busy)} of {len(found)} videos not ready"] if len(found) > 1 else []
         return TaskState(record, "working", "; ".join(prefix + words), poll, tuple(found), saving)
@@ -148,47 +147,25 @@ class Tasks:
         video this process has not started saving, once, which starts the save as wait_for_video would)."""
         job = await jobs.library.get(execution_id=execution_id)
         unsaved = job is not None and jobs.saving(job) and not job.local_path and execution_id not in self._kicked
-        due = job is None or (
-            job.status in UNFINISHED and self._next_read.get(execution_id, 0.0) <= anyio.current_time()
-        )
-        if read and (due or unsaved):
+        if read and (self._reads.due(job, execution_id) or unsaved):
             try:
                 job = await jobs.check(execution_id)
             except errors.HeyGenError as exc:  # the render goes on whatever one read met; the next poll retries
                 logger.info("Reading %s for its task failed: %s", execution_id, exc)
-                self._next_read[execution_id] = anyio.current_time() + SAVING_POLL
+                self._reads.retry(execution_id, SAVING_POLL)
             else:
-                await self._plan(jobs, job)
+                await self._reads.plan(jobs.library, job, jobs.settings.poll_interval)
+                self._started_saving(job)
         if job is None:  # never recorded here (a lost library row): say so as check_status would
             job = Job(0, execution_id, "", "not_found", time.time(), time.time(), error="The library has no record.")
         return job
 
-    async def _plan(self, jobs: VideoJobs, job: Job) -> None:
-        assert job.execution_id is not None
-        if len(self._next_read) >= _KEPT:
-            self._next_read.clear()
-        if job.status in UNFINISHED:
-            elapsed = max(time.time() - job.created_at, 0.0)
-            estimate = await self._estimate(jobs, job)
-            self._next_read[job.execution_id] = anyio.current_time() + estimate.next_read(elapsed)
-            return
-        self._next_read.pop(job.execution_id, None)
-        if job.status == "completed":
+    def _started_saving(self, job: Job) -> None:
+        """A completed job read here has had its save started by that read (as wait_for_video's would)."""
+        if job.status == "completed" and job.execution_id is not None:
             if len(self._kicked) >= _KEPT:
                 self._kicked.clear()
             self._kicked.add(job.execution_id)
-
-    async def _estimate(self, jobs: VideoJobs, job: Job) -> Estimate:
-        """What earlier renders of this provider and aspect ratio say (as wait_for_video's), cached a minute."""
-        key = (job.provider, job.aspect_ratio)
-        cached = self._estimates.get(key)
-        now = anyio.current_time()
-        if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
-            durations = await jobs.library.render_durations(job.provider, job.aspect_ratio)
-            label = " ".join(filter(None, key)) or "HeyGen"
-            estimate = Estimate.for_provider(durations, label, jobs.settings.poll_interval, job.provider)
-            cached = self._estimates[key] = (estimate, now)
-        return cached[0]
 
     def _saving_words(self, execution_id: str) -> str:
         done, total = self._saves.get(execution_id, (0, None))

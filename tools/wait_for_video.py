@@ -8,8 +8,8 @@ from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer, error_result
 from heygen_video_mcp.tools.calls import AppState, ExecutionId, links, state
-from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.results import VideoAnswer, job_answer
+from heygen_video_mcp.tools.timing import WAIT_MARGIN
 
 DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
 call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).

@@ -7,12 +7,12 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from heygen_video_mcp.tools.answer import answer
-from heygen_video_mcp.tools.batch import MAX_WAIT, BatchResult, batch_result, each
+from heygen_video_mcp.tools.batch import MAX_WAIT, each
 from heygen_video_mcp.tools.calls import AppState, links, state
-from heygen_video_mcp.tools.deadline import WAIT_MARGIN
 from heygen_video_mcp.tools.errors import InvalidInput
-from heygen_video_mcp.tools.results import VideoResult, video_result
+from heygen_video_mcp.tools.results import BatchResult, VideoResult, batch_answer, video_result
 from heygen_video_mcp.tools.status import final
+from heygen_video_mcp.tools.timing import WAIT_MARGIN
 from heygen_video_mcp.tools.wait_for_video import MaxWaitSeconds, wait_budget
 
 _CREEP: Final = 0.0001
@@ -73,7 +73,7 @@ async def wait_for_videos(
             return video_result(job, waited=outcome.waited, saving=app.jobs.saving(job), links=caller)
 
         items = await each(count, follow, action="wait_for_videos", execution_ids=list(execution_ids))
-        return batch_result(
+        return batch_answer(
             items,
             "Give the user the saved files of the completed ones; call wait_for_videos again with the execution_ids "
             "whose done is false; for the ones not ok, do what each says.",

@@ -1,5 +1,5 @@
 """The sandbox's state and ASGI app: HeyGen's executions API as the contract describes it, and its v3 Video
-Agent as HeyGen's reference pages do (tools/routes.py says which), with credits (402) and a v1 that can be
+Agent as HeyGen's reference pages do (contract.py, which reads it on its own), with credits (402) and a v1 that can be
 played as retired.
 
 Every request is recorded, then may meet an injected `Fault`, then reaches the routes.
@@ -32,10 +32,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Path
 from starlette.types import Message, Receive, Scope, Send
 
+from heygen_video_mcp.server.sandbox import contract
 from heygen_video_mcp.server.sandbox.agent import STOPPED, AgentKind, session_view
 from heygen_video_mcp.server.sandbox.mp4 import iter_mp4, mp4_bytes
-from heygen_video_mcp.tools import routes
-from heygen_video_mcp.tools.providers import DEFAULT_ASPECT_RATIO, DEFAULT_PROVIDER, MODEL_PROVIDERS, parse_aspect_ratio
 
 Route = Literal["create", "status", "video", "other"]
 FaultRoute = Literal["create", "status", "video"]
@@ -43,9 +42,9 @@ Outcome = Literal["completed", "failed", "completed_without_url", "vanish"]
 # How long a job renders: a fixed number of seconds, or (lo, hi) to draw each new job's time uniformly.
 RenderSeconds = float | tuple[float, float]
 
-CREATE_PATH: Final = routes.EXECUTIONS
-CREATE_PATHS: Final = (routes.EXECUTIONS, routes.VIDEO_AGENTS)
-STATUS_RE: Final = re.compile(rf"({routes.EXECUTIONS}|{routes.VIDEOS}|{routes.VIDEO_AGENTS})/[^/]+")
+CREATE_PATH: Final = contract.EXECUTIONS
+CREATE_PATHS: Final = (contract.EXECUTIONS, contract.VIDEO_AGENTS)
+STATUS_RE: Final = re.compile(rf"({contract.EXECUTIONS}|{contract.VIDEOS}|{contract.VIDEO_AGENTS})/[^/]+")
 VIDEO_RE: Final = re.compile(r"/videos/([^/]+)\.mp4")
 RANGE_RE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 INPUT_STRINGS: Final = ("prompt", "provider", "aspect_ratio", "reference_image_url", "tail_image_url")
@@ -252,8 +251,8 @@ class Job:
     def ratio(self) -> tuple[int, int]:
         if self.session_id:
             return (9, 16) if self.input.get("orientation") == "portrait" else (16, 9)
-        value = self.input.get("aspect_ratio", DEFAULT_ASPECT_RATIO)
-        return parse_aspect_ratio(str(value)) or (16, 9)
+        value = self.input.get("aspect_ratio", contract.DEFAULT_ASPECT_RATIO)
+        return contract.aspect_ratio(str(value)) or (16, 9)
 
 
 def render_range(seconds: RenderSeconds) -> tuple[float, float]:
@@ -311,9 +310,9 @@ def check_request(payload: object) -> str | None:
             return f"input.{key} must be a string."
     if not str(given.get("prompt", "")).strip():
         return "input.prompt is required and must be a non-empty string."
-    if given.get("provider", DEFAULT_PROVIDER) not in MODEL_PROVIDERS:
-        return f"input.provider must be one of: {', '.join(MODEL_PROVIDERS)}."
-    if parse_aspect_ratio(str(given.get("aspect_ratio", DEFAULT_ASPECT_RATIO))) is None:
+    if given.get("provider", contract.DEFAULT_PROVIDER) not in contract.PROVIDERS:
+        return f"input.provider must be one of: {', '.join(contract.PROVIDERS)}."
+    if contract.aspect_ratio(str(given.get("aspect_ratio", contract.DEFAULT_ASPECT_RATIO))) is None:
         return "input.aspect_ratio must look like W:H, for example 16:9, 9:16 or 1:1."
     if "config" in given and not isinstance(given["config"], dict):
         return "input.config must be an object."
@@ -457,12 +456,12 @@ class SandboxApp:
             routes=[
                 Path(CREATE_PATH, self._create, methods=["POST"]),
                 Path(CREATE_PATH + "/{execution_id}", self._status, methods=["GET"]),
-                Path(routes.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
-                Path(routes.VIDEO_STATUSES, self._video_statuses, methods=["GET"]),
-                Path(routes.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
-                Path(routes.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
-                Path(routes.USERS_ME, self._me, methods=["GET"]),
-                Path(routes.VIDEO_AGENTS + "/{session_id}/stop", self._stop, methods=["POST"]),
+                Path(contract.VIDEO_AGENTS, self._create_agent, methods=["POST"]),
+                Path(contract.VIDEO_STATUSES, self._video_statuses, methods=["GET"]),
+                Path(contract.VIDEOS + "/{video_id}", self._video_status, methods=["GET"]),
+                Path(contract.VIDEO_AGENTS + "/{session_id}", self._session, methods=["GET"]),
+                Path(contract.USERS_ME, self._me, methods=["GET"]),
+                Path(contract.VIDEO_AGENTS + "/{session_id}/stop", self._stop, methods=["POST"]),
                 Path("/videos/{video_id}.mp4", self._video, methods=["GET"]),
             ]
         )
@@ -502,7 +501,7 @@ class SandboxApp:
     def status_reads(self, execution_id: str) -> list[float]:
         """When (monotonic) each status read of this execution (or "video_agent:<video_id>") arrived, oldest
         first."""
-        path = routes.status_path(execution_id)
+        path = contract.status_path(execution_id)
         with self._lock:
             return [r.time for r in self.requests if r.route == "status" and r.path == path]
 
@@ -528,7 +527,7 @@ class SandboxApp:
 
     def job_of(self, execution_id: str) -> Job:
         """The job behind one of the server's ids: "video_agent:session:<id>" names its session."""
-        session = routes.session_of(execution_id)
+        session = contract.session_of(execution_id)
         with self._lock:
             if session is None:
                 return self.jobs[execution_id]
@@ -657,7 +656,7 @@ class SandboxApp:
             await send_body(send, 200, headers, chunks, fault.truncate_at)
             return
         body, content_type = fault.payload()
-        if fault.unknown_job and path.startswith(routes.VIDEOS):
+        if fault.unknown_job and path.startswith(contract.VIDEOS):
             body = json.dumps(error_body(404, "Video not found")).encode()
             fault = Fault(status=404)
         elif fault.unknown_job:
@@ -717,7 +716,7 @@ class SandboxApp:
         if isinstance(payload, Response):
             return payload
         video_id = secrets.token_hex(16)
-        job = self._new_job(routes.job_id("video_agent", video_id), payload, f"sess_{secrets.token_hex(8)}", video_id)
+        job = self._new_job(contract.agent_job_id(video_id), payload, f"sess_{secrets.token_hex(8)}", video_id)
         if job is None:
             return JSONResponse(error_body(402, "Insufficient credits to generate this video."), status_code=402)
         # Only session_id, status and created_at are promised (gen/video-agent.go); video_id may be null.
@@ -839,7 +838,7 @@ class SandboxApp:
             return JSONResponse(error_body(401, UNAUTHORIZED), status_code=401)
         video_id = request.path_params["video_id"]
         with self._lock:
-            job = self.jobs.get(routes.job_id("video_agent", video_id))
+            job = self.jobs.get(contract.agent_job_id(video_id))
         hidden = job is None or time.monotonic() < job.hidden_until or not job.video_known
         status = None if job is None or hidden else job.status
         if job is None or status in (None, "not_found"):
@@ -863,7 +862,7 @@ class SandboxApp:
         answers: list[dict[str, object]] = []
         for video_id in ids:
             with self._lock:
-                job = self.jobs.get(routes.job_id("video_agent", video_id))
+                job = self.jobs.get(contract.agent_job_id(video_id))
             hidden = job is None or time.monotonic() < job.hidden_until or not job.video_known
             status = "not_found" if job is None or hidden else job.status
             answer: dict[str, object] = {"video_id": video_id, "status": "queued" if status == "pending" else status}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from heygen_video_mcp.tools.download import DEFAULT_MAX_BYTES
 from heygen_video_mcp.tools.status import Job
+from heygen_video_mcp.tools.timing import POLL_SECONDS
 
 Progress = Callable[[str, float, float, str], Awaitable[None]]
 """Told the status, the seconds since submission, the expected total and a message for the user."""
@@ -17,7 +18,7 @@ SaveProgress = Callable[[str, int, int | None], None]
 
 @dataclass(frozen=True)
 class JobSettings:
-    poll_interval: float = 10.0
+    poll_interval: float = POLL_SECONDS
     duplicate_window: float = 600.0
     download: bool = True
     output_dir: Path = Path("HeyGen")

@@ -45,11 +45,13 @@ class Library:
     """The library as one tenant sees it: every read and write is limited to that tenant's jobs. Views made
     by for_tenant() share one store (file or database, pool, migrations) with the library they came from."""
 
-    def __init__(self, path: Path, *, lock_timeout: float = 10.0, write_timeout: float = 15.0) -> None:
-        """A library in the SQLite file at `path`. `lock_timeout`: how long migrate() waits for another
-        process's write lock at start; `write_timeout`: how long an operation keeps retrying a busy library
-        before it gives up."""
-        self._store: Store = SQLiteStore(path, lock_timeout=lock_timeout, write_timeout=write_timeout)
+    def __init__(self, store: Path | Store, *, lock_timeout: float = 10.0, write_timeout: float = 15.0) -> None:
+        """A library over `store`, or over the SQLite file at that path. `lock_timeout`: how long migrate()
+        waits for another process's write lock at start; `write_timeout`: how long an operation keeps retrying
+        a busy library before it gives up (both for the file; a store given is already built with its own)."""
+        if isinstance(store, Path):
+            store = SQLiteStore(store, lock_timeout=lock_timeout, write_timeout=write_timeout)
+        self._store: Store = store
         self.tenant = ""  # '' is the single user of a stdio server
 
     @classmethod
@@ -62,10 +64,7 @@ class Library:
                 f"A PostgreSQL library needs the PostgreSQL driver, which is not installed ({exc}). Install it with: "
                 "pip install 'heygen-video-mcp[remote]'"
             ) from None
-        library = cls.__new__(cls)
-        library._store = PostgresStore(url, lock_timeout=lock_timeout, write_timeout=write_timeout)
-        library.tenant = ""
-        return library
+        return cls(PostgresStore(url, lock_timeout=lock_timeout, write_timeout=write_timeout))
 
     def __repr__(self) -> str:
         who = f", tenant={self.tenant!r}" if self.tenant else ""

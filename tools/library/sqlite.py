@@ -311,8 +311,8 @@ class SQLiteStore:
 
     def _read_here(self, fn: Operation[T]) -> T | _Miss:
         """A read by key, on the calling (event loop) thread, on a pooled connection to an unchanged file,
-        never waiting: SQLite's busy timeout is 0 for it. That takes some 30 us, where handing it to a worker
-        thread and back costs 100-200 us. Anything else (no idle connection, a changed file, a lock, an error,
+        never waiting: SQLite's busy timeout is 0 for it. That is several times faster than handing it to a
+        worker thread and back. Anything else (no idle connection, a changed file, a lock, an error,
         a change to write) is a miss, and the operation goes to a worker thread as usual."""
         state = self._state()
         with self._lock:

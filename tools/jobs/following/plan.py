@@ -28,7 +28,7 @@ class ReadPlan:
         self._next_read: dict[str, float] = {}  # execution id -> anyio clock time its next read is due
         self._limit = _PLAN_LIMIT
         self.read_at: dict[str, float] = {}  # execution id -> unix time of its last status read here
-        self._estimates: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
+        self._estimates = Estimates()
 
     async def plan(self, job: Job) -> None:
         """Schedule this job's next read from how long renders like it took."""
@@ -36,7 +36,7 @@ class ReadPlan:
         if job.status not in UNFINISHED:
             self.read_at.pop(job.execution_id, None)
             if self._next_read.pop(job.execution_id, None) is not None:  # it was followed here, and just ended:
-                self._estimates.pop((job.provider, job.aspect_ratio), None)  # one more render to learn from
+                self._estimates.forget(job)  # one more render to learn from
             return
         if len(self._next_read) > self._limit:  # jobs nobody waits for any more are forgotten
             stale = anyio.current_time() - self._poll_interval * 60
@@ -53,15 +53,7 @@ class ReadPlan:
 
     async def estimate(self, job: Job) -> Estimate:
         """What earlier renders of this provider and aspect ratio say, from the library (cached a minute)."""
-        key = (job.provider, job.aspect_ratio)
-        cached = self._estimates.get(key)
-        now = anyio.current_time()
-        if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
-            durations = await self._library.render_durations(job.provider, job.aspect_ratio)
-            label = " ".join(filter(None, key)) or "HeyGen"
-            estimate = Estimate.for_provider(durations, label, self._poll_interval, job.provider)
-            cached = self._estimates[key] = (estimate, now)
-        return cached[0]
+        return await self._estimates.of(self._library, job, self._poll_interval)
 
     def due(self, execution_id: str) -> bool:
         return self._next_read.get(execution_id, 0.0) <= anyio.current_time() + _WAKE_SLACK
@@ -70,3 +62,23 @@ class ReadPlan:
         """How long a wait sleeps: until the next read, or a tick on to tell progress (the render's clock
         against the estimate, with the last status read), so a bar moves between reads without asking HeyGen."""
         return min(max(self._next_read.get(execution_id, 0.0) - anyio.current_time(), 0.0), TICK)
+
+
+class Estimates:
+    """What earlier renders of each provider and aspect ratio say, read from the library at most once a minute."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str | None, str | None], tuple[Estimate, float]] = {}
+
+    async def of(self, library: Library, job: Job, cadence: float) -> Estimate:
+        key = (job.provider, job.aspect_ratio)
+        cached = self._kept.get(key)
+        now = anyio.current_time()
+        if cached is None or now - cached[1] > _ESTIMATE_SECONDS:
+            durations = await library.render_durations(job.provider, job.aspect_ratio)
+            label = " ".join(filter(None, key)) or "HeyGen"
+            cached = self._kept[key] = (Estimate.for_provider(durations, label, cadence, job.provider), now)
+        return cached[0]
+
+    def forget(self, job: Job) -> None:
+        self._kept.pop((job.provider, job.aspect_ratio), None)

@@ -1,14 +1,10 @@
 """When to read a render's status again, and how long it has left, learned from earlier renders.
 
-A fixed 10 s cadence finds a finished render 5 s late on average and spends most of its reads early, when
-nothing can have finished. With the library's record of how long earlier renders of the same provider and
-aspect ratio took, reads are sparse before the fastest of them could end and denser where they did end:
-the first read in the window comes a moment before all but the fastest few earlier renders had ended, then
-the gaps shrink from 3.5 s to 2 s as the slowest earlier render nears, since a render still running is
-ever likelier to end in the next second. For renders of 20-40 s, a finished render is seen 1-2 s late at
-the median, at 6-10 reads per job-minute (rounds of six), the sparse start paying for the dense window. A
-render faster than all but the fastest few earlier ones is seen only at the first read in the window. With
-too little history, the contract's cadence applies.
+A fixed cadence finds a finished render half a cadence late on average and spends most of its reads early,
+when nothing can have finished. So reads follow how long earlier renders of the same provider and aspect
+ratio took: sparse before the fastest of them could end, denser where they did end, since a render still
+running is ever likelier to end in the next second. With too little history, the contract's cadence applies.
+What this achieves is measured by benchmarks/detection.py (README, Performance).
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ from typing import Final
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_LOOK, VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT
 from heygen_video_mcp.tools.status import UNFINISHED
+from heygen_video_mcp.tools.timing import POLL_SECONDS
 
 # Fewer earlier renders than this say too little about the next one.
 MIN_SAMPLES: Final = 3
@@ -31,9 +28,8 @@ START_SHARE: Final = 0.15
 START_LEAD_SHARE: Final = 0.15
 # Gaps between reads once a render may end, as shares of the contract's cadence: the shortest (2 s) at and
 # after the slowest earlier render, growing by TAIL_SHARE of the time still to it, up to the longest (3.5 s);
-# from OVERRUN_CADENCES past it, growing by TAIL_SHARE of the time beyond, up to the cadence. Even gaps of
-# 2-2.5 s spent about as many reads, and missed a 2 s median more often when a round drew several renders
-# faster than the first read (benchmarks/detection.py, seed 1).
+# from OVERRUN_CADENCES past it, growing by TAIL_SHARE of the time beyond, up to the cadence. Even gaps
+# spent about as many reads and found fast renders later.
 MIN_GAP_SHARE: Final = 0.2
 MAX_GAP_SHARE: Final = 0.35
 TAIL_SHARE: Final = 0.1
@@ -56,7 +52,7 @@ class Estimate:
 
     samples: tuple[float, ...]
     label: str  # what they were, for messages: "veo_3_1 16:9"
-    cadence: float = 10.0  # the contract's polling interval
+    cadence: float = POLL_SECONDS  # the contract's polling interval
     # How long renders like it usually take, with no history of our own: seconds, and in words.
     typical: tuple[float, str] = (TYPICAL_UNKNOWN, TYPICAL_WORDS)
     # With no history: the first read this many cadences after submission, then reads this many apart.
@@ -96,7 +92,7 @@ class Estimate:
         # A read before all but the fastest few earlier renders could end would most likely find nothing.
         start = _quantile(self.samples, START_SHARE) - self.cadence * START_LEAD_SHARE
         # The start read, a moment early by jitter, already opens the window: a second read at `start`
-        # would find the same and cost a read (half the jobs paid one, about 1 GET per job-minute).
+        # would find the same and cost a read.
         if elapsed < start - low_gap / 2:
             ahead = start - elapsed
             return ahead if ahead <= EARLY_CADENCES * self.cadence else 2 * self.cadence

@@ -16,6 +16,7 @@ from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.server.legacytasks import TasksBothEras
 from heygen_video_mcp.server.player import TOOL_META, play_from_caller_origin, player_extension
 from heygen_video_mcp.server.runtime import running_tenants
+from heygen_video_mcp.server.tasks import tool_runner
 from heygen_video_mcp.tools import (
     cancel_video,
     check_credits,
@@ -68,7 +69,7 @@ def create_server(
     hand out saved videos as links signed by it, not as paths on this machine."""
     library = library or settings.library()
     tasks = Tasks()  # renders followed as MCP Tasks (server/tasks.py): it learns how far each save has got
-    task_extension = TasksBothEras(tasks)
+    task_extension = TasksBothEras(tasks, settings.confirm_above_usd)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -98,6 +99,7 @@ def create_server(
         # Links under each caller's own address (no public URL): the player may play from that address too.
         middleware=[*([play_from_caller_origin] if links and not links.public_url else []), task_extension.middleware],
     )
+    task_extension.run_tool = tool_runner(server)  # a held call, once accepted, is sent as the tool sends it
     generate_video.register(server)
     # Hosts with MCP Apps show these two tools' results in the player page; others ignore the binding.
     check_status.register(server, meta=TOOL_META)

@@ -44,6 +44,8 @@ class Settings(BaseModel, frozen=True):
     max_reads_per_second: float = Field(50.0, gt=0, le=1000)
     max_video_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # A task-run submission estimated above this many US dollars asks the user first (server/tasks.py).
+    confirm_above_usd: float | None = Field(None, ge=0)
 
     @field_validator("api_base_url")
     @classmethod
@@ -105,6 +107,7 @@ ENV: Final[dict[str, str]] = {
     "HEYGEN_MAX_READS_PER_SECOND": "max_reads_per_second",
     "HEYGEN_MAX_VIDEO_BYTES": "max_video_bytes",
     "HEYGEN_LOG_LEVEL": "log_level",
+    "HEYGEN_CONFIRM_ABOVE_USD": "confirm_above_usd",
 }
 
 

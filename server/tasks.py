@@ -6,22 +6,38 @@ When a `tools/call` of generate_video or generate_videos declares the extension 
 capabilities, the submission runs as always, and its answer becomes a task (resultType "task") recorded in
 the library first. Without the declaration nothing changes. `tasks/get` says what is happening and what is
 left, and once every video has ended and been saved, inlines the result wait_for_video (wait_for_videos)
-would end with. The logic is in tools/tasks.py; this is its MCP side."""
+would end with. The logic is in tools/tasks.py; this is its MCP side.
+
+With HEYGEN_CONFIRM_ABOVE_USD set, a call estimated above it (tools/price.py) is not run: its task is
+`input_required`, tasks/get embeds an elicitation asking the user, and the call is sent to HeyGen only when
+tasks/update accepts it (as the same tool call, so as generate_video(s) would send it); declined, the task is
+cancelled with nothing sent."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.server import require_client_extension
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, CallToolRequestParams, CancelTaskRequestParams, GetTaskRequestParams
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    CallToolRequestParams,
+    CallToolResult,
+    CancelTaskRequestParams,
+    GetTaskRequestParams,
+    TextContent,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
-from heygen_video_mcp.tools import errors
+from heygen_video_mcp.tools import errors, price
 from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.results import BatchItem, batch_answer, iso_time, job_answer, video_result
@@ -33,6 +49,13 @@ TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
 TASK_TOOLS: Final = frozenset({"generate_video", "generate_videos"})
 _MODERN: Final = frozenset(MODERN_PROTOCOL_VERSIONS)
 _BATCH_NEXT: Final = "Give the user the saved files of the completed ones; for the ones not ok, do what each says."
+# The key of a held task's one input request (a task asks only once, so the key is never reused).
+CONFIRM_KEY: Final = "confirm_cost"
+
+logger = logging.getLogger(__name__)
+
+# Runs a tool call for a request's caller, as the server would (set by server/app.py: see tool_runner).
+RunTool = Callable[[ServerRequestContext[Any, Any], str, dict[str, Any]], Awaitable[HandlerResult]]
 
 
 class UpdateTaskParams(GetTaskRequestParams):
@@ -44,8 +67,10 @@ class TasksExtension(Extension):
     # The protocol versions tasks/get and tasks/cancel are served at (server/legacytasks.py adds 2025-11-25).
     versions: frozenset[str] = _MODERN
 
-    def __init__(self, tasks: Tasks) -> None:
+    def __init__(self, tasks: Tasks, confirm_above_usd: float | None = None) -> None:
         self.tasks = tasks
+        self.confirm_above_usd = confirm_above_usd
+        self.run_tool: RunTool | None = None
 
     def methods(self) -> Sequence[MethodBinding]:
         return (
@@ -57,6 +82,12 @@ class TasksExtension(Extension):
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
+        if params.name in TASK_TOOLS and _declared(ctx) and self._costly(params):
+            try:
+                state = await self.tasks.hold(jobs_of(ctx), params.name, dict(params.arguments or {}))
+            except errors.HeyGenError as exc:  # not held, so not sent either
+                raise MCPError(code=INTERNAL_ERROR, message=f"Nothing was sent to HeyGen: {exc}") from None
+            return _task(state, ctx, result_type="task")
         result = await call_next(ctx)
         if params.name not in TASK_TOOLS or not _declared(ctx):
             return result
@@ -82,10 +113,47 @@ class TasksExtension(Extension):
         return _task(known(state), ctx, result_type="complete")
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> HandlerResult:
-        """No task here asks for input yet, so every response is one to no outstanding request: ignored."""
+        """The user's answer to a held task: accepted, the call is sent (once, whichever replica or answer
+        comes first) and the task follows what it started; declined or dismissed, the task is cancelled with
+        nothing sent. A response to no outstanding request is ignored, as the spec asks."""
         require_client_extension(ctx, TASKS_EXTENSION)
-        known(await self.tasks.get(jobs_of(ctx), params.task_id))
+        jobs = jobs_of(ctx)
+        state = known(await self.tasks.get(jobs, params.task_id))
+        answer = params.input_responses.get(CONFIRM_KEY)
+        if state.status != "input_required" or not isinstance(answer, Mapping):
+            return {"resultType": "complete"}
+        if answer.get("action") != "accept":
+            await self.tasks.cancel(jobs, params.task_id)
+            return {"resultType": "complete"}
+        assert self.run_tool is not None, "server/app.py sets run_tool"
+        arguments = await self.tasks.claim(jobs, params.task_id)
+        if arguments is None:  # another answer took it, or it was cancelled meanwhile
+            return {"resultType": "complete"}
+        result = wire(await self.run_tool(ctx, state.record.tool, arguments))
+        execution_ids = started(result)
+        await self.tasks.submitted(jobs, params.task_id, execution_ids, None if execution_ids else result)
         return {"resultType": "complete"}
+
+    def _costly(self, params: CallToolRequestParams) -> bool:
+        """Whether this call's estimated cost passes HEYGEN_CONFIRM_ABOVE_USD (unset: never)."""
+        if self.confirm_above_usd is None:
+            return False
+        estimate = price.estimate(params.name, dict(params.arguments or {}))
+        return estimate is not None and estimate.usd > self.confirm_above_usd
+
+
+def tool_runner(server: MCPServer[Any]) -> RunTool:
+    """Runs a tool as the server answers a tools/call, for a request of the same caller (its tenant, its
+    headers): a tool's error is an error result, as the SDK makes it."""
+
+    async def run(ctx: ServerRequestContext[Any, Any], name: str, arguments: dict[str, Any]) -> HandlerResult:
+        try:
+            return await server.call_tool(name, arguments, Context(request_context=ctx, mcp_server=server))
+        except ToolError as exc:
+            logger.info("Tool %r failed after its cost was accepted: %r", name, str(exc))
+            return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
+
+    return run
 
 
 def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -154,11 +222,27 @@ def _task(state: TaskState, ctx: ServerRequestContext[Any, Any], *, result_type:
         "lastUpdatedAt": last_updated(state),
         "ttlMs": int(TTL_SECONDS * 1000),
     }
-    if state.status == "working":
+    if state.status in ("working", "input_required"):
         task["pollIntervalMs"] = max(int(state.poll_seconds * 1000), 100)
+    if state.status == "input_required":
+        task["inputRequests"] = {CONFIRM_KEY: confirmation(state)}
     if state.status == "completed":
         task["result"] = {**final(state, links_of(ctx)), "resultType": "complete"}
     return task
+
+
+def confirmation(state: TaskState) -> dict[str, Any]:
+    """The embedded elicitation a held task asks with: a yes/no form (accept sends the call, decline ends the
+    task with nothing spent)."""
+    record = state.record
+    estimate = price.estimate(record.tool, record.pending or {})
+    videos = "these videos" if record.tool == "generate_videos" else "this video"
+    question = (
+        f"Make {videos} with HeyGen for {estimate.words if estimate else 'a cost above your limit'}? Nothing has "
+        "been sent yet. Accept to send it (it is paid for once sent); decline and nothing is sent or spent."
+    )
+    schema = {"type": "object", "properties": {}}
+    return {"method": "elicitation/create", "params": {"mode": "form", "message": question, "requestedSchema": schema}}
 
 
 def last_updated(state: TaskState) -> str:

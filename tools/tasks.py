@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 import anyio
 
-from heygen_video_mcp.tools import errors, routes
+from heygen_video_mcp.tools import errors, price, routes
 from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.jobs.following.taskreads import TaskReads
 from heygen_video_mcp.tools.library import TaskRecord
@@ -33,7 +33,10 @@ SAVING_POLL: Final = 1.0
 # Save progress kept before the oldest is forgotten (it is only a hint).
 _KEPT: Final = 10_000
 
-TaskStatus = Literal["working", "completed", "cancelled"]
+# A task held for the user's consent is asked about again this soon (a person is answering).
+HELD_POLL: Final = 2.0
+
+TaskStatus = Literal["working", "input_required", "completed", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,23 @@ class Tasks:
         await jobs.library.add_task(record)
         return await self._state(jobs, record, read=False)
 
+    async def hold(self, jobs: VideoJobs, tool: str, arguments: dict[str, Any]) -> TaskState:
+        """A new task that waits for the user's consent before this call is sent to HeyGen: only the call's
+        arguments are recorded (in the library, so any replica can send them once accepted)."""
+        record = TaskRecord(secrets.token_urlsafe(24), tool, (), time.time(), pending=arguments)
+        await jobs.library.add_task(record)
+        return await self._state(jobs, record, read=False)
+
+    async def claim(self, jobs: VideoJobs, task_id: str) -> dict[str, Any] | None:
+        """The held call's arguments, for the one answer that sends them; None if none is held any more."""
+        return await jobs.library.claim_task(task_id)
+
+    async def submitted(
+        self, jobs: VideoJobs, task_id: str, execution_ids: list[str], ended: dict[str, Any] | None
+    ) -> None:
+        """An accepted call was sent: the task follows what it started (or, if nothing, ends with its result)."""
+        await jobs.library.task_submitted(task_id, execution_ids, ended)
+
     async def get(self, jobs: VideoJobs, task_id: str) -> TaskState | None:
         """The task as it is now, reading HeyGen for a job when a read is due; None when this tenant has no
         such task (another tenant's id included) or it has expired."""
@@ -86,10 +106,12 @@ class Tasks:
         if record is None:
             return None
         state = await self._state(jobs, record, read=False)
-        if state.status != "working":
+        if state.status not in ("working", "input_required"):
             return state  # already over: a cancel changes nothing
         cancelled = await jobs.library.cancel_task(task_id)
         assert cancelled is not None
+        if state.status == "input_required":  # nothing was sent: nothing to stop
+            return await self._state(jobs, cancelled, read=False)
         not_stopped: list[str] = []
         for job in state.jobs:
             assert job.execution_id is not None
@@ -117,6 +139,12 @@ class Tasks:
     async def _state(self, jobs: VideoJobs, record: TaskRecord, *, read: bool) -> TaskState:
         if record.ended is not None:
             return TaskState(record, "completed", _ended_words(record.ended), 0.0, (), ())
+        if not record.execution_ids:  # held for consent, declined, or being sent right now
+            if record.cancelled_at is not None:
+                return TaskState(record, "cancelled", _NOTHING_SENT, 0.0, (), ())
+            if record.pending is not None:
+                return TaskState(record, "input_required", held_words(record), HELD_POLL, (), ())
+            return TaskState(record, "working", "accepted; sending it to HeyGen", SAVING_POLL, (), ())
         found: list[Job] = []
         for execution_id in record.execution_ids:
             found.append(await self._job(jobs, execution_id, read=read))
@@ -172,6 +200,23 @@ class Tasks:
         if total:
             return f"saving, {min(100 * done // total, 99)}%"
         return f"saving, {done / 1e6:.1f} MB so far" if done else "saving"
+
+
+_NOTHING_SENT: Final = (
+    "Cancelled before anything was sent to HeyGen (the user declined, or the task was cancelled while it waited "
+    "for the user): nothing was sent to HeyGen and nothing was spent."
+)
+
+
+def held_words(record: TaskRecord) -> str:
+    """What a held task asks the user: the estimate, and that nothing is sent until they accept."""
+    estimate = price.estimate(record.tool, record.pending or {})
+    cost = estimate.words if estimate else "a cost above the confirmation limit"
+    videos = "these videos" if record.tool == "generate_videos" else "this video"
+    return (
+        f"Waiting for the user to confirm the cost of {videos} ({cost}); nothing has been sent to HeyGen yet, and "
+        "nothing is until they accept."
+    )
 
 
 def _ended(job: Job, saving: bool) -> bool:

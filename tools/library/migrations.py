@@ -200,6 +200,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     """
     ALTER TABLE tasks ADD COLUMN result TEXT;
     """,
+    # A task held for the user's consent (HEYGEN_CONFIRM_ABOVE_USD): the tool call's arguments, as JSON, sent
+    # to HeyGen only once accepted, by whichever replica takes the answer.
+    """
+    ALTER TABLE tasks ADD COLUMN pending TEXT;
+    """,
 )
 
 

@@ -428,6 +428,13 @@ class Library:
 
         return await self._run(work)
 
+    async def claim_task(self, task_id: str) -> dict[str, Any] | None:
+        """Take a held call's arguments off its task, once (see tools/library/tasks.py `claim`)."""
+        return await self._run(lambda db: tasks.claim(db, self.tenant, task_id))
+
+    async def task_submitted(self, task_id: str, execution_ids: list[str], ended: dict[str, Any] | None) -> None:
+        await self._run(lambda db: tasks.submitted(db, self.tenant, task_id, execution_ids, ended))
+
     # --- retired HeyGen APIs (tools/library/retired.py), the same for every tenant ------------------------------
 
     async def remember_retired(self, base_url: str, retirement: Retirement) -> None:

@@ -51,3 +51,22 @@ async def test_the_video_agents_price_is_in_its_description_and_result(client: C
     assert "$0.0333 per second" in (tools["generate_video"].description or "")
     made = await client.call_tool("generate_video", AGENT)
     assert "$0.0333 per second" in text_of(made), text_of(made)
+
+
+async def test_list_providers_says_the_balance_when_a_key_is_set(client: Client, sandbox: Sandbox) -> None:
+    sandbox.set_credits(3)
+    result = await client.call_tool("list_providers", {})
+    assert not result.is_error and "$6.00" in data_of(result)["account"] and "$6.00" in text_of(result)
+    assert account_reads(sandbox) == 1
+
+
+async def test_list_providers_without_a_key_or_an_answer_still_lists(
+    make_settings: MakeSettings, sandbox: Sandbox
+) -> None:
+    async with Client(create_server(make_settings(api_key=None))) as client:
+        result = await client.call_tool("list_providers", {})
+    assert not result.is_error and data_of(result)["providers"] and "account" not in data_of(result)
+    assert account_reads(sandbox) == 0
+    async with Client(create_server(make_settings(api_key="sk-not-the-sandbox-key-0000"))) as client:
+        result = await client.call_tool("list_providers", {})
+    assert not result.is_error and data_of(result)["providers"] and "account" not in data_of(result)

@@ -126,6 +126,11 @@ class ProviderCatalog(BaseModel):
     fast_providers: list[str] = Field(description="HeyGen's choices when speed matters.")
     aspect_ratios: list[AspectRatioInfo]
     default_aspect_ratio: str
+    account: str | None = Field(
+        default=None,
+        description="The HeyGen account's remaining balance or credits (check_credits has the details); left out "
+        "without a key, or when HeyGen does not answer within a few seconds.",
+    )
 
 
 CATALOG = ProviderCatalog(
@@ -158,4 +163,6 @@ def catalog_text(shown: ProviderCatalog = CATALOG) -> str:
             marks.append(f"unavailable: {p.unavailable_reason}")
         lines.append(f"- {p.value} - {p.name}: {p.description}" + (f" [{', '.join(marks)}]" if marks else ""))
     lines.append("Aspect ratios: " + "; ".join(f"{k} {v}" for k, v in COMMON_ASPECT_RATIOS.items()))
+    if shown.account:
+        lines.append(shown.account)
     return "\n".join(lines)

@@ -133,6 +133,16 @@ async def test_retry_after_is_capped(heygen: HeyGenClient, sandbox: Sandbox, sle
     assert sleeps.delays == [RETRY_AFTER_CAP]
 
 
+async def test_a_retry_after_that_is_no_number_falls_back_to_backoff(
+    heygen: HeyGenClient, sandbox: Sandbox, sleeps: Sleeps
+) -> None:
+    # Retry-After may be an HTTP date; unread, it leaves the jittered backoff in charge, and the read goes on.
+    sandbox.inject("status", Fault(status=429, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}), times=2)
+    execution = await heygen.get_execution("node-gw-x")
+    assert execution.status == "not_found"
+    assert len(sleeps.delays) == 2 and all(0 <= d <= 0.5 * 2**i for i, d in enumerate(sleeps.delays))
+
+
 async def test_rate_limit_gives_up_after_bounded_retries(
     heygen: HeyGenClient, sandbox: Sandbox, sleeps: Sleeps
 ) -> None:

@@ -34,9 +34,11 @@ class AppState:
 
 def state(ctx: Context[AppState, Any]) -> AppState:
     """The state as the caller sees it: with its tenant's job logic (see tools/tenancy.py)."""
-    app = ctx.request_context.lifespan_context
+    # The request context once: each read of it (a pydantic private attribute) costs a few microseconds.
+    context = ctx.request_context
+    app = context.lifespan_context
     tenant = caller_tenant()
-    headers = ctx.headers  # None on stdio
+    headers = getattr(context.request, "headers", None)  # as ctx.headers: None on stdio
     offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
     if app.tenants is None or (tenant == OWN and offered is None):
         return app

@@ -18,14 +18,14 @@ video's is "video_agent:<video_id>"). To follow a render until it finishes, pref
 async def check_status(
     ctx: Context[AppState, Any], execution_id: ExecutionId
 ) -> Annotated[CallToolResult, VideoAnswer]:
-    app = state(ctx)
+    app, reach = state(ctx), links(ctx)
 
     async def work() -> CallToolResult:
         job = await app.jobs.check(execution_id)
-        return job_answer(job, saving=app.jobs.saving(job), links=links(ctx))
+        return job_answer(job, saving=app.jobs.saving(job), links=reach)
 
     return await answer(
-        work, action="check_status", seconds=app.call_seconds, execution_id=execution_id, remote=links(ctx) is not None
+        work, action="check_status", seconds=app.call_seconds, execution_id=execution_id, remote=reach is not None
     )
 
 

@@ -87,9 +87,12 @@ def _message_from(body: Any) -> str | None:
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
+    value = response.headers.get("retry-after")  # absent from nearly every answer: no KeyError raised for it
+    if value is None:
+        return None
     try:
-        return min(max(float(response.headers["retry-after"]), 0.0), RETRY_AFTER_CAP)
-    except (KeyError, ValueError):
+        return min(max(float(value), 0.0), RETRY_AFTER_CAP)
+    except ValueError:
         return None
 
 
@@ -368,7 +371,8 @@ class HeyGenClient:
                 status = response.status_code
                 retryable = status == 429 or (idempotent and status in _RETRYABLE_STATUS)
                 wait = _retry_after(response)
-            pause = self._delay(attempt) if wait is None else wait
+            # The jitter is drawn only for a retry, not for every answer (nearly all of them final).
+            pause = (self._delay(attempt) if wait is None else wait) if retryable else 0.0
             if not retryable or attempt == self._max_retries or not deadline.fits(pause, until=wire.deadline):
                 if failure is None:
                     return self._parse(response, method, path, execution_id, retry_after=wait)

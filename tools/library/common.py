@@ -113,15 +113,28 @@ def need_write(db: Connection) -> None:
 
 
 def job_from_row(row: Row) -> Job:
-    # A dict row (PostgreSQL) as it is; a sqlite3.Row zipped with its names, as it finds a column by name
-    # with a scan of all its columns.
-    pairs = row.items() if isinstance(row, dict) else zip(row.keys(), row, strict=True)
-    values = {key: value for key, value in pairs if key in _JOB_FIELDS}
-    values["config"] = json.loads(values["config"]) if values.get("config") else None
-    return Job(**values)
+    """A job from a row of the jobs table (a sqlite3.Row, or PostgreSQL's dict row). Its fields go to Job by
+    position, picked by an order worked out once per set of columns: keyword arguments named by the row's
+    own strings (not interned, so matched by comparison) cost Job() twice as much, on every status read."""
+    names = tuple(row.keys())
+    order = _ORDERS.get(names)
+    if order is None:
+        order = _ORDERS[names] = _order(names)
+    values = tuple(row.values()) if isinstance(row, dict) else tuple(row)  # a dict row iterates its names
+    args = [values[i] for i in order]
+    args[_CONFIG] = json.loads(args[_CONFIG]) if args[_CONFIG] else None
+    return Job(*args)
 
 
-_JOB_FIELDS: Final = frozenset(field.name for field in fields(Job))
+def _order(names: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each of Job's fields is among a row's columns (every read of a job selects them all)."""
+    index = {name: i for i, name in enumerate(names)}
+    return tuple(index[name] for name in _JOB_ORDER)
+
+
+_JOB_ORDER: Final = tuple(field.name for field in fields(Job))
+_CONFIG: Final = _JOB_ORDER.index("config")
+_ORDERS: dict[tuple[str, ...], tuple[int, ...]] = {}  # one per query shape: a handful
 
 
 @dataclass(frozen=True)

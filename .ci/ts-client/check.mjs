@@ -13,7 +13,7 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -237,6 +237,30 @@ async function cases(transport, client, sandbox) {
     { prompt, provider: "video_agent", reference_image_path: "/no/such/picture.png" },
     transport === "http" ? isError("runs remotely", "reference_image_url") : isError("There is no file at"),
   );
+
+  await call(
+    "check_credits: the account's balance",
+    "check_credits",
+    {},
+    succeeds("the balance", (data) => typeof data.summary === "string" && data.video_agent_usd_per_second > 0),
+  );
+  if (transport === "stdio") {
+    // A real (1x1) PNG beside the client: uploaded to HeyGen's assets, then used by the Video Agent.
+    const picture = join(work, "picture.png");
+    writeFileSync(
+      picture,
+      Buffer.from(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==",
+        "base64",
+      ),
+    );
+    await call(
+      "generate_video: a local image",
+      "generate_video",
+      { prompt: `${prompt}, from a photo`, provider: "video_agent", reference_image_path: picture },
+      succeeds("a job", (data) => typeof data.execution_id === "string"),
+    );
+  }
 
   await sandbox.send({ do: "rate_limited", retry_after: 30, times: 20 });
   await call("generate_video: rate limited (429 storm)", "generate_video", { prompt: `${prompt}, storm` }, isError("Wait 30 seconds"));

@@ -11,10 +11,12 @@ from .test_replicas import need_nginx
 
 
 def test_download_memory_benchmark_streams() -> None:
-    # At 20 MB the transports' fixed buffers (about 1 MB in all) dominate, so the gate is looser than the
-    # default 0.05 meant for 200 MB; a download held in memory would still show a ratio of 1 or more.
-    out = run_benchmark("download_memory.py", "--size-mb", "20", "--max-ratio", "0.25", timeout=120)
-    match = re.search(r"downloaded 20\.0 MB; peak traced memory [\d.]+ MB; ratio ([\d.]+) \(peak/size\)", out)
+    # A saving's memory is bounded by a few 1 MiB chunks (the queue to the writer thread, the one being joined
+    # from the network, the one on its way to disk): up to about 6.5 MB when the disk falls behind, as it does
+    # on a busy machine. At 60 MB that bound is under the gate, which is looser than the default 0.05 meant
+    # for 200 MB; a download held in memory would still show a ratio of 1 or more.
+    out = run_benchmark("download_memory.py", "--size-mb", "60", "--max-ratio", "0.25", timeout=120)
+    match = re.search(r"downloaded 60\.0 MB; peak traced memory [\d.]+ MB; ratio ([\d.]+) \(peak/size\)", out)
     assert match, out
     assert float(match.group(1)) < 0.25
 

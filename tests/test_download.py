@@ -252,7 +252,8 @@ async def test_read_only_directory_is_a_clear_error(unsaved: Client, tmp_path: P
         target.chmod(0o700)
 
 
-async def test_download_of_unfinished_job_says_to_wait(unsaved: Client, tmp_path: Path) -> None:
+async def test_download_of_unfinished_job_says_to_wait(unsaved: Client, sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.set_render_seconds(60)  # still rendering when asked, however busy the machine is
     created = await unsaved.call_tool("generate_video", {"prompt": PROMPT})
     execution_id = data_of(created)["execution_id"]
     result = await unsaved.call_tool("download_video", {"execution_id": execution_id, "directory": str(tmp_path)})

@@ -7,10 +7,12 @@
 # Env knobs: INSPECTOR_CACHE_DIR (npm cache + local node; default ~/.cache/heygen-video-mcp-inspector).
 set -euo pipefail
 
-INSPECTOR_PKG="@modelcontextprotocol/inspector@2.12.0"
+# The Inspector package is pinned once, in .ci/inspector.sh.
+INSPECTOR_PKG="$(sed -n 's/^INSPECTOR_PKG="\(.*\)"$/\1/p' "$(dirname "$0")/inspector.sh")"
 die() { echo "inspector-tasks: FAIL: $*" >&2; exit 1; }
 
 command -v npm >/dev/null || die "npm not found on PATH"
+[ -n "$INSPECTOR_PKG" ] || die "no INSPECTOR_PKG in .ci/inspector.sh"
 server_exe="$(command -v -- "${1:-heygen-video-mcp}" || true)"
 [ -n "$server_exe" ] || die "server command '${1:-heygen-video-mcp}' not found"
 python="$(dirname "$server_exe")/python3"; [ -x "$python" ] || python=python3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -261,7 +262,12 @@ def test_ctrl_c_while_waiting_tells_the_id_and_how_to_follow_it(tmp_path: Path) 
         with Sandbox(api_key=API_KEY, render_seconds=120) as slow:
             env = cli_env(slow.base_url, tmp_path)
             args = [console_script(), "generate", f"{PROMPT} {as_json}", "--wait", *(["--json"] if as_json else [])]
-            with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as cli:
+            # As a terminal starts it: Ctrl-C not ignored (a suite run in the background, `pytest &`, hands
+            # its children SIGINT ignored, and a command started that way rightly keeps ignoring it).
+            terminal = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+            with subprocess.Popen(
+                args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=terminal
+            ) as cli:
                 while not slow.jobs or not slow.status_reads(next(iter(slow.jobs))):  # following the render
                     assert cli.poll() is None, cli.communicate()
                     time.sleep(0.02)

@@ -35,13 +35,22 @@ def run_benchmark(script: str, *args: str, timeout: float = 240) -> str:
     return completed.stdout
 
 
-def test_the_polling_benchmarks_run() -> None:
-    """Smoke runs: the figures of a quick run mean little, but the benchmarks must not rot."""
+# Smoke runs, one test each so the suite's workers share them: the figures of a quick run mean little, but
+# the benchmarks must not rot.
+
+
+def test_the_detection_benchmark_runs() -> None:
     detection = run_benchmark("detection.py", "--quick")
     assert re.search(r"all \d+ jobs: detection median [\d.]+ s, max [\d.]+ s", detection), detection
+
+
+def test_the_many_waits_benchmark_runs() -> None:
     waits = run_benchmark("many_waits.py", "--quick")
     counts = re.search(r"waited on (\d+) jobs at once .*: (\d+) completed", waits)
     assert counts and counts.group(1) == counts.group(2), waits  # every job was followed to its end
+
+
+def test_the_list_videos_benchmark_runs() -> None:
     listing = run_benchmark("list_videos.py", "--quick")
     assert re.search(r"default +20 ", listing), listing
 

@@ -35,10 +35,11 @@ def node() -> str:
     return binary
 
 
-def test_every_error_reaches_a_typescript_sdk_client_in_our_words() -> None:
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_every_error_reaches_a_typescript_sdk_client_in_our_words(transport: str) -> None:
     server = Path(sys.executable).parent / "heygen-video-mcp"
     done = subprocess.run(
-        [node(), str(CHECK / "check.mjs")],
+        [node(), str(CHECK / "check.mjs"), transport],
         env=os.environ | {"HEYGEN_VIDEO_MCP": str(server), "PYTHON": sys.executable},
         capture_output=True,
         text=True,
@@ -48,4 +49,4 @@ def test_every_error_reaches_a_typescript_sdk_client_in_our_words() -> None:
     summary = SUMMARY.findall(done.stdout)
     failures = [line for line in done.stdout.splitlines() if not line.startswith("PASS ")]
     assert summary and summary[-1][1] == "0" and done.returncode == 0, "\n".join(failures) + done.stderr[-2000:]
-    assert int(summary[-1][0]) >= 50  # every case ran, on both transports
+    assert int(summary[-1][0]) >= 25  # every case ran

@@ -6,7 +6,7 @@
 // sees our message. So every error a caller can reach from outside must RESOLVE with isError: true and our
 // text, with its "Next:" advice; every success must carry structuredContent.
 //
-// Usage: node .ci/ts-client/check.mjs   (after `npm ci --prefix .ci/ts-client`)
+// Usage: node .ci/ts-client/check.mjs [stdio|http]   (after `npm ci --prefix .ci/ts-client`); both by default
 // Env: HEYGEN_VIDEO_MCP (server command, default heygen-video-mcp on PATH), PYTHON (the interpreter the
 // server is installed in, default python3). Prints one line per case, then "N passed, N failed"; exit 1 on
 // any failure.
@@ -326,7 +326,10 @@ async function withClient(open, run) {
 async function main() {
   const sandbox = await startSandbox();
   const transports = { stdio: stdioClient, http: httpClient };
+  const asked = process.argv.slice(2);
+  for (const name of asked) if (!(name in transports)) throw new Error(`no transport ${name}: stdio or http`);
   for (const [transport, open] of Object.entries(transports)) {
+    if (asked.length && !asked.includes(transport)) continue;
     try {
       await withClient(
         () => open(transport, sandbox.baseUrl),

@@ -27,6 +27,7 @@ from typing import Final, TypeVar
 
 import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 
 from heygen_video_mcp.tools.errors import LibraryError
 from heygen_video_mcp.tools.library.common import NeedsWrite, Operation
@@ -44,6 +45,10 @@ _BACKOFF_FIRST: Final = 0.02
 _BACKOFF_MAX: Final = 0.5
 # Idle connections kept open; more are opened while more operations run at once, and closed after.
 _POOL_IDLE: Final = 4
+# Operations on worker threads at once, per event loop: as many as idle connections are kept. More (anyio
+# lends up to 40 threads) would each open a connection with its own page cache, to queue for SQLite's
+# single writer: 2,000 waits at once grew the server by megabytes that way.
+_THREADS: Final[RunVar[anyio.CapacityLimiter]] = RunVar("library threads")
 
 
 FileState = tuple[int, int, int, int]
@@ -58,6 +63,15 @@ class _Connection(sqlite3.Connection):
     generation: int = 0  # the pool's generation it was opened in; one from an older generation is closed
     busy_ms: int = -1  # its SQLite busy timeout, set per attempt
     writing: bool = False  # inside a write transaction (BEGIN IMMEDIATE)
+
+
+def _threads() -> anyio.CapacityLimiter:
+    try:
+        return _THREADS.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(_POOL_IDLE)
+        _THREADS.set(limiter)
+        return limiter
 
 
 class SQLiteStore:
@@ -360,7 +374,9 @@ class SQLiteStore:
         backoff = _Backoff(self.write_timeout)
         while True:
             try:
-                return await anyio.to_thread.run_sync(self._attempt, fn, write, backoff.busy_timeout())
+                return await anyio.to_thread.run_sync(
+                    self._attempt, fn, write, backoff.busy_timeout(), limiter=_threads()
+                )
             except NeedsWrite:
                 write = True  # the file needs its schema brought up to date first
             except sqlite3.Error as exc:

@@ -112,7 +112,9 @@ def serve() -> int:
     if server is None:
         return 2
     logging.getLogger(__name__).info("serving MCP over stdio")
-    server.run("stdio")
+    from heygen_video_mcp.server.stdio import serve_stdio
+
+    serve_stdio(server)
     return 0
 
 

@@ -4,16 +4,30 @@ The MCP layer opens a scope with the call's deadline; everything below reads wha
 retries, Retry-After waits, polling and waits for other work end in time without passing a deadline
 through every signature. `soft()` ends a wait a little before the hard deadline, so the code that waited
 can still answer with what it knows instead of being cut off.
+
+A client's clock starts when it sends a call, not when the server gets round to it: under a burst (2,000
+waits at once) a call can queue for seconds before its handler runs. A transport that knows when a request
+arrived (server/stdio.py) says so in ARRIVED, and a wait counts its time from there (`queued()`).
 """
 
 from __future__ import annotations
 
 import math
+import time
+from contextvars import ContextVar
 from typing import Final
 
 import anyio
 
 MARGIN: Final = 1.0
+# When the current call's request arrived (time.monotonic()), where its transport says.
+ARRIVED: Final[ContextVar[float | None]] = ContextVar("arrived", default=None)
+
+
+def queued() -> float:
+    """Seconds since the current call's request arrived, where its transport says; else 0."""
+    arrived = ARRIVED.get()
+    return 0.0 if arrived is None else max(time.monotonic() - arrived, 0.0)
 
 
 def remaining(until: float = math.inf) -> float:

@@ -15,4 +15,7 @@ CALL_CAP_SECONDS: Final = 45.0
 # status read, a moment for the save and the answer, so a wait may be at most WAIT_CAP_SECONDS.
 WAIT_SECONDS: Final = 25.0
 WAIT_MARGIN: Final = 4.0
+# A wait counts from its request's arrival (tools/deadline.py); one queued longer than its wait still looks
+# this long, so it answers with a fresh status.
+WAIT_AT_LEAST: Final = 1.0
 WAIT_CAP_SECONDS: Final = CALL_CAP_SECONDS - WAIT_MARGIN

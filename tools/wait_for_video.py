@@ -6,10 +6,11 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from heygen_video_mcp.tools import deadline
 from heygen_video_mcp.tools.answer import answer, error_result
 from heygen_video_mcp.tools.calls import AppState, ExecutionId, links, state
 from heygen_video_mcp.tools.results import VideoAnswer, job_answer
-from heygen_video_mcp.tools.timing import WAIT_MARGIN
+from heygen_video_mcp.tools.timing import WAIT_AT_LEAST, WAIT_MARGIN
 
 DESCRIPTION = """Wait for a HeyGen video job to finish, reporting progress, for at most max_wait_seconds per
 call (default {default:g} s, at most {cap:g} s, because clients cut long tool calls off).
@@ -28,10 +29,11 @@ MaxWaitSeconds = Annotated[
 
 
 def wait_budget(app: AppState, max_wait_seconds: float | None, again: str) -> float | CallToolResult:
-    """How long this call may wait, or the error result for a max_wait_seconds out of range."""
+    """How long this call may wait, counted from its request's arrival (time it spent queued behind other
+    calls is spent; a short look is always left), or the error result for a max_wait_seconds out of range."""
     budget = app.wait_seconds if max_wait_seconds is None else max_wait_seconds
     if 0 < budget <= app.wait_cap:
-        return budget
+        return max(budget - deadline.queued(), min(budget, WAIT_AT_LEAST))
     return error_result(
         "invalid_input",
         f"max_wait_seconds must be between 1 and {app.wait_cap:g} (clients cut longer calls off).",

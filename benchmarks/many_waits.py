@@ -24,7 +24,7 @@ the server's memory per job
 ((peak RSS - baseline) / jobs, VmHWM; goal: <= 50 KB), the status GET rate the sandbox served (mean and
 peak per second, and the latency of a probe GET every 0.25 s from a thread of its own), and the CPU used
 by the server, the sandbox's thread and the client's thread (share of one core), to tell where time went.
-With --check, exits 1 when a goal is missed or a job did not complete. --quick: 100 jobs of 10-15 s.
+With --check, exits 1 when a goal is missed or a job did not complete. --quick: 100 jobs of 4-6 s.
 The whole run is bounded: every phase has a deadline, and the server stops with the client session.
 """
 
@@ -533,13 +533,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2000, help="jobs waited on at once (at most 5000)")
     parser.add_argument("--render", type=parse_range, default=(60.0, 90.0), help="render seconds, drawn per job")
     parser.add_argument("--seed", type=int, default=1, help="seed of the drawn render times")
-    parser.add_argument("--quick", action="store_true", help="a short smoke run: 100 jobs of 10-15 s")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run: 100 jobs of 4-6 s")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--busy", action="store_true", help="a CPU-bound process beside the server all along")
     parser.add_argument("--no-progress", action="store_true", help="the waiters ask for no progress notifications")
     args = parser.parse_args(argv)
     if args.quick:
-        args.jobs, args.render = 100, (10.0, 15.0)
+        args.jobs, args.render = 100, (4.0, 6.0)
     if not 1 <= args.jobs <= 5000:
         parser.error("--jobs must be between 1 and 5000")
     print(f"server code: {code_under_test()}", flush=True)

@@ -20,7 +20,7 @@ from .conftest import MakeSettings, data_of
 
 pytestmark = pytest.mark.anyio
 PROMPT = "A fishing boat leaving harbour at dawn, gulls overhead, long lens, soft mist"
-BUDGET = 6.0
+BUDGET = 3.0
 
 
 @contextmanager
@@ -36,7 +36,7 @@ def arrived(seconds_ago: float) -> Iterator[None]:
     ("queued", "waits_about"),
     [
         (0.0, BUDGET),  # arrived just now: the whole budget
-        (4.0, BUDGET - 4.0),  # queued 4 s: what is left
+        (2.0, BUDGET - 2.0),  # queued 2 s: what is left
         (60.0, 1.0),  # queued longer than its budget: a short look, with a fresh status
     ],
 )

@@ -36,7 +36,7 @@ def arrived(seconds_ago: float) -> Iterator[None]:
     ("queued", "waits_about"),
     [
         (0.0, BUDGET),  # arrived just now: the whole budget
-        (2.0, BUDGET - 2.0),  # queued 2 s: what is left
+        (1.0, BUDGET - 1.0),  # queued 1 s: what is left
         (60.0, 1.0),  # queued longer than its budget: a short look, with a fresh status
     ],
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
@@ -110,6 +111,28 @@ async def test_a_wait_cut_short_by_its_budget_stops_telling_progress(
     assert waited["status"] in ("submitted", "processing") and not waited["done"], waited
     assert 2 <= len(seen) <= 3 * 2 + 3, [t.progress for t in seen]
     assert late == 0 and late_reads == 0, (late, late_reads)
+
+
+async def test_no_bare_tick_comes_in_the_last_second_before_the_answer(
+    make_settings: MakeSettings, sandbox: Sandbox
+) -> None:
+    """A tick in a wait's last second would say nothing its answer does not say a moment later; with 2,000
+    waits ending together such ticks only crowd the client reading the answers."""
+    sandbox.set_render_seconds(60.0)
+    async with Client(create_server(make_settings(poll_interval=10.0))) as client:  # no read after the first
+        job = data_of(await client.call_tool("generate_video", {"prompt": PROMPT + " (last second)"}))
+        told_at: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            told_at.append(time.monotonic())
+
+        arguments = {"execution_id": job["execution_id"], "max_wait_seconds": 3}
+        result = await client.call_tool("wait_for_video", arguments, progress_callback=on_progress)
+        returned = time.monotonic()
+
+    assert not data_of(result)["done"]
+    assert len(told_at) >= 2, told_at  # the first look, and a tick a second on
+    assert returned - told_at[-1] >= 1.2, [round(returned - t, 2) for t in told_at]
 
 
 async def test_wait_for_videos_tells_progress_every_second_between_reads(

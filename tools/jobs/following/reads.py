@@ -16,7 +16,7 @@ from anyio.abc import TaskGroup
 from heygen_video_mcp.tools import deadline, errors, routes
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.jobs.following.pacer import Pacer
-from heygen_video_mcp.tools.jobs.following.plan import ReadPlan
+from heygen_video_mcp.tools.jobs.following.plan import TICK, ReadPlan
 from heygen_video_mcp.tools.jobs.settings import JobSettings, Progress
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.status import UNFINISHED, Execution, Job
@@ -190,8 +190,10 @@ class Following:
         load, queued behind thousands of calls) shortens the loop instead of lengthening the call."""
         start = anyio.current_time()
         execution_id, job = await self.known(execution_id)
+        told = False
         with anyio.CancelScope(deadline=start + budget):
             while True:
+                before = job
                 if job is not None and job.callback_id is not None and job.status in UNFINISHED:
                     job = await self._heard_back(execution_id, job)
                 if job is None or (job.status in UNFINISHED and self.plan.due(execution_id)):
@@ -203,9 +205,14 @@ class Following:
                         # The render goes on whatever one read met: try again soon, still within this call.
                         logger.info("Reading %s failed (%s); trying again", execution_id, exc)
                         self.plan.soon(execution_id)
-                elapsed = max(time.time() - job.created_at, 0.0)
-                estimate = await self.plan.estimate(job)
-                await progress(job.status, elapsed, estimate.total(elapsed), estimate.describe(job.status, elapsed))
+                # A bare tick in the wait's last second tells nothing its answer will not say a moment later;
+                # with 2,000 waits ending together those ticks would only crowd the client reading the answers.
+                if not told or job is not before or anyio.current_time() + TICK < start + budget:
+                    elapsed = max(time.time() - job.created_at, 0.0)
+                    estimate = await self.plan.estimate(job)
+                    total, message = estimate.total(elapsed), estimate.describe(job.status, elapsed)
+                    await progress(job.status, elapsed, total, message)
+                    told = True
                 if job.status not in UNFINISHED:
                     break
                 await anyio.sleep(self.plan.sleep_for(execution_id))

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -290,6 +291,30 @@ async def test_a_status_read_that_changes_nothing_writes_nothing(make_settings: 
             assert observer.execute("SELECT * FROM status_changes ORDER BY rowid").fetchall() == history
         finally:
             observer.close()
+
+
+async def test_a_lone_check_status_reads_heygen_in_its_own_call(make_settings: MakeSettings, mode: str) -> None:
+    """A check_status that finds no read of its job in flight reads it itself: no hand-off to a task of its
+    own and back (two turns of the event loop per call). A wait, which must not cut a read off for the
+    callers it shares it with when its budget ends, still reads in a task of its own."""
+    readers: dict[str, str] = {}
+    asking = ["check_status"]
+
+    def heygen(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST":
+            return httpx2.Response(200, json={"data": {"execution_id": UNKNOWN, "status": "pending"}})
+        readers[asking[0]] = anyio.get_current_task().name
+        return httpx2.Response(200, json={"data": {"execution_id": UNKNOWN, "status": "processing", "output": {}}})
+
+    settings = make_settings(download=False, api_base_url="https://api.heygen.com")
+    async with Client(create_server(settings, transport=httpx2.MockTransport(heygen)), mode=mode) as client:
+        await client.call_tool("generate_video", {"prompt": "Fog rolling over a pine ridge"})
+        checked = data_of(await client.call_tool("check_status", {"execution_id": UNKNOWN}))
+        asking[0] = "wait_for_video"
+        waited = data_of(await client.call_tool("wait_for_video", {"execution_id": UNKNOWN, "max_wait_seconds": 1}))
+    assert checked["status"] == waited["status"] == "processing"
+    assert readers["wait_for_video"].endswith("Following._run_read"), readers
+    assert readers["check_status"] != readers["wait_for_video"], readers
 
 
 class TenantChecksCounted(Library):

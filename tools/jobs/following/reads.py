@@ -48,6 +48,11 @@ class _Read:
     # out in the background (the caller would only see HeyGen "not answering"); the 429 is the answer.
     deadline: float = math.inf
 
+    @property
+    def cut_off(self) -> bool:
+        """Ended without an answer: cancelled (read in a caller's task that left, or dropped as unwanted)."""
+        return self.done.is_set() and self.job is None and self.error is None
+
 
 class Following:
     def __init__(
@@ -100,22 +105,42 @@ class Following:
         return await self._library.get(execution_id=routes.job_id("video_agent", execution_id))
 
     async def read(self, execution_id: str, *, answer_by_deadline: bool = True) -> Job:
-        """Read a job's status once for every caller that wants it now. The read runs in the background, so
-        callers share it and one that leaves does not cut it off for the others. A caller that must answer
-        by its deadline gives up a moment before it; one inside a wait lets the wait's own budget end it."""
-        pending = self._reads.get(execution_id)
-        if pending is None or pending.scope.cancel_called:  # none in flight, or one its callers left
-            pending = self._reads[execution_id] = _Read(deadline=anyio.current_effective_deadline())
-            self._tasks.start_soon(self._run_read, execution_id, pending)
-        pending.waiters += 1
-        try:
-            with deadline.soft() if answer_by_deadline else anyio.CancelScope():
-                await pending.done.wait()
-        finally:
-            pending.waiters -= 1
-            if not pending.waiters and not pending.done.is_set():
-                self._tasks.start_soon(self._drop_if_unwanted, pending)
-        if not pending.done.is_set():
+        """Read a job's status once for every caller that wants it now. A caller that must answer by its
+        deadline and finds no read in flight reads in its own task: others may join it, and if it leaves
+        before the answer (its deadline, or its client's cancel), they start a read of their own. Otherwise
+        the read runs in the background, so a caller that leaves does not cut it off for the others. A caller
+        that must answer by its deadline gives up a moment before it; one inside a wait lets the wait's own
+        budget end it."""
+        while True:
+            pending = self._reads.get(execution_id)
+            if pending is None or pending.scope.cancel_called:  # none in flight, or one its callers left
+                pending = self._reads[execution_id] = _Read(deadline=anyio.current_effective_deadline())
+                if answer_by_deadline:
+                    # check_status's usual case: no hand-off to a task and back, two turns of the event loop
+                    # fewer on each call (the one structural cost a status read had over a raw GET).
+                    pending.waiters += 1  # joiners who leave never drop it while it is read here
+                    try:
+                        with deadline.soft():
+                            await self._run_read(execution_id, pending)
+                    finally:
+                        pending.waiters -= 1
+                    return self._outcome(execution_id, pending)
+                self._tasks.start_soon(self._run_read, execution_id, pending)
+            pending.waiters += 1
+            try:
+                with deadline.soft() if answer_by_deadline else anyio.CancelScope():
+                    await pending.done.wait()
+            finally:
+                pending.waiters -= 1
+                if not pending.waiters and not pending.done.is_set():
+                    self._tasks.start_soon(self._drop_if_unwanted, pending)
+            if not pending.done.is_set() or not pending.cut_off:
+                return self._outcome(execution_id, pending)
+            # The caller it was read for left before the answer: read again, for this caller.
+
+    @staticmethod
+    def _outcome(execution_id: str, pending: _Read) -> Job:
+        if not pending.done.is_set() or pending.cut_off:
             raise errors.APITimedOut(
                 f"HeyGen did not answer in time. The job is not affected: ask again about execution_id "
                 f"{execution_id!r} in a moment."

@@ -303,7 +303,7 @@ async def test_a_lone_check_status_reads_heygen_in_its_own_call(make_settings: M
     def heygen(request: httpx2.Request) -> httpx2.Response:
         if request.method == "POST":
             return httpx2.Response(200, json={"data": {"execution_id": UNKNOWN, "status": "pending"}})
-        readers[asking[0]] = anyio.get_current_task().name
+        readers[asking[0]] = str(anyio.get_current_task().name)
         return httpx2.Response(200, json={"data": {"execution_id": UNKNOWN, "status": "processing", "output": {}}})
 
     settings = make_settings(download=False, api_base_url="https://api.heygen.com")

@@ -54,15 +54,14 @@ async def test_callers_who_joined_a_status_read_whose_caller_left_still_get_thei
     caller gives up at its deadline: they read again for themselves."""
     execution_id = "node-gw-5a0c1e2d3f4b5a6c"
     gets: list[float] = []
-    first_left = anyio.Event()
+    first_sent, first_left = anyio.Event(), anyio.Event()
 
     async def heygen(request: httpx2.Request) -> httpx2.Response:
         gets.append(time.monotonic())
+        first_sent.set()
         if len(gets) == 1:
             await first_left.wait()  # HeyGen slow to answer the first read, past its caller's deadline
-        return httpx2.Response(
-            200, json={"data": {"execution_id": execution_id, "status": "processing", "output": {}}}
-        )
+        return httpx2.Response(200, json={"data": {"execution_id": execution_id, "status": "processing", "output": {}}})
 
     async def progress(status: str, elapsed: float, total: float, message: str) -> None:
         pass
@@ -86,8 +85,7 @@ async def test_callers_who_joined_a_status_read_whose_caller_left_still_get_thei
 
         async with anyio.create_task_group() as group:
             group.start_soon(first)
-            while not gets:  # the first read is on its way to HeyGen
-                await anyio.sleep(0.01)
+            await first_sent.wait()  # the first read is on its way to HeyGen
             group.start_soon(waiting)
             group.start_soon(checking)
     assert answers == {"wait_for_video": "processing", "check_status": "processing"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import sys
 import threading
 import time
@@ -40,6 +41,9 @@ CHUNK: Final = 1 << 16
 BATCHES_AHEAD: Final = 16
 # Output handed to the writer thread but not yet written: beyond this a flush waits for it to drain.
 BYTES_AHEAD: Final = 1 << 18
+# An answer up to this size (PIPE_BUF, what POSIX lets a pipe take whole once it polls writable) is written
+# by the event loop itself when nothing is queued before it.
+DIRECT_BYTES: Final = 4096
 # At the end, how long the last answers may take to be written; a client that no longer reads is not waited on.
 CLOSING_SECONDS: Final = 5.0
 
@@ -65,7 +69,7 @@ class _Lines:
                     chunk = b""  # a closed or broken stdin ends the session as its end does
                 if not chunk:
                     if started:
-                        anyio.from_thread.run(send.send, (time.monotonic(), [b"".join(started)]), token=self._token)
+                        self._hand(send, (time.monotonic(), [b"".join(started)]))
                     return
                 if b"\n" not in chunk:
                     started.append(chunk)
@@ -73,12 +77,20 @@ class _Lines:
                 first, *lines, rest = chunk.split(b"\n")
                 batch = [b"".join((*started, first, b"\n")), *(line + b"\n" for line in lines)]
                 started = [rest] if rest else []
-                anyio.from_thread.run(send.send, (time.monotonic(), batch), token=self._token)
+                self._hand(send, (time.monotonic(), batch))
         except (anyio.RunFinishedError, anyio.ClosedResourceError, anyio.BrokenResourceError):
             return  # the server is done with stdin
         finally:
             with suppress(anyio.RunFinishedError):
                 anyio.from_thread.run_sync(send.close, token=self._token)
+
+    def _hand(self, send: MemoryObjectSendStream[tuple[float, list[bytes]]], batch: tuple[float, list[bytes]]) -> None:
+        """Give the event loop a batch: a plain callback on it, no task to start, unless BATCHES_AHEAD are
+        still untaken; then wait for room, as a full pipe would make the client wait."""
+        try:
+            anyio.from_thread.run_sync(send.send_nowait, batch, token=self._token)
+        except anyio.WouldBlock:
+            anyio.from_thread.run(send.send, batch, token=self._token)
 
     def __aiter__(self) -> _Lines:
         return self
@@ -141,6 +153,17 @@ class _Output:
         data = "".join(self._parts).encode("utf-8")
         self._parts.clear()
         with self._drained:
+            if not self._ahead and len(data) <= DIRECT_BYTES and _writable(self._fd):
+                # The usual answer, with nothing before it: written here, without waking the thread. A pipe or
+                # socket that polls writable takes this many bytes without blocking.
+                try:
+                    written = os.write(self._fd, data)
+                except OSError as exc:
+                    self._error = exc
+                    raise
+                data = data[written:]
+                if not data:
+                    return
             self._ahead += len(data)
             ahead = self._ahead
         self._queue.put(data)
@@ -155,6 +178,13 @@ class _Output:
         """Write out what is queued (the last answers), then stop the thread."""
         self._queue.put(None)
         await anyio.to_thread.run_sync(self._thread.join, CLOSING_SECONDS)
+
+
+def _writable(fd: int) -> bool:
+    try:
+        return bool(select.select((), (fd,), (), 0)[1])
+    except (OSError, ValueError):
+        return False
 
 
 def _claim(fd: int) -> tuple[int, int]:

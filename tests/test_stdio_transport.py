@@ -108,6 +108,24 @@ def test_a_burst_written_at_once_is_answered_in_full(tmp_path: Path) -> None:
     assert all("veo_3_1" in json.dumps(answer["result"]) for answer in answers.values())
 
 
+def test_small_and_large_answers_to_a_client_slow_to_read_arrive_whole(tmp_path: Path) -> None:
+    """Small answers are written by the event loop itself when nothing waits before them, larger ones (and
+    any behind them) by the writer thread: with the client not reading at first, the pipe fills and both
+    ways take turns, and no answer is split, mixed into another or lost."""
+    requests = []
+    for n in range(120):
+        requests.append(line({"jsonrpc": "2.0", "id": f"ping-{n}", "method": "ping"}))  # tens of bytes
+        if n % 3 == 0:
+            requests.append(line({"jsonrpc": "2.0", "id": f"list-{n}", "method": "tools/list"}))  # tens of KB
+    with served(tmp_path) as wire:
+        wire.send(b"".join(requests))
+        time.sleep(0.5)  # the server's answers fill the pipe meanwhile
+        answers = wire.answers(len(requests))
+    assert sum(key.startswith("ping-") for key in answers) == 120
+    lists = [answer for key, answer in answers.items() if key.startswith("list-")]
+    assert len(lists) == 40 and all(len(answer["result"]["tools"]) == 11 for answer in lists)
+
+
 def test_a_line_longer_than_one_read_arrives_whole(tmp_path: Path) -> None:
     prompt = "A lighthouse keeper climbing a spiral staircase at dusk, " * 4000  # ~230 KB: several reads
     with served(tmp_path) as wire:

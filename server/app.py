@@ -33,7 +33,7 @@ from heygen_video_mcp.tools import (
 from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.tasks import Tasks
-from heygen_video_mcp.tools.tenancy import OWN, Tenancy
+from heygen_video_mcp.tools.tenancy import Tenancy
 from heygen_video_mcp.tools.timing import WAIT_CAP_SECONDS
 
 if TYPE_CHECKING:
@@ -87,11 +87,10 @@ def create_server(
             if callbacks is not None:  # a callback reads with the job logic of the job's tenant
                 callbacks.tenants = tenants
             yield AppState(
-                jobs=tenants.jobs(OWN),
+                tenants=tenants,
                 wait_seconds=settings.wait_seconds,
                 wait_cap=WAIT_CAP_SECONDS,
                 call_seconds=settings.call_seconds,
-                tenants=tenants,
                 sign_link=links.sign if links else None,
                 public_url=links.public_url if links else None,
             )

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from heygen_video_mcp.server.config import Settings
     from heygen_video_mcp.tools.answer import ErrorResult
-    from heygen_video_mcp.tools.jobs import VideoJobs
+    from heygen_video_mcp.tools.jobs.front import VideoJobs
     from heygen_video_mcp.tools.results import VideoResult
 
 COMMANDS: Final = ("generate", "status", "list", "download", "providers")

@@ -1,23 +1,27 @@
 """The job logic built from the settings, for everything that drives it: the MCP server's lifespan and the
 command line share one library and one set of background tasks per run, and a HeyGen client per tenant
-(just one, the server's own user's, outside remote mode)."""
+(just one, the server's own user's, outside remote mode). Each tenant's is made at its first call, and
+tools/jobs is loaded then: a server's start-up, up to its first answer, does not need it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import httpx2
 
 from heygen_video_mcp.server.config import Settings
 from heygen_video_mcp.tools.client import HeyGenClient, SharedHttp
-from heygen_video_mcp.tools.jobs import JobSettings, SaveProgress, VideoJobs
 from heygen_video_mcp.tools.library import Library
 from heygen_video_mcp.tools.publichost import is_loopback_url, local_host
 from heygen_video_mcp.tools.tenancy import OWN, Tenancy, Tenants, missing_key_message, tenant_folder
+
+if TYPE_CHECKING:
+    from heygen_video_mcp.tools.jobs.front import VideoJobs
+    from heygen_video_mcp.tools.jobs.settings import JobSettings, SaveProgress
 
 CALLBACK_PATH: Final = "/heygen/callbacks/"
 
@@ -39,6 +43,8 @@ def callback_base(settings: Settings, public_url: str | None) -> str | None:
 def job_settings(
     settings: Settings, tenant: str = OWN, budget: int | None = None, callback_base: str | None = None
 ) -> JobSettings:
+    from heygen_video_mcp.tools.jobs.settings import JobSettings
+
     return JobSettings(
         poll_interval=settings.poll_interval,
         duplicate_window=settings.duplicate_window,
@@ -96,6 +102,8 @@ async def running_tenants(
         async with anyio.create_task_group() as background:
 
             def make(tenant: str, key: str | None, budget: int | None, rejected_key: str | None) -> VideoJobs:
+                from heygen_video_mcp.tools.jobs.front import VideoJobs
+
                 client = HeyGenClient(
                     api_key=key,
                     base_url=settings.api_base_url,

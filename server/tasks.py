@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
@@ -39,10 +39,12 @@ from pydantic import BaseModel, Field
 
 from heygen_video_mcp.tools import errors, price
 from heygen_video_mcp.tools.calls import AppState, Links
-from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.results import BatchItem, batch_answer, iso_time, job_answer, video_result
 from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState
-from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, caller_tenant
+from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, caller_tenant
+
+if TYPE_CHECKING:
+    from heygen_video_mcp.tools.jobs.front import VideoJobs
 
 TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
 # The tools whose calls may become tasks: the ones that start renders.
@@ -199,8 +201,6 @@ def jobs_of(ctx: ServerRequestContext[Any, Any]) -> VideoJobs:
     headers = getattr(ctx.request, "headers", None)  # None on stdio
     offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
     tenant = caller_tenant()
-    if app.tenants is None or (tenant == OWN and offered is None):
-        return app.jobs
     return app.tenants.jobs(tenant, offered)
 
 

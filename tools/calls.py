@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
+
+if TYPE_CHECKING:
+    from heygen_video_mcp.tools.jobs.front import VideoJobs
 
 # A signed link to a saved video for a remote caller: (base_url, tenant, execution_id) -> (url, expiry).
 SignLink = Callable[[str, str, str], tuple[str, datetime]]
@@ -21,15 +23,23 @@ SignLink = Callable[[str, str, str], tuple[str, datetime]]
 @dataclass(frozen=True)
 class AppState:
     """What the server's lifespan holds: the job logic (the server's own user's, and the tenants'); in remote
-    mode, how saved videos are handed out (signed links under `public_url`, or under the URL each caller used)."""
+    mode, how saved videos are handed out (signed links under `public_url`, or under the URL each caller used).
+    As a call sees it (state()), it names the caller's tenant and the key the caller offered."""
 
-    jobs: VideoJobs
+    tenants: Tenants
     wait_seconds: float
     wait_cap: float
     call_seconds: float
-    tenants: Tenants | None = None
     sign_link: SignLink | None = None
     public_url: str | None = None
+    tenant: str = OWN
+    offered_key: str | None = None
+
+    @property
+    def jobs(self) -> VideoJobs:
+        """The caller's job logic, made on its first use: the server's own user's at the first tool call, so
+        start-up loads none of it (tools/jobs)."""
+        return self.tenants.jobs(self.tenant, self.offered_key)
 
 
 def state(ctx: Context[AppState, Any]) -> AppState:
@@ -40,9 +50,9 @@ def state(ctx: Context[AppState, Any]) -> AppState:
     tenant = caller_tenant()
     headers = getattr(context.request, "headers", None)  # as ctx.headers: None on stdio
     offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
-    if app.tenants is None or (tenant == OWN and offered is None):
+    if tenant == OWN and offered is None:
         return app
-    return replace(app, jobs=app.tenants.jobs(tenant, offered))
+    return replace(app, tenant=tenant, offered_key=offered)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 from typing import Final
 
-from heygen_video_mcp.tools.jobs import completed_without_url
 from heygen_video_mcp.tools.jobs.following.schedule import TYPICAL_WORDS
 from heygen_video_mcp.tools.providers import VIDEO_AGENT_TYPICAL
 from heygen_video_mcp.tools.routes import VIDEO_AGENT
 from heygen_video_mcp.tools.status import SUBMIT_UNCERTAIN, SUBMITTING, UNFINISHED, Job, JobStatus
+
+WITHOUT_URL_ADVICE: Final = (
+    "Call check_status again in a minute; if the URL is still missing, find the video in your HeyGen library."
+)
 
 # A render stopped as the user asked: not a failure to report, and nothing to retry.
 STOPPED: Final = (
     "The Video Agent session was stopped, as the user asked; nothing more is rendered. Tell the user; only "
     "if they want the video after all, call generate_video again (a new, paid render)."
 )
+
+
+def without_url(job: Job) -> str:
+    asset = f" HeyGen keeps it as asset_id {job.asset_id}." if job.asset_id else ""
+    return f"HeyGen reports execution {job.execution_id} as completed but gave no video URL.{asset}"
+
+
+def completed_without_url(job: Job) -> str:
+    return f"{without_url(job)} {WITHOUT_URL_ADVICE}"
 
 
 def _typical(job: Job) -> str:

@@ -14,15 +14,17 @@ import secrets
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import anyio
 
 from heygen_video_mcp.tools import errors, price, routes
-from heygen_video_mcp.tools.jobs import VideoJobs
 from heygen_video_mcp.tools.jobs.following.taskreads import TaskReads
 from heygen_video_mcp.tools.library import TaskRecord
 from heygen_video_mcp.tools.status import ENDED, UNFINISHED, Job
+
+if TYPE_CHECKING:
+    from heygen_video_mcp.tools.jobs.front import VideoJobs
 
 logger = logging.getLogger(__name__)
 

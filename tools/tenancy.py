@@ -19,7 +19,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from heygen_video_mcp.tools.library import Library
 
 if TYPE_CHECKING:
-    from heygen_video_mcp.tools.jobs import VideoJobs
+    from heygen_video_mcp.tools.jobs.front import VideoJobs
 
 OWN: Final = ""  # the server's own user
 CALLER_KEY_HEADER: Final = "x-heygen-api-key"
@@ -116,8 +116,11 @@ class Tenants:
         self._limit = limit
         self._kept: dict[Slot, VideoJobs] = {}
         self._recent: OrderedDict[Slot, VideoJobs] = OrderedDict()
+        self._own: VideoJobs | None = None  # the server's own user's, asked for by every call on stdio
 
     def jobs(self, tenant: str, offered_key: str | None = None) -> VideoJobs:
+        if tenant == OWN and offered_key is None and self._own is not None:
+            return self._own
         key, source = self.tenancy.key_for(tenant, offered_key)
         slot = (tenant, hashlib.sha256(key.encode()).hexdigest() if key else None)
         if found := self._kept.get(slot):
@@ -128,6 +131,8 @@ class Tenants:
         made = self._make(tenant, key, self.tenancy.budget_for(tenant), rejected_key_advice(tenant, source))
         if source == "configured" or (tenant == OWN and source == "none"):  # a set the server's config bounds
             self._kept[slot] = made
+            if tenant == OWN and offered_key is None:
+                self._own = made
         else:
             self._recent[slot] = made
             self._forget_idle()

@@ -14,7 +14,7 @@ from anyio.abc import TaskGroup
 
 from heygen_video_mcp.tools import deadline, errors
 from heygen_video_mcp.tools.client import HeyGenClient
-from heygen_video_mcp.tools.jobs.following import Following
+from heygen_video_mcp.tools.jobs.following.reads import Following
 from heygen_video_mcp.tools.jobs.retirements import Retirements
 from heygen_video_mcp.tools.jobs.saving import Saving, saved
 from heygen_video_mcp.tools.jobs.settings import JobSettings, Outcome, Progress, SaveProgress

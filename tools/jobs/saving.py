@@ -17,9 +17,10 @@ from anyio.abc import TaskGroup
 from heygen_video_mcp.tools import deadline, errors
 from heygen_video_mcp.tools.client import HeyGenClient
 from heygen_video_mcp.tools.download import clean_filename, default_filename, download
-from heygen_video_mcp.tools.jobs.following import Following
+from heygen_video_mcp.tools.jobs.following.reads import Following
 from heygen_video_mcp.tools.jobs.settings import JobSettings, SaveProgress
 from heygen_video_mcp.tools.library import Library
+from heygen_video_mcp.tools.nextstep import WITHOUT_URL_ADVICE, without_url
 from heygen_video_mcp.tools.request import refuse_control
 from heygen_video_mcp.tools.status import Job
 
@@ -126,7 +127,7 @@ class Saving:
                 advice="Call wait_for_video first.",
             )
         if not job.video_url:
-            raise errors.DownloadFailed(_without_url(job), advice=_WITHOUT_URL_ADVICE)
+            raise errors.DownloadFailed(without_url(job), advice=WITHOUT_URL_ADVICE)
         return job
 
     def _start_save(self, job: Job, directory: Path | None, name: str | None, *, explicit: bool) -> _Save:
@@ -224,17 +225,3 @@ class Saving:
 
 def saved(job: Job) -> bool:
     return bool(job.local_path) and os.path.isfile(job.local_path or "")  # no Path: this runs on every read
-
-
-def completed_without_url(job: Job) -> str:
-    return f"{_without_url(job)} {_WITHOUT_URL_ADVICE}"
-
-
-def _without_url(job: Job) -> str:
-    asset = f" HeyGen keeps it as asset_id {job.asset_id}." if job.asset_id else ""
-    return f"HeyGen reports execution {job.execution_id} as completed but gave no video URL.{asset}"
-
-
-_WITHOUT_URL_ADVICE: Final = (
-    "Call check_status again in a minute; if the URL is still missing, find the video in your HeyGen library."
-)

@@ -6,7 +6,3 @@ schedule: the estimate the plan comes from, learned from earlier renders of the 
 pacer: the cap on reads per second for the whole process;
 taskreads: when each job an MCP task follows is next read, at the task's polls.
 """
-
-from heygen_video_mcp.tools.jobs.following.reads import Following
-
-__all__ = ["Following"]

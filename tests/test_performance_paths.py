@@ -179,6 +179,46 @@ def test_the_stdio_path_loads_nothing_the_sdk_does_not(tmp_path: Path) -> None:
     assert "sqlite3" in added and "heygen_video_mcp.server.app" in added  # it did get as far as serving
 
 
+# A server in a fresh interpreter, up to its first answers, then its first tool call: is the job logic loaded?
+FIRST_ANSWERS = """
+import json, sys
+import anyio
+from mcp import Client
+from heygen_video_mcp.server.__main__ import _server
+
+JOB_LOGIC = "heygen_video_mcp.tools.jobs.front"
+
+async def main() -> None:
+    async with Client(_server(), mode="legacy") as client:
+        await client.list_tools()
+        await client.list_prompts()
+        answered = JOB_LOGIC in sys.modules
+        await client.call_tool("check_status", {"execution_id": "node-gw-0000000000000000"})
+        print(json.dumps([answered, JOB_LOGIC in sys.modules]))
+
+anyio.run(main)
+"""
+
+
+def test_no_job_logic_is_loaded_before_the_first_tool_call(tmp_path: Path) -> None:
+    """tools/jobs (the job logic, a tenth of our start-up) is loaded at the first tool call, not before the
+    first answers (initialize, tools/list, prompts/list)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "XDG_"))}
+    base |= {
+        "HEYGEN_API_KEY": API_KEY,
+        "HEYGEN_API_BASE_URL": "http://127.0.0.1:9",  # nothing listens: the tool call's read fails, as it may
+        "HEYGEN_MAX_RETRIES": "0",
+        "HEYGEN_OUTPUT_DIR": str(tmp_path / "videos"),
+        "HOME": str(tmp_path / "home"),
+        "PYTHONPATH": str(REPO),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_ANSWERS], cwd=REPO, env=base, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]
+
+
 def test_the_videos_folder_is_looked_up_only_when_no_output_folder_is_set(tmp_path: Path) -> None:
     added = loaded_by_the_stdio_path(tmp_path)
     extra = {name.split(".")[0] for name in added if name not in PLAYER + TRANSPORT} - set(OURS + LIBRARY + BUILT_IN)

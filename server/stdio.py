@@ -4,7 +4,8 @@ The SDK's stdio transport hands every line it reads and every message it writes 
 to a worker thread and waits for it to come back: three thread round trips in every tool call, and under a
 burst (2,000 waits asked or answered at once) they queue behind each other for seconds. Here the reader
 thread always waits in read() and hands the event loop every whole line it has in one go, with the time it
-arrived; the loop hands each message to the writer thread and goes on. The SDK's `stdio_server` still
+arrived; the loop writes an answer of up to 4 KB itself when nothing is queued before it (no thread to wake
+for the usual answer), and hands the rest to the writer thread and goes on. The SDK's `stdio_server` still
 parses and dispatches: this module gives it the two files. POSIX only: on Windows `serve_stdio` runs the
 SDK's own transport.
 

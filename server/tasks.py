@@ -41,7 +41,7 @@ from heygen_video_mcp.tools import errors, price
 from heygen_video_mcp.tools.calls import AppState, Links
 from heygen_video_mcp.tools.results import BatchItem, batch_answer, iso_time, job_answer, video_result
 from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState
-from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, caller_tenant
+from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, caller_tenant
 
 if TYPE_CHECKING:
     from heygen_video_mcp.tools.jobs.front import VideoJobs
@@ -201,6 +201,8 @@ def jobs_of(ctx: ServerRequestContext[Any, Any]) -> VideoJobs:
     headers = getattr(ctx.request, "headers", None)  # None on stdio
     offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
     tenant = caller_tenant()
+    if tenant == OWN and offered is None:
+        return app.jobs
     return app.tenants.jobs(tenant, offered)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -35,10 +36,11 @@ class AppState:
     tenant: str = OWN
     offered_key: str | None = None
 
-    @property
+    @cached_property
     def jobs(self) -> VideoJobs:
         """The caller's job logic, made on its first use: the server's own user's at the first tool call, so
-        start-up loads none of it (tools/jobs)."""
+        start-up loads none of it (tools/jobs). Kept by this state: the lifespan's for the server's own user,
+        a call's own for a tenant."""
         return self.tenants.jobs(self.tenant, self.offered_key)
 
 

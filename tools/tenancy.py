@@ -116,11 +116,8 @@ class Tenants:
         self._limit = limit
         self._kept: dict[Slot, VideoJobs] = {}
         self._recent: OrderedDict[Slot, VideoJobs] = OrderedDict()
-        self._own: VideoJobs | None = None  # the server's own user's, asked for by every call on stdio
 
     def jobs(self, tenant: str, offered_key: str | None = None) -> VideoJobs:
-        if tenant == OWN and offered_key is None and self._own is not None:
-            return self._own
         key, source = self.tenancy.key_for(tenant, offered_key)
         slot = (tenant, hashlib.sha256(key.encode()).hexdigest() if key else None)
         if found := self._kept.get(slot):
@@ -131,8 +128,6 @@ class Tenants:
         made = self._make(tenant, key, self.tenancy.budget_for(tenant), rejected_key_advice(tenant, source))
         if source == "configured" or (tenant == OWN and source == "none"):  # a set the server's config bounds
             self._kept[slot] = made
-            if tenant == OWN and offered_key is None:
-                self._own = made
         else:
             self._recent[slot] = made
             self._forget_idle()

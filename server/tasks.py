@@ -38,10 +38,9 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from heygen_video_mcp.tools import errors, price
-from heygen_video_mcp.tools.calls import AppState, Links
+from heygen_video_mcp.tools.calls import AppState, Links, caller_state
 from heygen_video_mcp.tools.results import BatchItem, batch_answer, iso_time, job_answer, video_result
 from heygen_video_mcp.tools.tasks import TTL_SECONDS, Tasks, TaskState
-from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, caller_tenant
 
 if TYPE_CHECKING:
     from heygen_video_mcp.tools.jobs.front import VideoJobs
@@ -196,14 +195,8 @@ def started(result: dict[str, Any]) -> list[str]:
 
 
 def jobs_of(ctx: ServerRequestContext[Any, Any]) -> VideoJobs:
-    """The caller's job logic, as tools/results.py `state` finds it for a tool."""
-    app: AppState = ctx.lifespan_context
-    headers = getattr(ctx.request, "headers", None)  # None on stdio
-    offered = (headers.get(CALLER_KEY_HEADER, "").strip() or None) if headers else None
-    tenant = caller_tenant()
-    if tenant == OWN and offered is None:
-        return app.jobs
-    return app.tenants.jobs(tenant, offered)
+    """The caller's job logic, as a tool's is found (tools/calls.py)."""
+    return caller_state(ctx).jobs
 
 
 def links_of(ctx: ServerRequestContext[Any, Any]) -> Links | None:

@@ -15,6 +15,8 @@ from pydantic import Field
 from heygen_video_mcp.tools.tenancy import CALLER_KEY_HEADER, OWN, Tenants, caller_tenant
 
 if TYPE_CHECKING:
+    from mcp.server.context import ServerRequestContext
+
     from heygen_video_mcp.tools.jobs.front import VideoJobs
 
 # A signed link to a saved video for a remote caller: (base_url, tenant, execution_id) -> (url, expiry).
@@ -45,9 +47,13 @@ class AppState:
 
 
 def state(ctx: Context[AppState, Any]) -> AppState:
-    """The state as the caller sees it: with its tenant's job logic (see tools/tenancy.py)."""
+    """The state as the calling tool's caller sees it: with its tenant's job logic (see tools/tenancy.py)."""
     # The request context once: each read of it (a pydantic private attribute) costs a few microseconds.
-    context = ctx.request_context
+    return caller_state(ctx.request_context)
+
+
+def caller_state(context: ServerRequestContext[AppState, Any]) -> AppState:
+    """The state as the caller of any request sees it (a tool call, or an MCP task's: server/tasks.py)."""
     app = context.lifespan_context
     tenant = caller_tenant()
     headers = getattr(context.request, "headers", None)  # as ctx.headers: None on stdio
